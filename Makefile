@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := src/cityhub/web/static/vendor/.installed
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo serve test bench lint install assets clean
+
+install: $(STAMP) $(VENDOR)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Browser libraries come from npm and land in static/vendor (never committed).
+$(VENDOR): package.json scripts/copy_vendor.py
+	npm install --no-audit --no-fund --loglevel=error
+	$(BIN)/python scripts/copy_vendor.py
+	touch $@
+
+assets: $(VENDOR)
+
+demo: install
+	$(BIN)/cityhub demo --host 127.0.0.1 --port 8000
+
+serve: install
+	$(BIN)/cityhub serve
+
+test: install
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		echo "PostgreSQL answers: storage tests run on SQLite and PostgreSQL"; \
+		export CITYHUB_TEST_POSTGRES_URL=$${CITYHUB_TEST_POSTGRES_URL:-$(PG_TEST_URL)}; \
+	else echo "PostgreSQL is down: storage tests run on SQLite only"; fi; \
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests
+
+bench: install
+	$(BIN)/python -m benchmarks.run_all
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules src/cityhub/web/static/vendor

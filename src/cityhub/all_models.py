@@ -1,0 +1,4 @@
+"""Imports every domain's models so the metadata (and Alembic autogenerate) sees all tables."""
+
+from cityhub.auth import models as auth_models  # noqa: F401
+from cityhub.catalog import models as catalog_models  # noqa: F401

@@ -1,0 +1,137 @@
+"""create_app(settings) → the FastAPI application. No work happens at import."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from cityhub import metrics
+from cityhub.bus import make_bus
+from cityhub.db import make_engine, make_session_factory
+from cityhub.errors import CityhubError
+from cityhub.logs import configure_logging, request_id_var
+from cityhub.settings import Settings, get_settings
+
+log = logging.getLogger("cityhub.http")
+
+# Each domain's HTTP doors. A module listed here exposes `router`; pages come last (catch-alls).
+ROUTER_MODULES = (
+    "cityhub.auth.api",
+    "cityhub.catalog.api",
+    "cityhub.catalog.ckan",
+    "cityhub.catalog.exports",
+    "cityhub.datastore.api",
+    "cityhub.web.routes",
+)
+
+
+def problem(status: int, title: str, detail: str, errors: dict | None = None, code: str = "error") -> JSONResponse:
+    body = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CityhubError)
+    async def _cityhub_error(request: Request, exc: CityhubError) -> Response:
+        if getattr(request.state, "wants_html", False):
+            from cityhub.web.errors import error_page
+
+            return error_page(request, exc)
+        return problem(exc.status_code, type(exc).__name__, exc.message, exc.details or None, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors: dict[str, list[str]] = {}
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            errors.setdefault(loc or "body", []).append(err.get("msg", "invalid"))
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
+        return problem(422, "Invalid", detail, errors, "invalid")
+
+
+def _install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _request_id_and_metrics(request: Request, call_next):  # noqa: ANN001, ANN202
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        request.state.request_id = rid
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["x-request-id"] = rid
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.REQUEST_LATENCY.labels(request.method, path, str(status)).observe(elapsed)
+            if elapsed > 1 or status >= 500:
+                log.info("request", extra={"method": request.method, "path": request.url.path, "status": status,
+                                            "ms": round(elapsed * 1000, 1)})
+            request_id_var.reset(token)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        settings.ensure_dirs()
+        settings.resolved_secret()
+        if settings.run_migrations_on_start:
+            from cityhub.migrations.runner import upgrade
+
+            upgrade(settings)
+        app.state.engine = make_engine(settings)
+        app.state.session_factory = make_session_factory(app.state.engine)
+        for hook in app.state.startup_hooks:
+            hook(app)
+        try:
+            yield
+        finally:
+            for hook in reversed(app.state.shutdown_hooks):
+                hook(app)
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="cityhub",
+        version="0.1.0",
+        description="Smart-city data platform API (native v1). The CKAN Action API lives at /api/3/action.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.bus = make_bus(settings.bus_url)
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    _install_error_handlers(app)
+    _install_middleware(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        with app.state.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return PlainTextResponse(body, media_type=content_type)
+
+    for module_name in ROUTER_MODULES:
+        module = importlib.import_module(module_name)
+        if hasattr(module, "install"):
+            module.install(app)  # for doors that also need start-up hooks or exception handlers
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,198 @@
+"""The one door: every access decision in cityhub is made here.
+
+Services call `require(ctx, "dataset.update", dataset)` before they read or write protected data;
+list queries (search, counts, facets, SQL table lists) filter with `visible_dataset_clause` so a
+restricted dataset never shows up in a number either. Unknown actions are denied, and a test walks
+every declared action to make sure each has a rule.
+
+A "dataset-like" resource is any object with `id`, `access_level` (public | internal | restricted)
+and `owner_org_id` attributes; domains pass their own rows, this module never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from cityhub.auth.models import AccessGrant
+from cityhub.ctx import CITY_STAFF_ROLES, RequestContext
+from cityhub.db import utcnow
+from cityhub.errors import Forbidden, Unauthenticated
+
+ACCESS_LEVELS = ("public", "internal", "restricted")
+
+Rule = Callable[[RequestContext, Any], bool]
+_RULES: dict[str, Rule] = {}
+_DECLARED: set[str] = set()
+
+
+class DatasetLike(Protocol):
+    id: str
+    access_level: str
+    owner_org_id: str | None
+
+
+def declare(*actions: str) -> None:
+    """Domains declare the actions their services check, so the rule-coverage test sees them."""
+    _DECLARED.update(actions)
+
+
+def rule(*actions: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for action in actions:
+            _RULES[action] = fn
+            _DECLARED.add(action)
+        return fn
+
+    return register
+
+
+def declared_actions() -> set[str]:
+    return set(_DECLARED)
+
+
+def has_rule(action: str) -> bool:
+    return action in _RULES
+
+
+def can(ctx: RequestContext, action: str, resource: Any = None) -> bool:
+    if ctx.actor.is_admin:
+        return True
+    check = _RULES.get(action)
+    return bool(check and check(ctx, resource))
+
+
+def require(ctx: RequestContext, action: str, resource: Any = None) -> None:
+    """Raise Unauthenticated/Forbidden unless the actor may do `action` on `resource`."""
+    if can(ctx, action, resource):
+        return
+    ctx.bus.publish(
+        "access.denied",
+        {
+            "action": action,
+            "actor": ctx.actor.user_id,
+            "resource": getattr(resource, "id", None),
+            "ip": ctx.client_ip,
+            "request_id": ctx.request_id,
+        },
+    )
+    if not ctx.actor.is_authenticated:
+        raise Unauthenticated(f"sign in to {action.replace('.', ' ')}")
+    raise Forbidden(f"not allowed to {action.replace('.', ' ')}")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _member_of(ctx: RequestContext, org_id: str | None) -> bool:
+    return org_id is not None and org_id in ctx.actor.org_ids
+
+
+def _can_edit_for(ctx: RequestContext, org_id: str | None) -> bool:
+    """Stewards edit for their organizations; org editors/admins too, whatever their role."""
+    if not _member_of(ctx, org_id):
+        return False
+    return ctx.actor.role == "steward" or ctx.actor.capacities.get(org_id or "") in ("editor", "admin")
+
+
+def _has_grant(ctx: RequestContext, kind: str, resource_id: str) -> bool:
+    if not ctx.actor.is_authenticated:
+        return False
+    who = [AccessGrant.user_id == ctx.actor.user_id]
+    if ctx.actor.org_ids:
+        who.append(AccessGrant.org_id.in_(ctx.actor.org_ids))
+    stmt = select(AccessGrant.id).where(
+        AccessGrant.resource_kind == kind,
+        AccessGrant.resource_id == resource_id,
+        or_(*who),
+        or_(AccessGrant.expires_at.is_(None), AccessGrant.expires_at > utcnow()),
+    )
+    return ctx.db.execute(stmt.limit(1)).first() is not None
+
+
+def can_read_dataset(ctx: RequestContext, ds: DatasetLike) -> bool:
+    if ctx.actor.is_admin or _member_of(ctx, ds.owner_org_id):
+        return True
+    level = ds.access_level
+    if level == "public":
+        return True
+    if level == "internal" and ctx.actor.city_member:
+        return True
+    return _has_grant(ctx, "dataset", ds.id)
+
+
+def visible_dataset_clause(
+    ctx: RequestContext, *, id_col: Any, access_col: Any, org_col: Any
+) -> ColumnElement[bool]:
+    """A WHERE clause keeping only datasets the actor may read (search, counts, facets, lists)."""
+    actor = ctx.actor
+    if actor.is_admin:
+        return true()
+    conds: list[ColumnElement[bool]] = [access_col == "public"]
+    if actor.city_member:
+        conds.append(access_col == "internal")
+    if actor.org_ids:
+        conds.append(org_col.in_(sorted(actor.org_ids)))
+    if actor.is_authenticated:
+        who = [AccessGrant.user_id == actor.user_id]
+        if actor.org_ids:
+            who.append(AccessGrant.org_id.in_(sorted(actor.org_ids)))
+        granted = select(AccessGrant.resource_id).where(
+            AccessGrant.resource_kind == "dataset",
+            or_(*who),
+            or_(AccessGrant.expires_at.is_(None), AccessGrant.expires_at > utcnow()),
+        )
+        conds.append(and_(access_col != "public", id_col.in_(granted)))
+    return or_(*conds) if conds else false()
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+@rule("dataset.read", "resource.read", "datastore.read", "dataset.download")
+def _read_dataset(ctx: RequestContext, ds: DatasetLike) -> bool:
+    return ds is not None and can_read_dataset(ctx, ds)
+
+
+@rule("dataset.create")
+def _create_dataset(ctx: RequestContext, org_id: str | None) -> bool:
+    return _can_edit_for(ctx, org_id)
+
+
+@rule("dataset.update", "dataset.delete", "resource.create", "resource.update", "resource.delete",
+      "datastore.write", "dataset.grant")
+def _edit_dataset(ctx: RequestContext, ds: DatasetLike) -> bool:
+    return ds is not None and _can_edit_for(ctx, ds.owner_org_id)
+
+
+@rule("sql.run")
+def _run_sql(ctx: RequestContext, _resource: Any) -> bool:
+    # Anyone may run SQL; which tables they reach is filtered by dataset.read per table.
+    return True
+
+
+@rule("organization.read", "user.read_self")
+def _open_read(ctx: RequestContext, _resource: Any) -> bool:
+    return True
+
+
+@rule("organization.create", "user.create", "user.list")
+def _admin_only(ctx: RequestContext, _resource: Any) -> bool:
+    return False  # admins pass before rules are consulted
+
+
+@rule("organization.update", "organization.member")
+def _org_admin(ctx: RequestContext, org_id: str | None) -> bool:
+    return _member_of(ctx, org_id) and ctx.actor.capacities.get(org_id or "") == "admin"
+
+
+@rule("token.create")
+def _own_token(ctx: RequestContext, user_id: str | None) -> bool:
+    return ctx.actor.is_authenticated and user_id == ctx.actor.user_id
+
+
+@rule("staff.read")
+def _staff(ctx: RequestContext, _resource: Any) -> bool:
+    return ctx.actor.role in CITY_STAFF_ROLES

@@ -1,0 +1,175 @@
+"""`cityhub` command line. Each command opens a system context and calls a domain service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from cityhub.ctx import Actor, RequestContext
+from cityhub.errors import CityhubError
+from cityhub.settings import Settings, get_settings
+
+app = typer.Typer(help="cityhub — smart-city data platform", no_args_is_help=True)
+db_app = typer.Typer(help="database schema")
+org_app = typer.Typer(help="organizations")
+user_app = typer.Typer(help="users")
+token_app = typer.Typer(help="API tokens")
+dataset_app = typer.Typer(help="datasets")
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(dataset_app, name="dataset")
+
+console = Console(stderr=True)
+SYSTEM = Actor(user_id="system", email="system@cityhub.local", role="admin", city_member=True)
+
+
+@contextmanager
+def system_ctx(settings: Settings | None = None, actor: Actor = SYSTEM) -> Iterator[RequestContext]:
+    """A committed-on-success context acting as the system administrator."""
+    from cityhub.bus import make_bus
+    from cityhub.db import make_engine, make_session_factory
+    from cityhub.migrations.runner import upgrade
+
+    settings = settings or get_settings()
+    upgrade(settings)
+    engine = make_engine(settings)
+    factory = make_session_factory(engine)
+    db = factory()
+    try:
+        yield RequestContext(actor=actor, db=db, settings=settings, bus=make_bus(settings.bus_url))
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+        engine.dispose()
+
+
+def fail(exc: CityhubError) -> None:
+    console.print(f"[red]error:[/red] {exc.message}")
+    for field, messages in exc.details.items():
+        console.print(f"  [red]{field}[/red]: {'; '.join(map(str, messages))}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the platform (migrations are applied first)."""
+    import uvicorn
+
+    from cityhub.migrations.runner import upgrade
+
+    upgrade(get_settings())
+    uvicorn.run("cityhub.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", timeout_graceful_shutdown=30)
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_serve: bool = typer.Option(False, "--no-serve", help="seed only"),
+    datasets: int = typer.Option(300, help="how many synthetic datasets"),
+) -> None:
+    """Seed the synthetic demo city (idempotent), then serve it."""
+    from cityhub.demo.seed import seed_demo_city
+
+    with system_ctx() as ctx:
+        seed_demo_city(ctx, datasets=datasets, console=console)
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all schema migrations."""
+    from cityhub.migrations.runner import upgrade
+
+    upgrade(get_settings())
+    console.print("[green]database is up to date[/green]")
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m"), branch: str = typer.Option(...),
+                new_branch: bool = False) -> None:
+    """Autogenerate a migration on a domain branch (developers)."""
+    from cityhub.migrations.runner import revision
+
+    revision(get_settings(), message, branch, new_branch=new_branch)
+
+
+@org_app.command("create")
+def org_create(name: str, title: str = typer.Option(...), title_en: str | None = None,
+               kind: str = "department", description: str | None = None) -> None:
+    """Create an organization."""
+    from cityhub.auth.schemas import OrganizationCreate
+    from cityhub.auth.service import create_organization
+
+    try:
+        with system_ctx() as ctx:
+            org = create_organization(ctx, data=OrganizationCreate(name=name, title=title, title_en=title_en,
+                                                                   kind=kind, description=description))
+    except CityhubError as exc:
+        fail(exc)
+    console.print(f"created organization [bold]{org.name}[/bold] ({org.id})")
+
+
+@user_app.command("create")
+def user_create(email: str, role: str = typer.Option("citizen"), org: str | None = None,
+                password: str | None = None, capacity: str = "member", name: str | None = None) -> None:
+    """Create a user, optionally in an organization."""
+    from pydantic import ValidationError
+
+    from cityhub.auth.schemas import UserCreate
+    from cityhub.auth.service import create_user
+
+    try:
+        data = UserCreate(email=email, role=role, org=org, password=password, capacity=capacity, name=name)
+    except ValidationError as exc:
+        for err in exc.errors():
+            console.print(f"[red]error:[/red] {'.'.join(map(str, err['loc']))}: {err['msg']}")
+        raise typer.Exit(code=2) from None
+    try:
+        with system_ctx() as ctx:
+            user = create_user(ctx, data=data)
+    except CityhubError as exc:
+        fail(exc)
+    console.print(f"created user [bold]{user.email}[/bold] ({user.role})")
+
+
+@token_app.command("create")
+def token_create(email: str, name: str = "cli", expires_in_days: int | None = None) -> None:
+    """Create an API token for a user and print it (only the token, on stdout)."""
+    from cityhub.auth.service import actor_for_user, create_token, get_user_by_email
+
+    try:
+        with system_ctx() as ctx:
+            user = get_user_by_email(ctx.db, email)
+            own = ctx.with_actor(actor_for_user(ctx.db, user))
+            created = create_token(own, user_id=user.id, name=name, expires_in_days=expires_in_days)
+    except CityhubError as exc:
+        fail(exc)
+    print(created.token)
+
+
+def _register_domain_commands() -> None:
+    """Domains add their own command groups (source, simulate, ...) without editing this file."""
+    import importlib
+
+    for module_name in ("cityhub.datastore.cli",):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(app, dataset_app)
+
+
+_register_domain_commands()

@@ -1,0 +1,75 @@
+"""The one settings object. Every knob is an env var with the CITYHUB_ prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYHUB_", extra="ignore")
+
+    data_dir: Path = Path("./cityhub-data")
+    # Empty means: a SQLite file inside data_dir (WAL mode).
+    database_url: str = ""
+    site_url: str = "http://127.0.0.1:8000"
+    site_title: str = "cityhub"
+    secret_key: str = Field(default="", description="signs sessions and grant links; generated into data_dir when empty")
+    default_locale: str = "ko"
+    # Uploads larger than this are refused while streaming, before they fill the disk.
+    max_upload_bytes: int = 512 * 1024 * 1024
+    sql_timeout_seconds: float = 5.0
+    sql_row_cap: int = 10_000
+    datastore_max_limit: int = 32_000
+    # Counting matches beyond this is estimated instead of exact, so big tables answer fast.
+    datastore_exact_count_cap: int = 100_000
+    xlsx_max_uncompressed_bytes: int = 200 * 1024 * 1024
+    json_max_depth: int = 64
+    bus_url: str = ""  # empty: in-process; nats://… or redis://… when several workers run
+    log_json: bool = True
+    run_migrations_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'cityhub.db'}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.files_dir, self.raw_dir, self.data_dir / "tmp"):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def resolved_secret(self) -> str:
+        """The signing secret; generated once per data dir so restarts keep sessions valid."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        self.ensure_dirs()
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        self.secret_key = key_file.read_text().strip()
+        return self.secret_key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
