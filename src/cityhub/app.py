@@ -28,6 +28,9 @@ ROUTER_MODULES = (
     "cityhub.catalog.ckan",
     "cityhub.catalog.exports",
     "cityhub.datastore.api",
+    "cityhub.collect.api",
+    "cityhub.context.ngsild",
+    "cityhub.context.api",
     "cityhub.web.routes",
 )
 

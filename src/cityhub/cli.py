@@ -158,15 +158,25 @@ def token_create(email: str, name: str = "cli", expires_in_days: int | None = No
     print(created.token)
 
 
+# Each module here defines `register(app, dataset_app)`; a module not yet written is skipped.
+DOMAIN_CLI_MODULES = (
+    "cityhub.datastore.cli",
+    "cityhub.collect.cli",
+    "cityhub.context.cli",
+    "cityhub.ops.cli",
+    "cityhub.stats.cli",
+)
+
+
 def _register_domain_commands() -> None:
     """Domains add their own command groups (source, simulate, ...) without editing this file."""
     import importlib
 
-    for module_name in ("cityhub.datastore.cli",):
+    for module_name in DOMAIN_CLI_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != module_name:
+            if not module_name.startswith(exc.name or "-"):
                 raise
             continue
         module.register(app, dataset_app)

@@ -1,0 +1,5 @@
+"""HTTP door (to be built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
