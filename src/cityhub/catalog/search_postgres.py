@@ -1,0 +1,41 @@
+"""PostgreSQL full-text index of datasets: a tsvector of n-gram terms (see ngrams.py) with GIN."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+CREATE = (
+    "CREATE TABLE IF NOT EXISTS dataset_fts (dataset_id varchar(36) PRIMARY KEY, tsv tsvector NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_dataset_fts_tsv ON dataset_fts USING gin (tsv)",
+)
+
+
+def upsert(db: Session, dataset_id: str, body: str) -> None:
+    db.execute(
+        text(
+            "INSERT INTO dataset_fts (dataset_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
+            "ON CONFLICT (dataset_id) DO UPDATE SET tsv = excluded.tsv"
+        ),
+        {"id": dataset_id, "body": body},
+    )
+
+
+def delete(db: Session, dataset_id: str) -> None:
+    db.execute(text("DELETE FROM dataset_fts WHERE dataset_id = :id"), {"id": dataset_id})
+
+
+def match_expression(phrases: list[list[str]]) -> str:
+    """A tsquery: each phrase's terms adjacent (<->), phrases AND-ed."""
+
+    def lexeme(term: str) -> str:
+        return "'" + term.replace("'", "''").replace("\\", "\\\\") + "'"
+
+    return " & ".join("(" + " <-> ".join(lexeme(t) for t in p) + ")" for p in phrases)
+
+
+def matching_ids_sql() -> str:
+    return (
+        "SELECT dataset_id, -ts_rank(tsv, to_tsquery('simple', :match)) AS score FROM dataset_fts "
+        "WHERE tsv @@ to_tsquery('simple', :match)"
+    )
