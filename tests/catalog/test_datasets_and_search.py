@@ -107,3 +107,28 @@ def test_counts_and_facets_never_include_what_caller_cannot_see(client, city) ->
     assert client.get("/api/v1/datasets/secret-welfare", headers=city["steward"].headers).status_code == 404
     assert client.get("/api/v1/datasets/secret-welfare").status_code == 404
     assert client.get("/api/v1/datasets/secret-welfare", headers=w.headers).status_code == 200
+
+
+def test_restricted_dataset_shared_with_named_organization_and_user(client, city) -> None:  # noqa: ANN001
+    w = city["welfare"]
+    make(client, w, name="clients", title="수급자 통계", access_level="restricted")
+    company, citizen, steward = city["company"], city["citizen"], city["steward"]
+    for person in (company, citizen, steward):
+        assert client.get("/api/v1/datasets/clients", headers=person.headers).status_code == 404
+    # only the publisher's stewards may grant
+    denied = client.post("/api/v1/datasets/clients/grants", json={"organization": "acme"}, headers=steward.headers)
+    assert denied.status_code == 404
+    g = client.post("/api/v1/datasets/clients/grants", json={"organization": "acme"}, headers=w.headers)
+    assert g.status_code == 201, g.text
+    client.post("/api/v1/datasets/clients/grants", json={"user": "citizen@city.test"}, headers=w.headers)
+    assert client.get("/api/v1/datasets/clients", headers=company.headers).status_code == 200
+    assert client.get("/api/v1/datasets", params={"q": "수급자"}, headers=citizen.headers).json()["total"] == 1
+    assert client.get("/api/v1/datasets", params={"q": "수급자"}, headers=steward.headers).json()["total"] == 0
+    bad = client.post("/api/v1/datasets/clients/grants", json={"organization": "acme", "user": "x@y.z"},
+                      headers=w.headers)
+    assert bad.status_code == 422
+    grants = client.get("/api/v1/datasets/clients/grants", headers=w.headers).json()
+    assert {x["organization"] or x["user"] for x in grants} == {"acme", "citizen@city.test"}
+    revoke = client.delete(f"/api/v1/datasets/clients/grants/{g.json()['id']}", headers=w.headers)
+    assert revoke.status_code == 204
+    assert client.get("/api/v1/datasets/clients", headers=company.headers).status_code == 404

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from cityhub.catalog import service
+from cityhub.catalog import grants, service
 from cityhub.catalog.schemas import (
     FACET_FIELDS,
     DatasetCreate,
@@ -124,3 +124,21 @@ def _download_name(res: ResourcePublic) -> str:
     name = res.name or res.id
     ext = (res.format or "").lower()
     return name if not ext or name.lower().endswith("." + ext) else f"{name}.{ext}"
+
+
+@router.get("/datasets/{id_or_name}/grants", response_model=list[grants.GrantPublic])
+def list_grants(id_or_name: str, ctx: Ctx) -> list[grants.GrantPublic]:
+    """Organizations and users allowed to read a restricted dataset."""
+    return grants.list_grants(ctx, dataset=id_or_name)
+
+
+@router.post("/datasets/{id_or_name}/grants", response_model=grants.GrantPublic, status_code=201)
+def grant_access(id_or_name: str, body: grants.GrantCreate, ctx: Ctx) -> grants.GrantPublic:
+    """Allow a named organization or user to read a dataset."""
+    return grants.grant_access(ctx, dataset=id_or_name, data=body)
+
+
+@router.delete("/datasets/{id_or_name}/grants/{grant_id}", status_code=204)
+def revoke_access(id_or_name: str, grant_id: str, ctx: Ctx) -> None:
+    """Withdraw a grant."""
+    grants.revoke_access(ctx, dataset=id_or_name, grant_id=grant_id)
