@@ -192,7 +192,8 @@ class DatasetList(BaseModel):
 
 
 FACET_FIELDS = ("organization", "theme", "keywords", "format", "license_id", "access_level")
-SORTS = ("relevance", "modified", "-modified", "name", "-name", "created", "-created", "views", "title")
+SORTS = ("relevance", "modified", "-modified", "name", "-name", "created", "-created", "views", "title",
+         "id", "-id")
 
 
 class DatasetSearch(BaseModel):

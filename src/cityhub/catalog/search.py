@@ -89,6 +89,8 @@ def _order(query: DatasetSearch, scored: bool) -> list[Any]:
         "created": [Dataset.created_at.desc()],
         "-created": [Dataset.created_at.asc()],
         "views": [Dataset.view_count.desc()],
+        "id": [Dataset.id.asc()],  # CKAN harvesters page with `sort=id asc`
+        "-id": [Dataset.id.desc()],
     }
     if query.sort == "relevance":
         return ([literal_column("fts.score").asc()] if scored else []) + [Dataset.modified_at.desc(), Dataset.name]
