@@ -16,6 +16,7 @@ from cityhub import metrics
 from cityhub.bus import make_bus
 from cityhub.db import make_engine, make_session_factory
 from cityhub.errors import CityhubError
+from cityhub.governance.audit import install_write_hook
 from cityhub.logs import configure_logging, request_id_var
 from cityhub.settings import Settings, get_settings
 
@@ -28,6 +29,8 @@ ROUTER_MODULES = (
     "cityhub.catalog.ckan",
     "cityhub.catalog.exports",
     "cityhub.datastore.api",
+    "cityhub.datastore.sql_api",
+    "cityhub.governance.api",
     "cityhub.collect.api",
     "cityhub.context.ngsild",
     "cityhub.context.api",
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Smart-city data platform API (native v1). The CKAN Action API lives at /api/3/action.",
         lifespan=lifespan,
     )
+    install_write_hook()
     app.state.settings = settings
     app.state.bus = make_bus(settings.bus_url)
     app.state.startup_hooks = []

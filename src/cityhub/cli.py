@@ -33,6 +33,7 @@ def system_ctx(settings: Settings | None = None, actor: Actor = SYSTEM) -> Itera
     """A committed-on-success context acting as the system administrator."""
     from cityhub.bus import make_bus
     from cityhub.db import make_engine, make_session_factory
+    from cityhub.governance.audit import bind_actor, flush_pending, install_write_hook
     from cityhub.migrations.runner import upgrade
 
     settings = settings or get_settings()
@@ -40,11 +41,15 @@ def system_ctx(settings: Settings | None = None, actor: Actor = SYSTEM) -> Itera
     engine = make_engine(settings)
     factory = make_session_factory(engine)
     db = factory()
+    install_write_hook()
+    bind_actor(db, actor, request_id="cli")
     try:
-        yield RequestContext(actor=actor, db=db, settings=settings, bus=make_bus(settings.bus_url))
-        db.commit()
+        yield RequestContext(actor=actor, db=db, settings=settings, bus=make_bus(settings.bus_url), request_id="cli")
+        db.commit()  # queued audit entries are written with it
     except BaseException:
         db.rollback()
+        flush_pending(db, failed=True)
+        db.commit()
         raise
     finally:
         db.close()

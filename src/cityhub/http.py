@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from cityhub.auth import service as auth_service
 from cityhub.ctx import ANONYMOUS, Actor, RequestContext
+from cityhub.governance.audit import bind_actor, flush_pending, note
 
 SESSION_COOKIE = "cityhub_session"
 
@@ -63,7 +64,11 @@ def resolve_actor(request: Request, db: Any) -> Actor:
     if token:
         actor = auth_service.actor_for_token(db, token)
         if actor is None:
+            note(db, "token.use", outcome="denied", detail={"prefix": token[:8]})
             raise Unauthenticated("invalid or expired API token")
+        bind_actor(db, actor, ip=request.client.host if request.client else None,
+                   request_id=getattr(request.state, "request_id", None))
+        note(db, "token.use", resource_kind="api_token", resource_id=actor.token_id)
         return actor
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -84,12 +89,16 @@ def open_ctx(request: Request) -> Iterator[RequestContext]:
             request_id=getattr(request.state, "request_id", "-"),
             client_ip=request.client.host if request.client else None,
         )
+        bind_actor(db, ANONYMOUS, ip=ctx.client_ip, request_id=ctx.request_id)
         ctx.actor = resolve_actor(request, db)
+        bind_actor(db, ctx.actor, ip=ctx.client_ip, request_id=ctx.request_id)
         request.state.actor = ctx.actor
         yield ctx
-        db.commit()
+        db.commit()  # queued audit entries are written with it
     except BaseException:
         db.rollback()
+        flush_pending(db, failed=True)  # denials and failures are recorded even though the attempt is undone
+        db.commit()
         raise
     finally:
         db.close()

@@ -15,6 +15,8 @@ from cityhub.auth.schemas import (
     UserCreate,
     UserPublic,
 )
+from cityhub.errors import CityhubError
+from cityhub.governance.audit import note
 from cityhub.http import SESSION_COOKIE, Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["people and access"])
@@ -23,7 +25,12 @@ router = APIRouter(prefix="/api/v1", tags=["people and access"])
 @router.post("/auth/login", response_model=UserPublic)
 def login(body: LoginRequest, ctx: Ctx, response: Response) -> UserPublic:
     """Sign in with email and password; sets the page session cookie."""
-    user = service.verify_password(ctx.db, body.email, body.password)
+    try:
+        user = service.verify_password(ctx.db, body.email, body.password)
+    except CityhubError:
+        note(ctx, "login", outcome="failed", detail={"email": body.email})
+        raise
+    note(ctx, "login", resource_kind="user", resource_id=user.id)
     raw, expires = service.start_session(ctx.db, user)
     response.set_cookie(SESSION_COOKIE, raw, httponly=True, samesite="lax", expires=expires)
     ctx.actor = service.actor_for_user(ctx.db, user)

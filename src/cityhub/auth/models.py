@@ -16,6 +16,7 @@ def new_id() -> str:
 
 
 class Organization(Base):
+    __audited__ = True
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -30,6 +31,7 @@ class Organization(Base):
 
 
 class User(Base):
+    __audited__ = True
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -42,6 +44,7 @@ class User(Base):
 
 
 class Membership(Base):
+    __audited__ = True
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "org_id"),)
 
@@ -52,6 +55,7 @@ class Membership(Base):
 
 
 class ApiToken(Base):
+    __audited__ = True
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -82,6 +86,7 @@ class LoginSession(Base):
 class AccessGrant(Base):
     """A named organization or user may read a restricted resource (e.g. a dataset)."""
 
+    __audited__ = True
     __tablename__ = "access_grants"
     __table_args__ = (Index("ix_access_grants_resource", "resource_kind", "resource_id"),)
 

@@ -20,6 +20,7 @@ from cityhub.auth.models import AccessGrant
 from cityhub.ctx import CITY_STAFF_ROLES, RequestContext
 from cityhub.db import utcnow
 from cityhub.errors import Forbidden, Unauthenticated
+from cityhub.governance.audit import note
 
 ACCESS_LEVELS = ("public", "internal", "restricted")
 
@@ -68,6 +69,8 @@ def require(ctx: RequestContext, action: str, resource: Any = None) -> None:
     """Raise Unauthenticated/Forbidden unless the actor may do `action` on `resource`."""
     if can(ctx, action, resource):
         return
+    note(ctx, action, outcome="denied", resource_kind=type(resource).__name__.lower() if resource is not None else None,
+         resource_id=getattr(resource, "id", None) or (resource if isinstance(resource, str) else None))
     ctx.bus.publish(
         "access.denied",
         {
@@ -193,6 +196,46 @@ def _own_token(ctx: RequestContext, user_id: str | None) -> bool:
     return ctx.actor.is_authenticated and user_id == ctx.actor.user_id
 
 
+@rule("audit.read")
+def _audit_read(ctx: RequestContext, _resource: Any) -> bool:
+    return False  # admins only (they pass before rules are consulted)
+
+
 @rule("staff.read")
 def _staff(ctx: RequestContext, _resource: Any) -> bool:
     return ctx.actor.role in CITY_STAFF_ROLES
+
+
+# --- collection (sources and runs) -------------------------------------------------------------
+
+
+@rule("source.read")
+def _read_sources(ctx: RequestContext, ds: DatasetLike | None) -> bool:
+    # Source configs describe the city's systems: staff only, and only for datasets they may read.
+    return ctx.actor.role in CITY_STAFF_ROLES and (ds is None or can_read_dataset(ctx, ds))
+
+
+@rule("source.manage", "source.run")
+def _manage_sources(ctx: RequestContext, ds: DatasetLike | None) -> bool:
+    return ds is not None and _can_edit_for(ctx, ds.owner_org_id)
+
+
+# --- real-time context (NGSI-LD) ---------------------------------------------------------------
+
+
+@rule("context.read")
+def _context_read(ctx: RequestContext, _resource: Any) -> bool:
+    # Live sensor state is open city data; restricted types go through the catalog link's dataset rules.
+    return True
+
+
+@rule("context.write")
+def _context_write(ctx: RequestContext, _resource: Any) -> bool:
+    if ctx.settings.context_open_write:
+        return True
+    return ctx.actor.role in ("operator", "steward") or "context.write" in ctx.actor.scopes
+
+
+@rule("context.subscribe")
+def _context_subscribe(ctx: RequestContext, _resource: Any) -> bool:
+    return ctx.actor.is_authenticated or ctx.settings.context_open_write

@@ -17,6 +17,7 @@ THEMES = (
 
 
 class Dataset(Base):
+    __audited__ = True
     __tablename__ = "datasets"
     __table_args__ = (
         Index("ix_datasets_state_access", "state", "access_level"),
@@ -62,6 +63,7 @@ class DatasetKeyword(Base):
 
 
 class Resource(Base):
+    __audited__ = True
     __tablename__ = "resources"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

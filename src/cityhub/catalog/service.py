@@ -31,6 +31,7 @@ from cityhub.catalog.schemas import (
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
 from cityhub.errors import CityhubError, Conflict, Invalid, NotFound
+from cityhub.governance.audit import note
 
 policy.declare("dataset.read", "dataset.create", "dataset.update", "dataset.delete", "resource.create",
                "resource.update", "resource.delete", "datastore.read")
@@ -64,6 +65,8 @@ def _hide_denied(ctx: RequestContext, id_or_name: str, action: str) -> Dataset:
         raise NotFound(f"dataset {id_or_name!r} not found")
     if action not in ("dataset.read", "resource.read"):
         policy.require(ctx, action, ds)
+    elif ds.access_level != "public":
+        note(ctx, action, resource_kind="dataset", resource_id=ds.id)
     return ds
 
 
