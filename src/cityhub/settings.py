@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     bus_url: str = ""  # empty: in-process; nats://… or redis://… when several workers run
     log_json: bool = True
     run_migrations_on_start: bool = True
+    # Collection: run source schedules in this process (tests turn it off and run sources by hand).
+    collect_scheduler: bool = True
+    collect_schedule_refresh_seconds: float = 30.0
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

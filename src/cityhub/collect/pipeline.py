@@ -1,0 +1,233 @@
+"""The collection pipeline: fetch → raw landing → parse → map → validate → upsert → dataset.updated.
+
+Each page commits on its own together with the run's counters, its cursor and the source's watermark,
+so memory stays flat on million-row harvests and a run killed half-way resumes where it stopped.
+A page that fails (error envelope, layout change, truncated body) rolls back only itself: rows of
+earlier runs and pages stay as they were, and the run ends failed with the upstream's own message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityhub.bus import InProcessBus
+from cityhub.collect import raw, upsert
+from cityhub.collect.connectors import build_connector
+from cityhub.collect.connectors.base import Connector, ConnectorError, FetchContext, Page, Payload
+from cityhub.collect.mapping import FieldSpec, Mapper
+from cityhub.collect.models import QuarantinedRow, Run, Source
+from cityhub.collect.validation import validate_row
+from cityhub.ctx import Actor, RequestContext
+from cityhub.db import utcnow
+from cityhub.settings import Settings
+
+log = logging.getLogger("cityhub.collect")
+
+# Scheduled and background runs act for the platform: the source was authorized when it was set up.
+COLLECTOR = Actor(user_id="system:collect", email="collect@cityhub.local", role="admin", city_member=True)
+
+Progress = Callable[[Run], None]
+
+
+class Sink(Protocol):
+    def prepare(self, db: Session) -> None: ...
+    def write(self, db: Session, rows: list[dict[str, Any]], page: Page) -> upsert.UpsertCounts: ...
+    def finish(self, ctx: RequestContext, *, changed: bool) -> None: ...
+
+
+@dataclass
+class TableSink:
+    """Rows go into the dataset's typed table, merged by the declared key."""
+
+    source: Source
+    fields: list[FieldSpec]
+    table_name: str
+    _table: Any = None
+
+    def prepare(self, db: Session) -> None:
+        self._table = upsert.ensure_table(db.connection(), self.table_name, self.fields, self.source.key or [])
+
+    def write(self, db: Session, rows: list[dict[str, Any]], page: Page) -> upsert.UpsertCounts:
+        return upsert.upsert_rows(db.connection(), self._table, rows, self.source.key or [])
+
+    def finish(self, ctx: RequestContext, *, changed: bool) -> None:
+        from cityhub.catalog import service as catalog
+
+        if self.source.resource_id is None:
+            return
+        row_count = upsert.count_rows(ctx.db.connection(), self._table)
+        ref = catalog.authorize_resource(ctx, resource_id=self.source.resource_id, action="datastore.write")
+        if changed or not ref.datastore_table or ref.row_count != row_count:
+            # marks the resource datastore-active and publishes dataset.updated
+            catalog.mark_datastore(ctx, resource_id=self.source.resource_id, table=self.table_name,
+                                   row_count=row_count)
+
+
+@dataclass
+class RunEnv:
+    """Everything a run needs besides the source: where to store, whom to tell."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    bus: InProcessBus
+    progress: Progress | None = None
+    # Replays feed stored payloads instead of calling the upstream.
+    payloads: Iterator[Payload] | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def make_sink(source: Source, connector: Connector, fields: list[FieldSpec]) -> Sink:
+    if connector.sink == "catalog":
+        from cityhub.collect.harvest import CatalogSink
+
+        return CatalogSink(source=source, connector=connector)
+    return TableSink(source=source, fields=fields, table_name=source.resource_id or f"collect_{source.name}")
+
+
+def _replayed_pages(connector: Connector, payloads: Iterator[Payload]) -> Iterator[Page]:
+    for payload in payloads:
+        yield Page(payload=None, records=connector.parse(payload))
+
+
+def execute(env: RunEnv, *, run_id: str) -> Run:
+    """Carry out a started run to its end (succeeded or failed); returns the final run row."""
+    db = env.factory()
+    try:
+        run = db.get(Run, run_id)
+        source = db.get(Source, run.source_id)
+        connector = build_connector(source.connector, source.config)
+        fields = [FieldSpec.model_validate(f) for f in source.fields or []]
+        mapper = Mapper(fields, list(source.key or []))
+        sink = make_sink(source, connector, fields)
+        sink.prepare(db)
+        db.commit()
+        fc = FetchContext(cursor=run.cursor, state=dict(source.state or {}), timeout=source.timeout_seconds,
+                          max_retries=source.max_retries, source_name=source.name)
+        fc.on_request = lambda: _count_request(run)
+        try:
+            pages = _replayed_pages(connector, env.payloads) if env.payloads is not None else connector.fetch(fc)
+            changed = _consume(env, db, run, source, connector, mapper, sink, pages)
+        except ConnectorError as exc:
+            db.rollback()
+            _fail(db, run, source, exc.message, exc.upstream_message)
+            changed = (run.rows_inserted or 0) + (run.rows_updated or 0) > 0
+            _finish_sink(env, sink, changed)
+            return run
+        except Exception as exc:
+            db.rollback()
+            log.exception("collection run crashed", extra={"source": source.name, "run": run.id})
+            _fail(db, run, source, f"internal error: {type(exc).__name__}: {exc}", None)
+            return run
+        finally:
+            fc.close()
+        run.status, run.ended_at = "succeeded", utcnow()
+        source.last_success_at, source.failure_streak, source.last_error = run.ended_at, 0, None
+        db.commit()
+        _finish_sink(env, sink, changed)
+        _report(env, run)
+        return run
+    finally:
+        db.close()
+
+
+def _count_request(run: Run) -> None:
+    run.requests = (run.requests or 0) + 1
+
+
+def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Connector, mapper: Mapper,
+             sink: Sink, pages: Iterator[Page]) -> bool:
+    changed = False
+    seq = 0
+    layout_checked = False
+    for page in pages:
+        seq += 1
+        raw_id = None
+        if page.payload is not None:
+            landed = raw.land(db, env.settings, source_id=source.id, run_id=run.id, seq=seq, payload=page.payload,
+                              outcome="error" if page.error else "ok")
+            raw_id = landed.id
+            run.bytes = (run.bytes or 0) + len(page.payload.body)
+        if page.error is not None:
+            db.commit()  # keep the error answer in the raw zone and the request count
+            raise page.error
+        if page.records and not layout_checked and mapper.fields:
+            mapper.check_layout(page.records)
+            layout_checked = True
+        rows = _map_page(db, run, source, mapper, page.records, raw_id)
+        counts = sink.write(db, rows, page)
+        run.rows_received = (run.rows_received or 0) + len(page.records)
+        run.rows_inserted = (run.rows_inserted or 0) + counts.inserted
+        run.rows_updated = (run.rows_updated or 0) + counts.updated
+        run.rows_unchanged = (run.rows_unchanged or 0) + counts.unchanged
+        changed = changed or bool(counts.inserted or counts.updated)
+        if page.cursor is not None:
+            run.cursor = page.cursor
+        if page.state:
+            source.state = {**(source.state or {}), **page.state}
+        run.heartbeat_at = utcnow()
+        db.commit()
+        _report(env, run)
+    return changed
+
+
+def _map_page(db: Session, run: Run, source: Source, mapper: Mapper, records: list[dict[str, Any]],
+              raw_id: int | None) -> list[dict[str, Any]]:
+    if not mapper.fields:  # catalog harvests and unmapped feeds pass records through
+        return records
+    rows: list[dict[str, Any]] = []
+    quarantined: list[QuarantinedRow] = []
+    for record in records:
+        row, reason, field_name = mapper.map(record)
+        if row is not None:
+            reason = validate_row(source.name, row)
+            field_name = None
+        if reason:
+            quarantined.append(QuarantinedRow(source_id=source.id, run_id=run.id, raw_id=raw_id,
+                                              record=_jsonable(record), reason=reason, field=field_name))
+        else:
+            rows.append(row)
+    if quarantined:
+        db.add_all(quarantined)
+        run.rows_quarantined = (run.rows_quarantined or 0) + len(quarantined)
+    return rows
+
+
+def _jsonable(record: Any) -> dict[str, Any]:
+    if isinstance(record, dict):
+        return {str(k): (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v))
+                for k, v in record.items()}
+    return {"value": str(record)}
+
+
+def _fail(db: Session, run: Run, source: Source, message: str, upstream: str | None) -> None:
+    run = db.merge(run)
+    source = db.merge(source)
+    run.status, run.ended_at = "failed", utcnow()
+    run.error, run.upstream_message = message[:4000], (upstream or None) and upstream[:4000]
+    source.failure_streak = (source.failure_streak or 0) + 1
+    source.last_error = message[:4000]
+    db.commit()
+    log.warning("collection run failed", extra={"source": source.name, "run": run.id, "error": message})
+
+
+def _finish_sink(env: RunEnv, sink: Sink, changed: bool) -> None:
+    db = env.factory()
+    try:
+        ctx = RequestContext(actor=COLLECTOR, db=db, settings=env.settings, bus=env.bus)
+        sink.finish(ctx, changed=changed)
+        db.commit()
+    except Exception:
+        db.rollback()
+        log.exception("could not record the collected table in the catalog")
+    finally:
+        db.close()
+
+
+def _report(env: RunEnv, run: Run) -> None:
+    if env.progress is not None:
+        env.progress(run)
