@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     # Collection: run source schedules in this process (tests turn it off and run sources by hand).
     collect_scheduler: bool = True
     collect_schedule_refresh_seconds: float = 30.0
+    # Real-time context (NGSI-LD): batch size cap, query limits, notification delivery.
+    context_max_batch: int = 10_000
+    context_max_limit: int = 1000
+    context_q_max_terms: int = 1000
+    context_open_write: bool = False  # True lets anonymous clients write entities (lab setups only)
+    context_notify_timeout_seconds: float = 2.0
+    context_notify_max_attempts: int = 8
+    context_raw_retention_days: int = 30
+    context_rollup_retention_days: int = 730
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

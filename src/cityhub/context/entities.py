@@ -1,0 +1,232 @@
+"""Entity services: create, read, replace, merge, delete, attribute operations and batch operations.
+
+Batch operations validate each entity on its own: good ones are written, bad ones are reported
+with their ProblemDetails (207), and nothing of a bad entity is half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cityhub.auth import policy
+from cityhub.context.attrs import entity_id_and_type, normalize_fragment, render
+from cityhub.context.problems import (
+    AlreadyExists,
+    BadRequestData,
+    BatchTooLarge,
+    ResourceNotFound,
+    problem_body,
+)
+from cityhub.context.store import Change, Stored, apply_changes, load, require_write
+from cityhub.ctx import RequestContext
+from cityhub.errors import CityhubError
+
+BatchOp = Literal["create", "upsert", "upsert_update", "update", "update_no_overwrite", "merge", "delete"]
+
+
+@dataclass
+class BatchResult:
+    success: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sys_attrs(stored: Stored) -> dict[str, str]:
+    out = {}
+    if stored.created_at:
+        out["createdAt"] = stored.created_at.isoformat().replace("+00:00", "Z")
+    if stored.modified_at:
+        out["modifiedAt"] = stored.modified_at.isoformat().replace("+00:00", "Z")
+    return out
+
+
+def get_entity(ctx: RequestContext, *, entity_id: str, attrs: set[str] | None = None,
+               key_values: bool = False, with_sys_attrs: bool = False) -> dict[str, Any]:
+    """One entity, normalized or keyValues; ResourceNotFound if it does not exist."""
+    policy.require(ctx, "context.read", None)
+    stored = load(ctx, [entity_id]).get(entity_id)
+    if stored is None:
+        raise ResourceNotFound(f"entity {entity_id} does not exist")
+    out = render(stored.id, stored.type, stored.attrs, key_values=key_values, only=attrs,
+                 sys_attrs=sys_attrs(stored) if with_sys_attrs else None)
+    return out
+
+
+def create_entity(ctx: RequestContext, *, body: dict[str, Any]) -> str:
+    """Create one entity; AlreadyExists if the id is taken."""
+    require_write(ctx)
+    eid, etype = entity_id_and_type(body)
+    attrs = normalize_fragment(body)
+    if load(ctx, [eid]):
+        raise AlreadyExists(f"entity {eid} already exists")
+    apply_changes(ctx, [Change(eid, etype or "", attrs, set(attrs), created=True)])
+    return eid
+
+
+def _existing(ctx: RequestContext, entity_id: str) -> Stored:
+    stored = load(ctx, [entity_id]).get(entity_id)
+    if stored is None:
+        raise ResourceNotFound(f"entity {entity_id} does not exist")
+    return stored
+
+
+def replace_entity(ctx: RequestContext, *, entity_id: str, body: dict[str, Any]) -> None:
+    """PUT: the entity's attributes become exactly those given."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    attrs = normalize_fragment(body)
+    etype = body.get("type") if isinstance(body.get("type"), str) else stored.type
+    apply_changes(ctx, [Change(entity_id, etype, attrs, set(attrs) | set(stored.attrs), previous=stored.attrs,
+                               removed=set(stored.attrs) - set(attrs))])
+
+
+def merge_entity(ctx: RequestContext, *, entity_id: str, body: dict[str, Any]) -> None:
+    """PATCH /entities/{id}: given attributes are added or replaced, others kept."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    fragment = normalize_fragment(body)
+    apply_changes(ctx, [Change(entity_id, stored.type, {**stored.attrs, **fragment}, set(fragment),
+                               previous=stored.attrs)])
+
+
+def delete_entity(ctx: RequestContext, *, entity_id: str) -> None:
+    """Delete an entity (its history stays until DELETE /temporal/entities/{id})."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    apply_changes(ctx, [Change(entity_id, stored.type, stored.attrs, set(), deleted=True)])
+
+
+def append_attrs(ctx: RequestContext, *, entity_id: str, body: dict[str, Any],
+                 no_overwrite: bool = False) -> tuple[list[str], list[dict[str, str]]]:
+    """POST /entities/{id}/attrs: add attributes (replace existing unless noOverwrite)."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    fragment = normalize_fragment(body)
+    updated, not_updated = [], []
+    merged = dict(stored.attrs)
+    for name, attr in fragment.items():
+        if no_overwrite and name in merged:
+            not_updated.append({"attributeName": name, "reason": "attribute exists and noOverwrite was asked"})
+            continue
+        merged[name] = attr
+        updated.append(name)
+    if updated:
+        apply_changes(ctx, [Change(entity_id, stored.type, merged, set(updated), previous=stored.attrs)])
+    return updated, not_updated
+
+
+def update_attrs(ctx: RequestContext, *, entity_id: str, body: dict[str, Any]) -> tuple[list[str], list[dict]]:
+    """PATCH /entities/{id}/attrs: only attributes the entity already has are updated."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    fragment = normalize_fragment(body)
+    merged = dict(stored.attrs)
+    updated, not_updated = [], []
+    for name, attr in fragment.items():
+        if name not in merged:
+            not_updated.append({"attributeName": name, "reason": "the entity has no such attribute"})
+            continue
+        merged[name] = attr
+        updated.append(name)
+    if updated:
+        apply_changes(ctx, [Change(entity_id, stored.type, merged, set(updated), previous=stored.attrs)])
+    return updated, not_updated
+
+
+def patch_attr(ctx: RequestContext, *, entity_id: str, attr: str, body: dict[str, Any],
+               replace: bool = False) -> None:
+    """PATCH (partial) or PUT (replace) one attribute; ResourceNotFound if the attribute is missing."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    if attr not in stored.attrs:
+        raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
+    if not isinstance(body, dict):
+        raise BadRequestData.field(attr, "must be a JSON object")
+    current = stored.attrs[attr]
+    if replace or not isinstance(current, dict):
+        new = normalize_fragment({attr: body})[attr]
+    else:
+        merged = {**current, **{k: v for k, v in body.items() if k != "@context"}}
+        new = normalize_fragment({attr: merged})[attr]
+    attrs = {**stored.attrs, attr: new}
+    apply_changes(ctx, [Change(entity_id, stored.type, attrs, {attr}, previous=stored.attrs)])
+
+
+def delete_attr(ctx: RequestContext, *, entity_id: str, attr: str) -> None:
+    """DELETE one attribute of an entity."""
+    require_write(ctx)
+    stored = _existing(ctx, entity_id)
+    if attr not in stored.attrs:
+        raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
+    attrs = {k: v for k, v in stored.attrs.items() if k != attr}
+    apply_changes(ctx, [Change(entity_id, stored.type, attrs, set(), previous=stored.attrs, removed={attr})])
+
+
+def _error(result: BatchResult, entity_id: Any, exc: CityhubError) -> None:
+    result.errors.append({"entityId": entity_id if isinstance(entity_id, str) else str(entity_id),
+                          "error": problem_body(exc)})
+
+
+def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
+    """Batch create/upsert/update/merge/delete; per-entity errors are reported, not raised."""
+    require_write(ctx)
+    if not isinstance(bodies, list):
+        raise BadRequestData.field("body", "a batch operation takes a JSON array")
+    limit = ctx.settings.context_max_batch
+    if len(bodies) > limit:
+        raise BatchTooLarge(f"a batch holds at most {limit} entities; this one has {len(bodies)}",
+                            details={"body": [f"{len(bodies)} entities > {limit}"]})
+    result = BatchResult()
+    if op == "delete":
+        return _batch_delete(ctx, bodies, result)
+    parsed = []
+    for i, body in enumerate(bodies):
+        eid = body.get("id") if isinstance(body, dict) else None
+        try:
+            eid, etype = entity_id_and_type(body, need_type=op in ("create", "upsert", "upsert_update"))
+            parsed.append((eid, etype, normalize_fragment(body, field_prefix=f"[{i}]")))
+        except CityhubError as exc:
+            _error(result, eid or f"[{i}]", exc)
+    state = load(ctx, [p[0] for p in parsed])
+    changes: dict[str, Change] = {}
+    for eid, etype, fragment in parsed:
+        current = changes.get(eid)
+        stored_attrs = current.attrs if current else (state[eid].attrs if eid in state else None)
+        exists = stored_attrs is not None
+        if op == "create" and exists:
+            _error(result, eid, AlreadyExists(f"entity {eid} already exists"))
+            continue
+        if op in ("update", "update_no_overwrite", "merge") and not exists:
+            _error(result, eid, ResourceNotFound(f"entity {eid} does not exist"))
+            continue
+        stype = current.type if current else (state[eid].type if eid in state else None)
+        if op in ("create", "upsert"):
+            attrs, changed = fragment, set(fragment) | set(stored_attrs or {})
+        elif op == "update_no_overwrite":
+            fresh = {k: v for k, v in fragment.items() if k not in stored_attrs}
+            attrs, changed = {**stored_attrs, **fresh}, set(fresh)
+        else:
+            attrs, changed = {**(stored_attrs or {}), **fragment}, set(fragment)
+        changes[eid] = Change(eid, etype or stype or "", attrs, changed | (current.changed if current else set()),
+                              created=(eid not in state), previous=state[eid].attrs if eid in state else None)
+        result.success.append(eid)
+    apply_changes(ctx, list(changes.values()))
+    result.success = list(dict.fromkeys(result.success))
+    return result
+
+
+def _batch_delete(ctx: RequestContext, ids: list[Any], result: BatchResult) -> BatchResult:
+    wanted = [i for i in ids if isinstance(i, str)]
+    for bad in (i for i in ids if not isinstance(i, str)):
+        _error(result, bad, BadRequestData.field("id", "batch delete takes an array of entity ids"))
+    state = load(ctx, wanted)
+    changes = []
+    for eid in dict.fromkeys(wanted):
+        if eid not in state:
+            _error(result, eid, ResourceNotFound(f"entity {eid} does not exist"))
+            continue
+        stored = state[eid]
+        changes.append(Change(eid, stored.type, stored.attrs, set(), deleted=True))
+        result.success.append(eid)
+    apply_changes(ctx, changes)
+    return result

@@ -1,0 +1,147 @@
+"""Query entities by id, type, idPattern, q, geo and district, with limit/offset/count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from cityhub.auth import policy
+from cityhub.context import geo, qlang
+from cityhub.context.attrs import render
+from cityhub.context.models import ContextEntity
+from cityhub.context.problems import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
+from cityhub.context.qsql import compile_q
+from cityhub.ctx import RequestContext
+
+T = ContextEntity.__table__
+
+
+@dataclass
+class EntityQuery:
+    ids: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    id_pattern: str | None = None
+    attrs: set[str] | None = None
+    q: str | None = None
+    geo: geo.GeoQuery | None = None
+    district: str | None = None
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+    key_values: bool = False
+
+
+@dataclass
+class EntityPage:
+    items: list[dict[str, Any]]
+    total: int | None
+
+
+def parse_q(text: str, settings: Any) -> qlang.Node:
+    """Parse q for the API: syntax errors are InvalidRequest, oversized ones TooComplexQuery (400)."""
+    try:
+        return qlang.parse(text, max_terms=settings.context_q_max_terms)
+    except qlang.QueryTooComplex as exc:
+        raise TooComplexQuery(str(exc), details={"q": [str(exc)]}) from None
+    except qlang.QueryError as exc:
+        raise InvalidRequest(f"q: {exc}", details={"q": [str(exc)]}) from None
+
+
+def check_page(settings: Any, limit: int, offset: int) -> None:
+    if limit < 0 or offset < 0:
+        raise BadRequestData.field("limit", "limit and offset must not be negative")
+    if limit > settings.context_max_limit:
+        raise TooManyResults(f"limit {limit} is above the maximum of {settings.context_max_limit}",
+                             details={"limit": [f"at most {settings.context_max_limit}"]})
+
+
+def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
+    conds: list[Any] = []
+    if query.ids:
+        conds.append(T.c.id.in_(query.ids))
+    if query.types:
+        conds.append(T.c.type.in_(query.types))
+    if query.id_pattern:
+        conds.append(T.c.id.regexp_match(query.id_pattern))
+    if query.district:
+        conds.append(T.c.district == query.district)
+    if query.q:
+        node = parse_q(query.q, ctx.settings)
+        conds.append(compile_q(node, column=T.c.attrs, dialect=ctx.db.get_bind().dialect.name,
+                               id_column=T.c.id, type_column=T.c.type))
+    if query.geo is not None:
+        box = query.geo.bbox()
+        if box is not None:
+            min_lon, min_lat, max_lon, max_lat = box
+            if query.geo.rel == "near" or query.geo.geom.geom_type == "Point":
+                # points: the representative point lies in the box (uses the type+lat+lon index)
+                conds.append(and_(T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
+                                  T.c.max_lon >= min_lon, T.c.min_lon <= max_lon))
+            else:
+                conds.append(and_(T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
+                                  T.c.max_lon >= min_lon, T.c.min_lon <= max_lon))
+        conds.append(T.c.min_lat.is_not(None))
+    return conds
+
+
+def query_entities(ctx: RequestContext, *, query: EntityQuery) -> EntityPage:
+    """Entities matching the query, one page of them, and the total when asked (count=true)."""
+    policy.require(ctx, "context.read", None)
+    check_page(ctx.settings, query.limit, query.offset)
+    if query.id_pattern:
+        import re
+
+        try:
+            re.compile(query.id_pattern)
+        except re.error as exc:
+            raise BadRequestData.field("idPattern", f"invalid regular expression: {exc}") from None
+    if not (query.ids or query.types or query.id_pattern or query.q or query.geo or query.attrs or query.district):
+        raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q or geo",
+                             details={"type": ["type, id, idPattern, attrs, q or georel is required"]})
+    conds = _conditions(ctx, query)
+    if query.attrs and not query.q:
+        # NGSI-LD: with attrs, only entities having at least one of them match
+        exists = " | ".join(sorted(query.attrs))
+        conds.append(compile_q(parse_q(exists, ctx.settings), column=T.c.attrs,
+                               dialect=ctx.db.get_bind().dialect.name))
+    cols = (T.c.id, T.c.type, T.c.attrs, T.c.created_at, T.c.modified_at)
+    if query.geo is not None:
+        return _geo_page(ctx, query, conds, cols)
+    total = None
+    if query.count:
+        total = ctx.db.execute(select(func.count()).select_from(T).where(*conds)).scalar_one()
+    if query.limit == 0:
+        return EntityPage([], total)
+    stmt = select(*cols).where(*conds).order_by(T.c.id).limit(query.limit).offset(query.offset)
+    rows = ctx.db.execute(stmt).all()
+    return EntityPage([render(r.id, r.type, r.attrs, key_values=query.key_values, only=query.attrs)
+                       for r in rows], total)
+
+
+def _geo_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
+    """Geo queries filter exactly in Python after the indexed bounding-box narrowing."""
+    stmt = select(*cols).where(*conds).order_by(T.c.id)
+    matched = [r for r in ctx.db.execute(stmt) if geo.matches(query.geo, r.attrs)]
+    page = matched[query.offset:query.offset + query.limit]
+    return EntityPage([render(r.id, r.type, r.attrs, key_values=query.key_values, only=query.attrs)
+                       for r in page], len(matched) if query.count else None)
+
+
+def list_types(ctx: RequestContext) -> list[dict[str, Any]]:
+    """Entity types with their counts."""
+    policy.require(ctx, "context.read", None)
+    rows = ctx.db.execute(select(T.c.type, func.count()).group_by(T.c.type).order_by(T.c.type)).all()
+    return [{"type": t, "count": n} for t, n in rows]
+
+
+def list_attributes(ctx: RequestContext, *, sample: int = 2000) -> list[str]:
+    """Attribute names in use (from a sample of recently modified entities per type)."""
+    policy.require(ctx, "context.read", None)
+    names: set[str] = set()
+    for t in list_types(ctx):
+        stmt = select(T.c.attrs).where(T.c.type == t["type"]).limit(sample)
+        for (attrs,) in ctx.db.execute(stmt):
+            names.update(attrs)
+    return sorted(names)
