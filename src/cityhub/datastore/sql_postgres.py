@@ -77,33 +77,45 @@ def _qualified(table: str) -> str:
 
 
 def _ensure_reader(engine: Engine, tables: list[str]) -> bool:
-    """Make the reader role and grant it SELECT on these tables (outside the query's transaction)."""
+    """Make the reader role and grant it SELECT on these tables (outside the query's transaction).
+
+    False when the database does not let us (no CREATEROLE/GRANT rights): the query then runs
+    without the role, still behind the checks and the read-only transaction.
+    """
     key = str(engine.url)
     if _reader_ready.get(key) is False:
         return False
-    try:
-        with engine.connect() as conn:
-            if not conn.exec_driver_sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{READER_ROLE}'").first():
-                conn.exec_driver_sql(f"CREATE ROLE {READER_ROLE} NOLOGIN")
-            schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+    for attempt in range(3):
+        try:
+            _grant_reader(engine, tables)
+            _reader_ready[key] = True
+            return True
+        except Exception as err:  # noqa: BLE001 - decided below: no rights, or a race with a concurrent GRANT
+            if isinstance(getattr(err, "orig", err), pg_errors.InsufficientPrivilege):
+                log.warning("SQL sandbox runs without its reader role: %s", err)
+                _reader_ready[key] = False
+                return False
+            if attempt == 2:
+                log.warning("SQL sandbox could not grant its reader role: %s", err)
+                return False
+            time.sleep(0.05 * (attempt + 1))  # "tuple concurrently updated": another GRANT won; look again
+    return False
+
+
+def _grant_reader(engine: Engine, tables: list[str]) -> None:
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).first():
+            conn.exec_driver_sql(f"CREATE ROLE {READER_ROLE} NOLOGIN")
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        if not conn.exec_driver_sql("SELECT has_schema_privilege(%s, %s, 'USAGE')", (READER_ROLE, schema)).scalar():
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {_quote(schema)} TO {READER_ROLE}")
-            for table in tables:
-                has = conn.exec_driver_sql(
-                    "SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (READER_ROLE, _qualified(table))
-                ).scalar()
-                if has is False:
-                    conn.exec_driver_sql(f"GRANT SELECT ON {_qualified(table)} TO {READER_ROLE}")
-            conn.commit()
-        _reader_ready[key] = True
-    except Exception as err:
-        if isinstance(getattr(err, "orig", err), pg_errors.InsufficientPrivilege):
-            log.warning("SQL sandbox runs without its reader role: %s", err)
-            _reader_ready[key] = False
-            return False
-        if _reader_ready.get(key):
-            return True  # a concurrent GRANT on the same table; the other one did it
-        raise
-    return True
+        for table in tables:
+            has = conn.exec_driver_sql(
+                "SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (READER_ROLE, _qualified(table))
+            ).scalar()
+            if has is False:
+                conn.exec_driver_sql(f"GRANT SELECT ON {_qualified(table)} TO {READER_ROLE}")
+        conn.commit()
 
 
 def _begin_sandbox(conn: Connection, *, timeout_ms: int, use_role: bool) -> None:
