@@ -79,7 +79,8 @@ def check_context(settings: Settings, value: Any) -> LdContext:
         if isinstance(item, str):
             _check_url(settings, item)
         elif not isinstance(item, dict):
-            raise BadRequestData.field("@context", f"must be a URL, an object or a list of them, not {type(item).__name__}")
+            kind = type(item).__name__
+            raise BadRequestData.field("@context", f"must be a URL, an object or a list of them, not {kind}")
     return LdContext(value)
 
 

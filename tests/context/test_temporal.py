@@ -1,0 +1,89 @@
+"""History: every observed value kept; timerel, lastN, temporalValues; aggregates from rollups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.context.conftest import NGSI, air
+
+EID = "urn:ngsi-ld:AirQualityObserved:busan-0001"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def _send(client, headers, values: list[tuple[datetime, float]]) -> None:  # noqa: ANN001
+    for ts, v in values:
+        body = air(1, pm25=v)
+        body["pm25"]["observedAt"] = _iso(ts)
+        r = client.post(f"{NGSI}/entityOperations/upsert", json=[body], headers=headers)
+        assert r.status_code in (201, 204), r.text
+
+
+def test_history_and_hourly_aggregates_out_of_order(client, writer):
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    values = [(start + timedelta(minutes=10 * i), float(i)) for i in range(18)]  # 3 hours, 6 per hour
+    shuffled = values[9:] + values[:9]  # out of order on purpose
+    _send(client, writer.headers, shuffled)
+    _send(client, writer.headers, values[:3])  # re-sent values are kept once
+    r = client.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25"})
+    assert r.status_code == 200, r.text
+    inst = r.json()["pm25"]
+    assert len(inst) == 18 and [i["value"] for i in inst] == [float(i) for i in range(18)]
+    r = client.get(f"{NGSI}/temporal/entities/{EID}", params={
+        "attrs": "pm25", "aggrMethods": "avg,min,max,sum,totalCount", "aggrPeriodDuration": "PT1H"})
+    agg = r.json()["pm25"]
+    assert [a[0] for a in agg["avg"]] == [2.5, 8.5, 14.5]
+    assert [a[0] for a in agg["totalCount"]] == [6, 6, 6]
+    assert [a[0] for a in agg["max"]] == [5, 11, 17]
+    assert agg["avg"][0][1] == _iso(start) and agg["avg"][0][2] == _iso(start + timedelta(hours=1))
+    r = client.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25", "aggrMethods": "sum",
+                                                               "aggrPeriodDuration": "P1D"})
+    assert sum(a[0] for a in r.json()["pm25"]["sum"]) == sum(range(18))
+    # timerel + lastN + temporalValues
+    r = client.get(f"{NGSI}/temporal/entities", params={
+        "type": "AirQualityObserved", "attrs": "pm25", "timerel": "between", "timeAt": _iso(start + timedelta(hours=1)),
+        "endTimeAt": _iso(start + timedelta(hours=2)), "options": "temporalValues"})
+    assert [v[0] for v in r.json()[0]["pm25"]["values"]] == [6, 7, 8, 9, 10, 11]
+    r = client.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25", "lastN": 2})
+    assert [i["value"] for i in r.json()["pm25"]] == [16, 17]
+    before = _iso(start + timedelta(minutes=15))
+    r = client.get(f"{NGSI}/temporal/entities/{EID}", params={"timerel": "before", "timeAt": before, "attrs": "pm25"})
+    assert [i["value"] for i in r.json()["pm25"]] == [0, 1]
+
+
+def test_temporal_bad_parameters_and_delete(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    _send(c, h, [(datetime.now(UTC) - timedelta(minutes=5), 3.0)])
+    t0 = "2026-01-01T00:00:00Z"
+    for params in ({"timerel": "during", "timeAt": t0}, {"timerel": "between", "timeAt": t0},
+                   {"aggrMethods": "median"}, {"aggrMethods": "avg", "aggrPeriodDuration": "1 hour"}, {"lastN": "x"}):
+        r = c.get(f"{NGSI}/temporal/entities/{EID}", params=params)
+        assert r.status_code == 400, params
+    assert c.delete(f"{NGSI}/temporal/entities/{EID}", headers=h).status_code == 204
+    assert c.get(f"{NGSI}/temporal/entities/{EID}").status_code == 404
+    assert c.get(f"{NGSI}/entities/{EID}").status_code == 404
+
+
+def test_retention_drops_old_raw_values_and_keeps_rollups(sqlite_client, sqlite_writer):
+    from cityhub.cli import SYSTEM
+    from cityhub.context import temporal
+    from cityhub.ctx import RequestContext
+
+    c, h = sqlite_client, sqlite_writer.headers
+    old = datetime.now(UTC) - timedelta(days=10)
+    _send(c, h, [(old, 1.0), (datetime.now(UTC) - timedelta(minutes=1), 2.0)])
+    app = c.app
+    db = app.state.session_factory()
+    ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
+    temporal.set_retention(ctx, entity_type="AirQualityObserved", raw_days=7, rollup_days=365)
+    removed = temporal.apply_retention(ctx)
+    db.commit()
+    db.close()
+    assert removed["observations"] == 1 and removed["rollups"] == 0
+    r = c.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25"})
+    assert [i["value"] for i in r.json()["pm25"]] == [2.0]
+    r = c.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25", "aggrMethods": "totalCount",
+                                                          "aggrPeriodDuration": "P1D"})
+    assert sum(a[0] for a in r.json()["pm25"]["totalCount"]) == 2
