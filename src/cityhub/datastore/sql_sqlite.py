@@ -14,7 +14,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from cityhub.ctx import RequestContext
 from cityhub.datastore.sql import CheckedQuery, RawResult, fetch_capped, infer_type, sql_invalid, timeout_error
@@ -108,16 +110,39 @@ def _open(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _declared_types(conn: sqlite3.Connection, tables: list[str]) -> dict[str, str | None]:
-    """Column name → CKAN type over the tables read; a name two tables type differently is dropped."""
-    found: dict[str, str | None] = {}
+def _declared_types(ctx: RequestContext, conn: sqlite3.Connection, tables: list[str]) -> dict[str, str | None]:
+    """Column name → CKAN type over the tables read; a name two tables type differently is dropped.
+
+    SQLite stores dates as text, so the datastore's own field list (when it has one) wins over the
+    declared column types.
+    """
+    pairs: list[tuple[str, str | None]] = []
     for table in tables:
         quoted = '"' + table.replace('"', '""') + '"'
-        for row in conn.execute(f"PRAGMA table_info({quoted})"):
-            kind = ckan_type(row[2])
-            name = row[1]
-            found[name] = kind if found.get(name, kind) == kind else None
+        catalogued = _catalogued_fields(ctx, table)
+        if catalogued is not None:
+            pairs += catalogued
+            continue
+        pairs += [(row[1], ckan_type(row[2])) for row in conn.execute(f"PRAGMA table_info({quoted})")]
+    found: dict[str, str | None] = {}
+    for name, kind in pairs:
+        found[name] = kind if found.get(name, kind) == kind else None
     return found
+
+
+def _catalogued_fields(ctx: RequestContext, table: str) -> list[tuple[str, str | None]] | None:
+    try:
+        from cityhub.datastore.models import DatastoreTable
+        from cityhub.datastore.types import CKAN_TYPES, ID_COLUMN
+    except ImportError:  # the loader's metadata is optional: declared types are the fallback
+        return None
+    try:
+        fields = ctx.db.scalar(select(DatastoreTable.fields).where(DatastoreTable.table_name == table))
+    except SQLAlchemyError:
+        return None
+    if fields is None:
+        return None
+    return [(ID_COLUMN, "int")] + [(f["id"], CKAN_TYPES.get(f.get("type", ""), "text")) for f in fields]
 
 
 def ckan_type(declared: str | None) -> str | None:
@@ -157,7 +182,7 @@ def execute(ctx: RequestContext, *, query: CheckedQuery, max_rows: int) -> RawRe
     conn = _open(database_path(settings.database_url))
     wall = _Wall(frozenset(t.lower() for t in query.tables), time.monotonic() + settings.sql_timeout_seconds)
     try:
-        declared = _declared_types(conn, list(query.tables))
+        declared = _declared_types(ctx, conn, list(query.tables))
         conn.set_authorizer(wall.authorize)
         conn.set_progress_handler(wall.tick, PROGRESS_STEPS)
         try:
