@@ -1,7 +1,164 @@
-"""Thresholds and alerts (being built)."""
+"""Thresholds: rules per entity type and attribute raise and clear `Alert` entities.
+
+Defaults are the Korean PM10/PM2.5 bands (PM2.5 bad > 35, very bad > 75 µg/m³; PM10 bad > 80,
+very bad > 150), traffic congestion below 15 km/h, and river warning/alarm levels (an entity's own
+`warningLevel`/`alarmLevel` when it has them). A level only goes down once the value has moved back
+past the line by the rule's hysteresis, so a value hovering at the line does not make alerts flap.
+Raising (or escalating) publishes `alert.raised`; clearing publishes `alert.cleared`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-def evaluate(ctx, changes):  # noqa: ANN001, ANN201
-    return []
+from cityhub.context.store import Change, load
+from cityhub.ctx import RequestContext
+from cityhub.db import utcnow
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    name: str
+    entity_type: str
+    attr: str
+    direction: str  # "above": value > line; "below": value < line
+    lines: tuple[tuple[float, str], ...]  # (line, severity), mildest first
+    hysteresis: float
+    category: str
+    sub_category: str
+    description: str
+    line_attrs: tuple[str, ...] = ()  # entity attributes overriding the lines (river gauges)
+
+    def lines_for(self, attrs: dict[str, Any]) -> list[tuple[float, str]]:
+        out = list(self.lines)
+        for i, name in enumerate(self.line_attrs):
+            own = attrs.get(name)
+            if isinstance(own, dict) and isinstance(own.get("value"), (int, float)):
+                out[i] = (float(own["value"]), out[i][1])
+        return out
+
+
+DEFAULT_RULES: tuple[ThresholdRule, ...] = (
+    ThresholdRule("pm25", "AirQualityObserved", "pm25", "above", ((35, "high"), (75, "critical")), 3.0,
+                  "environment", "airPollution", "초미세먼지(PM2.5) 나쁨 / PM2.5 above the Korean 'bad' band"),
+    ThresholdRule("pm10", "AirQualityObserved", "pm10", "above", ((80, "high"), (150, "critical")), 5.0,
+                  "environment", "airPollution", "미세먼지(PM10) 나쁨 / PM10 above the Korean 'bad' band"),
+    ThresholdRule("congestion", "TrafficFlowObserved", "averageVehicleSpeed", "below", ((15, "medium"),), 3.0,
+                  "traffic", "trafficJam", "교통 정체 / traffic slower than 15 km/h"),
+    ThresholdRule("river", "WaterLevelObserved", "waterLevel", "above", ((3.0, "high"), (4.5, "critical")), 0.1,
+                  "naturalDisaster", "flood", "하천 수위 경보 / river level above warning or alarm",
+                  line_attrs=("warningLevel", "alarmLevel")),
+)
+ORDER = ("informational", "low", "medium", "high", "critical")
+
+
+def alert_id(rule: ThresholdRule, source_id: str) -> str:
+    short = source_id.removeprefix("urn:ngsi-ld:")
+    return f"urn:ngsi-ld:Alert:{rule.name}:{short}"
+
+
+def _beyond(rule: ThresholdRule, value: float, line: float) -> bool:
+    return value > line if rule.direction == "above" else value < line
+
+
+def level(rule: ThresholdRule, value: float, lines: list[tuple[float, str]], current: int) -> int:
+    """The band index the value is in (-1: none), keeping `current` within the hysteresis margin."""
+    raw = -1
+    for i, (line, _) in enumerate(lines):
+        if _beyond(rule, value, line):
+            raw = i
+    margin = rule.hysteresis if rule.direction == "above" else -rule.hysteresis
+    for i in range(current, raw, -1):
+        if _beyond(rule, value, lines[i][0] - margin):
+            return i
+    return raw
+
+
+def _value(attrs: dict[str, Any], name: str) -> float | None:
+    attr = attrs.get(name)
+    if not isinstance(attr, dict):
+        return None
+    v = attr.get("value")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _current_level(alert: dict[str, Any] | None, lines: list[tuple[float, str]]) -> int:
+    if not alert or _text(alert, "status") != "active":
+        return -1
+    severity = _text(alert, "severity")
+    for i, (_, sev) in enumerate(lines):
+        if sev == severity:
+            return i
+    return -1
+
+
+def _text(attrs: dict[str, Any], name: str) -> Any:
+    attr = attrs.get(name)
+    return attr.get("value") if isinstance(attr, dict) else None
+
+
+def _prop(value: Any) -> dict[str, Any]:
+    return {"type": "Property", "value": value}
+
+
+def _alert_attrs(rule: ThresholdRule, change: Change, value: float, line: float, severity: str,
+                 previous: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    stamp = now.isoformat().replace("+00:00", "Z")
+    active = previous is not None and _text(previous, "status") == "active"
+    issued = _text(previous, "dateIssued") if active else None
+    attrs = {
+        "category": _prop(rule.category), "subCategory": _prop(rule.sub_category), "severity": _prop(severity),
+        "status": _prop("active"), "description": _prop(rule.description),
+        "alertSource": {"type": "Relationship", "object": change.id},
+        "attribute": _prop(rule.attr), "value": {"type": "Property", "value": value, "observedAt": stamp},
+        "threshold": _prop(line), "dateIssued": _prop(issued or stamp), "validFrom": _prop(issued or stamp),
+    }
+    if "location" in change.attrs:
+        attrs["location"] = change.attrs["location"]
+    return attrs
+
+
+def evaluate(ctx: RequestContext, changes: list[Change]) -> list[Change]:
+    """Alert changes following from entity changes (raise, escalate, clear)."""
+    candidates = []
+    for change in changes:
+        if change.deleted or change.type == "Alert":
+            continue
+        for rule in DEFAULT_RULES:
+            if rule.entity_type == change.type and rule.attr in change.changed:
+                value = _value(change.attrs, rule.attr)
+                if value is not None:
+                    candidates.append((rule, change, value))
+    if not candidates:
+        return []
+    existing = load(ctx, [alert_id(r, c.id) for r, c, _ in candidates])
+    now = utcnow()
+    out: list[Change] = []
+    for rule, change, value in candidates:
+        aid = alert_id(rule, change.id)
+        stored = existing.get(aid)
+        prev_attrs = stored.attrs if stored else None
+        lines = rule.lines_for(change.attrs)
+        current = _current_level(prev_attrs, lines)
+        new = level(rule, value, lines, current)
+        if new == current:
+            continue
+        if new >= 0:
+            line, severity = lines[new]
+            attrs = _alert_attrs(rule, change, value, line, severity, prev_attrs, now)
+            out.append(Change(aid, "Alert", attrs, set(attrs), created=stored is None, previous=prev_attrs))
+            if new > current:
+                ctx.publish("alert.raised", {
+                    "id": aid, "source": change.id, "sourceType": change.type, "rule": rule.name,
+                    "attribute": rule.attr, "value": value, "threshold": line, "severity": severity,
+                    "category": rule.category, "subCategory": rule.sub_category,
+                    "location": (change.attrs.get("location") or {}).get("value"), "at": now.isoformat()})
+        else:
+            attrs = {**(prev_attrs or {}), "status": _prop("cleared"), "validTo": _prop(now.isoformat()),
+                     "value": _prop(value)}
+            out.append(Change(aid, "Alert", attrs, {"status", "validTo", "value"}, previous=prev_attrs))
+            ctx.publish("alert.cleared", {"id": aid, "source": change.id, "rule": rule.name, "value": value,
+                                          "at": now.isoformat()})
+    return out
