@@ -1,5 +1,100 @@
-"""HTTP door (to be built): see the Foundation issue."""
+"""HTTP door of the datastore: query a resource's rows, describe its fields, download them."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from cityhub.datastore import service
+from cityhub.errors import Invalid
+from cityhub.http import Ctx, ORJSONResponse
+
+router = APIRouter(prefix="/api/v1/datastore", tags=["datastore"])
+
+# Query parameters with a meaning of their own; any other parameter is an equality filter.
+RESERVED = {"filters", "q", "sort", "fields", "distinct", "limit", "offset", "include_total"}
+
+
+def _filters(request: Request, filters: str | None) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    if filters:
+        try:
+            parsed = orjson.loads(filters)
+        except orjson.JSONDecodeError as exc:
+            raise Invalid.field("filters", f"not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise Invalid.field("filters", 'must be a JSON object such as {"district": "중구"}')
+    for key in request.query_params:
+        if key not in RESERVED:
+            values = request.query_params.getlist(key)
+            parsed[key] = values if len(values) > 1 else values[0]
+    return parsed
+
+
+def _q(q: str | None) -> str | dict[str, str] | None:
+    if q and q.lstrip().startswith("{"):
+        try:
+            value = orjson.loads(q)
+        except orjson.JSONDecodeError:
+            return q
+        return value if isinstance(value, dict) else q
+    return q
+
+
+@router.get("/{resource_id}")
+def search_rows(
+    resource_id: str,
+    request: Request,
+    ctx: Ctx,
+    filters: str | None = Query(None, description='JSON object: {"col": v, "col2": [a, b], "col3": {"gte": 1}}'),
+    q: str | None = Query(None, description="full-text search over text columns (or a JSON {col: text})"),
+    sort: str | None = Query(None, description='"col1, col2 desc"'),
+    fields: str | None = Query(None, description="comma-separated columns"),
+    distinct: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+    include_total: bool = True,
+) -> ORJSONResponse:
+    """Rows of a resource's table; any other query parameter `col=value` is an equality filter."""
+    result = service.search(ctx, resource_id=resource_id, filters=_filters(request, filters), q=_q(q), sort=sort,
+                            fields=fields, distinct=distinct, limit=limit, offset=offset,
+                            include_total=include_total)
+    body = {
+        "resource_id": result.resource_id,
+        "fields": result.fields,
+        "records": result.records,
+        "total": result.total,
+        "total_was_estimated": result.total_was_estimated,
+        "limit": result.limit,
+        "offset": result.offset,
+        "_links": {"start": str(request.url.remove_query_params("offset")),
+                   "next": str(request.url.include_query_params(offset=offset + limit))},
+    }
+    return ORJSONResponse(body)
+
+
+@router.get("/{resource_id}/fields")
+def describe(resource_id: str, ctx: Ctx) -> ORJSONResponse:
+    """Columns with their types, row count, indexes and import warnings."""
+    return ORJSONResponse(service.info(ctx, resource_id=resource_id))
+
+
+@router.get("/{resource_id}/download.{fmt}")
+def download(
+    resource_id: str,
+    fmt: str,
+    request: Request,
+    ctx: Ctx,
+    filters: str | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+    fields: str | None = None,
+) -> StreamingResponse:
+    """The rows as csv, csv-bom (Excel), json, geojson or parquet, streamed."""
+    out = service.stream_download(ctx, resource_id=resource_id, fmt=fmt, filters=_filters(request, filters),
+                                  q=_q(q), sort=sort, fields=fields)
+    return StreamingResponse(out.chunks, media_type=out.media_type,
+                             headers={"Content-Disposition": f'attachment; filename="{out.filename}"'})

@@ -1,0 +1,104 @@
+"""CSV and TSV: encoding confirmed over the whole file, delimiter sniffed, parsed by pyarrow.
+
+All columns are read as strings here; types are decided afterwards over the whole column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from cityhub.datastore.importers.base import RawTable, clean_column_names
+from cityhub.datastore.importers.encoding import detect_encoding, transcode_to_utf8, verify_utf8
+from cityhub.errors import Invalid
+from cityhub.settings import Settings
+
+_CANDIDATES = ",\t;|"
+
+
+def sniff_delimiter(head: str) -> str:
+    """The delimiter of the first lines: csv.Sniffer, else the candidate most consistent per line."""
+    lines = [ln for ln in head.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=_CANDIDATES).delimiter
+    except csv.Error:
+        pass
+    best, best_score = ",", 0
+    for cand in _CANDIDATES:
+        counts = [ln.count(cand) for ln in lines]
+        if counts[0] and all(c == counts[0] for c in counts):
+            if counts[0] > best_score:
+                best, best_score = cand, counts[0]
+    return best
+
+
+def _header(utf8_path: Path, delimiter: str | None) -> tuple[list[str], str]:
+    with utf8_path.open("r", encoding="utf-8-sig", newline="") as fh:
+        head = fh.read(64 * 1024)
+    if not head.strip():
+        raise Invalid.field("file", "the file is empty")
+    delimiter = delimiter or sniff_delimiter(head)
+    first = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+    if not any(cell.strip() for cell in first):
+        raise Invalid.field("line 1", "the header row is empty")
+    return first, delimiter
+
+
+def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool) -> tuple[pa.Table, list]:
+    bad: list = []
+
+    def on_bad_row(row) -> str:  # noqa: ANN001
+        bad.append(row)
+        return "skip" if threads else "error"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads,
+                                       block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                         invalid_row_handler=on_bad_row),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    return table, bad
+
+
+def _ragged(path: Path, names: list[str], delimiter: str) -> Invalid:
+    """Re-parse on one thread, which knows physical line numbers, to name the first ragged row."""
+    try:
+        _, bad = _parse(path, names, delimiter, threads=False)
+    except pa.ArrowInvalid as exc:
+        return Invalid.field("file", f"ragged rows: {exc}")
+    row = bad[0]
+    where = f"line {row.number}" if row.number else "a row"
+    message = f"has {row.actual_columns} values but the header has {row.expected_columns} columns"
+    return Invalid(f"{where} {message}", details={where: [message]})
+
+
+def read_delimited(path: Path, settings: Settings, *, delimiter: str | None = None) -> RawTable:
+    """Read a CSV/TSV file into string columns; Invalid names bad lines (encoding, ragged rows)."""
+    encoding = detect_encoding(path)
+    source, temp = path, None
+    if encoding in ("utf-8", "utf-8-sig"):
+        verify_utf8(path)
+    else:
+        temp = source = transcode_to_utf8(path, encoding, settings.data_dir / "tmp")
+    try:
+        header, delimiter = _header(source, delimiter)
+        names = clean_column_names(header)
+        try:
+            table, bad = _parse(source, names, delimiter, threads=True)
+        except pa.ArrowInvalid as exc:
+            raise Invalid.field("file", f"the file could not be parsed as CSV: {exc}") from None
+        if bad:
+            raise _ragged(source, names, delimiter)
+    finally:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+    return RawTable(columns=names, table=table, encoding=encoding, first_data_line=2)

@@ -1,0 +1,269 @@
+"""Datastore services: load a file into a typed table, query it, describe it, stream it out.
+
+Every function asks the one door first: `catalog.service.authorize_resource` (policy-checked; an
+invisible resource is NotFound so its existence never leaks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cityhub import metrics
+from cityhub.auth import policy
+from cityhub.ctx import RequestContext
+from cityhub.datastore import query, store_postgres, store_sqlite
+from cityhub.datastore.importers import guess_format, read_tabular
+from cityhub.datastore.infer import TypedTable, infer_types
+from cityhub.datastore.models import DatastoreTable
+from cityhub.datastore.schemas import DatastoreInfo, DatastoreResult, Download, LoadResult
+from cityhub.datastore.tables import create_indexes, index_plan, table_for
+from cityhub.datastore.types import ID_COLUMN
+from cityhub.errors import CityhubError, Invalid, NotFound
+
+# progress(stage, done, total): stages are "reading", "loading", "indexing"
+Progress = Callable[[str, int, int], None]
+PROGRESS_KEY = "datastore_progress"  # a CLI puts a Progress callback into ctx.extra under this key
+
+policy.declare("datastore.read", "datastore.write")
+
+
+def _store(conn: Connection) -> ModuleType:
+    return store_sqlite if conn.dialect.name == "sqlite" else store_postgres
+
+
+def _catalog():  # noqa: ANN202 — imported late: the catalog imports this module too
+    from cityhub.catalog import service as catalog_service
+
+    return catalog_service
+
+
+def _fields(typed: TypedTable) -> list[dict[str, str]]:
+    return [{"id": c.name, "type": c.type} for c in typed.columns]
+
+
+def _drop(conn: Connection, name: str) -> None:
+    _store(conn).drop_text_index(conn, name)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {store_sqlite.quote(name)}")
+
+
+def _write_table(ctx: RequestContext, name: str, typed: TypedTable, report: Progress) -> tuple[list, bool]:
+    """Create, fill and index the table inside the caller's transaction."""
+    conn = ctx.db.connection()
+    store = _store(conn)
+    store.begin(conn)
+    previous = ctx.db.get(DatastoreTable, name)
+    if previous is not None:  # a re-upload replaces the rows
+        _drop(conn, previous.table_name)
+        metrics.DATASTORE_ROWS.dec(previous.row_count)
+        ctx.db.delete(previous)
+        ctx.db.flush()
+    table = table_for(name, _fields(typed), sqlite=conn.dialect.name == "sqlite")
+    table.create(conn)
+    total, done = typed.row_count, 0
+
+    def loaded(rows: int) -> None:
+        nonlocal done
+        done += rows
+        report("loading", done, total)
+
+    store.bulk_insert(conn, table, typed.table, loaded)
+    plan = index_plan(typed)
+    report("indexing", 0, len(plan) + 1)
+    create_indexes(conn, table, plan)
+    text_columns = [c.name for c in typed.columns if c.type == "text"]
+    text_index = store.build_text_index(conn, name, text_columns, typed.row_count)
+    report("indexing", len(plan) + 1, len(plan) + 1)
+    return plan, text_index
+
+
+def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
+                  progress: Progress | None = None) -> LoadResult:
+    """Load a tabular file (CSV/TSV/XLSX/JSON/GeoJSON) into the resource's typed table.
+
+    Types are decided over whole columns; the table is named by the resource id and indexed for
+    filtered, sorted paging. Everything happens in the caller's transaction: an error (Invalid naming
+    the line, column or field) leaves no table and no row behind once the caller rolls back.
+    """
+    policy.require(ctx, "datastore.write", resource.dataset)
+    report = progress or ctx.extra.get(PROGRESS_KEY) or (lambda *_: None)
+    started = time.perf_counter()
+    fmt = guess_format(path, resource.format)
+    if fmt is None:
+        raise Invalid.field("format", f"{resource.format or path.suffix} cannot be loaded into the datastore")
+    try:
+        report("reading", 0, 1)
+        raw = read_tabular(path, fmt, ctx.settings)
+        typed = infer_types(raw)
+        report("reading", 1, 1)
+        plan, text_index = _write_table(ctx, resource.id, typed, report)
+        ctx.db.add(DatastoreTable(
+            resource_id=resource.id, table_name=resource.id, row_count=typed.row_count, fields=_fields(typed),
+            histograms={c.name: c.histogram for c in typed.columns if c.histogram is not None},
+            indexes=plan, text_index=text_index, source_format=fmt, encoding=raw.encoding,
+            warnings=typed.warnings))
+        ctx.db.flush()
+    except CityhubError:
+        metrics.IMPORTS.labels("invalid").inc()
+        raise
+    except sa.exc.DataError as exc:
+        metrics.IMPORTS.labels("invalid").inc()
+        raise Invalid.field("file", f"a value could not be stored: {exc.orig}") from None
+    except BaseException:
+        metrics.IMPORTS.labels("error").inc()
+        raise
+    metrics.IMPORTS.labels("ok").inc()
+    metrics.IMPORT_ROWS.inc(typed.row_count)
+    metrics.DATASTORE_ROWS.inc(typed.row_count)
+    return LoadResult(table=resource.id, row_count=typed.row_count, fields=_fields(typed), indexes=plan,
+                      seconds=time.perf_counter() - started, encoding=raw.encoding, warnings=typed.warnings)
+
+
+def drop_table(ctx: RequestContext, *, table: str) -> None:
+    """Drop a datastore table and its text index. The caller (catalog.delete_resource) has already
+    checked `resource.delete` on the resource this table belongs to."""
+    meta = ctx.db.scalar(sa.select(DatastoreTable).where(DatastoreTable.table_name == table))
+    conn = ctx.db.connection()
+    _store(conn).begin(conn)
+    _drop(conn, table)
+    if meta is not None:
+        metrics.DATASTORE_ROWS.dec(meta.row_count)
+        ctx.db.delete(meta)
+        ctx.db.flush()
+
+
+def _authorized_table(ctx: RequestContext, resource_id: str, action: str = "datastore.read") -> DatastoreTable:
+    _catalog().authorize_resource(ctx, resource_id=resource_id, action=action)
+    meta = ctx.db.get(DatastoreTable, resource_id)
+    if meta is None:
+        raise NotFound(f"resource {resource_id!r} has no datastore table (only tabular files are loaded)")
+    return meta
+
+
+def info(ctx: RequestContext, *, resource_id: str) -> DatastoreInfo:
+    """The columns (with types), row count and indexes of a resource's table."""
+    meta = _authorized_table(ctx, resource_id)
+    return DatastoreInfo(
+        resource_id=resource_id, table=meta.table_name, row_count=meta.row_count,
+        fields=[{"id": ID_COLUMN, "type": "integer"}, *meta.fields], indexes=meta.indexes,
+        text_index=meta.text_index, source_format=meta.source_format, encoding=meta.encoding,
+        warnings=meta.warnings)
+
+
+def _text_terms(q: str | dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    if not q:
+        return [], {}
+    if isinstance(q, dict):
+        return [], {k: str(v) for k, v in q.items() if str(v).strip()}
+    return [t for t in str(q).split() if t], {}
+
+
+def _conditions(meta: DatastoreTable, table: sa.Table, conn: Connection, filters: dict[str, Any],
+                q: str | dict[str, str] | None) -> list[Any]:
+    sqlite = conn.dialect.name == "sqlite"
+    where = query.filter_conditions(table, meta.fields, filters, sqlite=sqlite)
+    terms, per_field = _text_terms(q)
+    text_columns = [f["id"] for f in meta.fields if f["type"] == "text"]
+    store = _store(conn)
+    if terms:
+        where.append(store.text_condition(table, terms, text_columns, meta.text_index)
+                     if text_columns else sa.false())
+    for name, term in per_field.items():
+        if name not in table.c:
+            raise Invalid.field(f"q.{name}", f'no column "{name}" in this table')
+        where.append(store.text_condition(table, term.split(), [name], False))
+    return where
+
+
+def _check_page(ctx: RequestContext, limit: int, offset: int) -> None:
+    cap = ctx.settings.datastore_max_limit
+    if not 0 <= limit <= cap:
+        raise Invalid.field("limit", f"must be between 0 and {cap}")
+    if offset < 0:
+        raise Invalid.field("offset", "must not be negative")
+
+
+def _total(conn: Connection, ctx: RequestContext, meta: DatastoreTable, table: sa.Table, where: list[Any],
+           filters: dict[str, Any], q: Any, distinct_of: list[Any] | None) -> tuple[int, bool]:
+    """Exact up to settings.datastore_exact_count_cap, then an estimate (flagged)."""
+    cap = ctx.settings.datastore_exact_count_cap
+    if distinct_of is None:
+        if not where:
+            return meta.row_count, False
+        if not q:
+            exact = query.histogram_total(filters, meta.fields, meta.histograms,
+                                          sqlite=conn.dialect.name == "sqlite")
+            if exact is not None:
+                return exact, False
+        counted = query.capped_count(conn, table, where, cap)
+    else:
+        inner = sa.select(*distinct_of).where(*where).distinct().limit(cap + 1).subquery()
+        counted = int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
+    if counted <= cap:
+        return counted, False
+    return query.estimate(meta.row_count, filters, meta.histograms, cap + 1), True
+
+
+def search(ctx: RequestContext, *, resource_id: str, filters: dict[str, Any] | None = None,
+           q: str | dict[str, str] | None = None, sort: str | list[str] | None = None,
+           fields: str | list[str] | None = None, distinct: bool = False, limit: int = 100, offset: int = 0,
+           include_total: bool = True) -> DatastoreResult:
+    """A page of a resource's rows: filters (equality, IN lists, {"gte": …} ranges), full-text `q`,
+    sort ("f1, f2 desc"), fields, distinct, limit/offset and the total (exact up to
+    settings.datastore_exact_count_cap, then estimated with total_was_estimated)."""
+    meta = _authorized_table(ctx, resource_id)
+    _check_page(ctx, limit, offset)
+    filters = filters or {}
+    if not isinstance(filters, dict):
+        raise Invalid.field("filters", "must be an object of column: value")
+    conn = ctx.db.connection()
+    table = table_for(meta.table_name, meta.fields, sqlite=conn.dialect.name == "sqlite")
+    names = query.parse_fields(fields, table)
+    where = _conditions(meta, table, conn, filters, q)
+    if distinct:
+        names = [n for n in names if n != ID_COLUMN] or [f["id"] for f in meta.fields]
+    columns = [table.c[n] for n in names]
+    order = query.parse_sort(sort, table)
+    if distinct:
+        order = [o for o in order if getattr(o, "element", o).name in names] if sort else columns
+        stmt = sa.select(*columns).where(*where).distinct()
+    else:
+        stmt = sa.select(*columns).where(*where)
+    rows = conn.execute(stmt.order_by(*order).limit(limit).offset(offset))
+    records = [dict(zip(names, row, strict=True)) for row in rows]
+    total, estimated = (None, False)
+    if include_total:
+        total, estimated = _total(conn, ctx, meta, table, where, filters, q, columns if distinct else None)
+    types = {ID_COLUMN: "integer", **{f["id"]: f["type"] for f in meta.fields}}
+    return DatastoreResult(resource_id=resource_id, fields=[{"id": n, "type": types[n]} for n in names],
+                           records=records, total=total, total_was_estimated=estimated, limit=limit,
+                           offset=offset)
+
+
+def stream_download(ctx: RequestContext, *, resource_id: str, fmt: str, filters: dict[str, Any] | None = None,
+                    q: str | dict[str, str] | None = None, sort: str | list[str] | None = None,
+                    fields: str | list[str] | None = None) -> Download:
+    """The (filtered) rows as csv, csv-bom (Excel-friendly), json, geojson or parquet, streamed in chunks
+    from its own connection: the table is never held in memory and the request's session may close."""
+    from cityhub.datastore import downloads
+
+    meta = _authorized_table(ctx, resource_id, action="dataset.download")
+    writer = downloads.writer_for(fmt)
+    conn = ctx.db.connection()
+    table = table_for(meta.table_name, meta.fields, sqlite=conn.dialect.name == "sqlite")
+    names = query.parse_fields(fields, table)
+    stmt = (sa.select(*(table.c[n] for n in names)).where(*_conditions(meta, table, conn, filters or {}, q))
+            .order_by(*query.parse_sort(sort, table)))
+    types = {ID_COLUMN: "integer", **{f["id"]: f["type"] for f in meta.fields}}
+    columns = [(n, types[n]) for n in names]
+    if fmt == "geojson" and not any(t == "geometry" for _, t in columns):
+        raise Invalid.field("format", "this table has no geometry column; choose csv, json or parquet")
+    engine = ctx.db.get_bind()
+    return Download(media_type=writer.media_type, filename=f"{resource_id}.{writer.extension}",
+                    chunks=downloads.stream(engine, stmt, columns, writer))
