@@ -14,13 +14,13 @@ from tests.conftest import People
 def ckan(live_server):  # noqa: ANN001, ANN201
     """Organizations, people and a ckanapi client for each of them."""
     people = People(live_server.app)
-    admin = people.admin()
+    admin = people.user("admin@city.test", role="admin", password=None)
     people.org("busan-transport", "도시철도본부", kind="public_body")
     people.org("welfare", "복지국")
     people.org("acme", "ACME 주식회사", kind="company")
-    steward = people.user("steward@city.test", role="steward", org="busan-transport")
-    colleague = people.user("member@city.test", role="citizen", org="busan-transport")
-    outsider = people.user("dev@acme.test", role="citizen", org="acme")
+    steward = people.user("steward@city.test", role="steward", org="busan-transport", password=None)
+    colleague = people.user("member@city.test", role="citizen", org="busan-transport", password=None)
+    outsider = people.user("dev@acme.test", role="citizen", org="acme", password=None)
 
     def client(person=None):  # noqa: ANN001, ANN202
         return ckanapi.RemoteCKAN(live_server.url, apikey=person.token if person else None)
