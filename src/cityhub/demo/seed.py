@@ -21,7 +21,7 @@ from cityhub.catalog.schemas import ResourceCreate
 from cityhub.catalog.service import create_dataset, create_resource, list_dataset_names
 from cityhub.ctx import RequestContext
 from cityhub.demo.catalogue import DatasetPlan, catalogue_size, plan_datasets
-from cityhub.demo.organizations import DEMO_PASSWORD, demo_users, seed_organizations, seed_users
+from cityhub.demo.organizations import DEMO_PASSWORD, EMAIL_DOMAIN, demo_users, seed_organizations, seed_users
 from cityhub.errors import Conflict
 
 log = logging.getLogger("cityhub.demo")
@@ -132,8 +132,14 @@ def _print_summary(console: Any, report: SeedReport) -> None:
     for name, message in report.failures:
         console.print(f"[red]failed:[/red] {name}: {message}")
     table = Table(title=f"demo accounts — password: {DEMO_PASSWORD}", show_lines=False)
-    for col in ("email", "role", "organization"):
-        table.add_column(col)
+    table.add_column("email", no_wrap=True)
+    table.add_column("role")
+    table.add_column("organization")
+    stewards = [u for u in demo_users() if u.role == "steward"]
     for user in demo_users():
-        table.add_row(user.email, user.role, user.org or "—")
+        if user.role != "steward":
+            table.add_row(user.email, user.role, user.org or "—")
+        elif user == stewards[0]:
+            table.add_row(f"steward.<organization>@{EMAIL_DOMAIN}", "steward",
+                          f"each of the {len(stewards)} departments and public bodies, e.g. {user.org}")
     console.print(table)
