@@ -25,7 +25,7 @@ LICENSE_TITLES = {
     "KOGL-3": "공공누리 제3유형 (출처표시, 변경금지) · KOGL Type 3",
     "KOGL-4": "공공누리 제4유형 (출처표시, 상업적 이용금지, 변경금지) · KOGL Type 4",
 }
-_NOT_NAME = re.compile(r"[^-a-z0-9._]+")
+_NOT_NAME = re.compile(r"[^-a-z0-9.]+")
 
 
 def package_name(text: str, fallback: str) -> str:
@@ -48,11 +48,11 @@ def _datastore_columns(ctx: RequestContext, res: ResourcePublic) -> list[tuple[s
     from cityhub.datastore import service as datastore
 
     info = datastore.info(ctx, resource_id=res.id)
-    return [(f.id, f.type) for f in info.fields]
+    return [(f["id"], f["type"]) for f in info.fields]
 
 
 def datastore_csv_url(site: str, res: ResourcePublic) -> str:
-    return f"{site}/api/v1/datastore/{res.id}/download?format=csv"
+    return f"{site}/api/v1/datastore/{res.id}/download.csv"
 
 
 def table_schema(columns: list[tuple[str, str]]) -> dict[str, Any]:
