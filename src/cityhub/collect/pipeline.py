@@ -108,20 +108,26 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
         db.commit()
         fc = FetchContext(cursor=run.cursor, state=dict(source.state or {}), timeout=source.timeout_seconds,
                           max_retries=source.max_retries, source_name=source.name)
-        fc.on_request = lambda: _count_request(run)
+        requests = [run.requests or 0]  # survives a rollback of the failing page
+
+        def count_request() -> None:
+            requests[0] += 1
+            run.requests = requests[0]
+
+        fc.on_request = count_request
         try:
             pages = _replayed_pages(connector, env.payloads) if env.payloads is not None else connector.fetch(fc)
             changed = _consume(env, db, run, source, connector, mapper, sink, pages)
         except ConnectorError as exc:
             db.rollback()
-            _fail(db, run, source, exc.message, exc.upstream_message)
+            _fail(db, run, source, exc.message, exc.upstream_message, requests[0])
             changed = (run.rows_inserted or 0) + (run.rows_updated or 0) > 0
             _finish_sink(env, sink, changed)
             return run
         except Exception as exc:
             db.rollback()
             log.exception("collection run crashed", extra={"source": source.name, "run": run.id})
-            _fail(db, run, source, f"internal error: {type(exc).__name__}: {exc}", None)
+            _fail(db, run, source, f"internal error: {type(exc).__name__}: {exc}", None, requests[0])
             return run
         finally:
             fc.close()
@@ -133,10 +139,6 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
         return run
     finally:
         db.close()
-
-
-def _count_request(run: Run) -> None:
-    run.requests = (run.requests or 0) + 1
 
 
 def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Connector, mapper: Mapper,
@@ -204,9 +206,8 @@ def _jsonable(record: Any) -> dict[str, Any]:
     return {"value": str(record)}
 
 
-def _fail(db: Session, run: Run, source: Source, message: str, upstream: str | None) -> None:
-    run = db.merge(run)
-    source = db.merge(source)
+def _fail(db: Session, run: Run, source: Source, message: str, upstream: str | None, requests: int) -> None:
+    run.requests = requests
     run.status, run.ended_at = "failed", utcnow()
     run.error, run.upstream_message = message[:4000], (upstream or None) and upstream[:4000]
     source.failure_streak = (source.failure_streak or 0) + 1

@@ -140,6 +140,8 @@ def as_records(value: Any) -> list[dict[str, Any]]:
 def decode(body: bytes, fmt: str | None, content_type: str | None = None) -> Any:
     """Decode by declared format, else by content type, else by the first byte."""
     kind = (fmt or "").lower()
+    if looks_like_html(body):
+        raise _html_error(body, kind.upper() if kind else "JSON, XML or CSV")
     if not kind:
         ct = (content_type or "").lower()
         kind = "json" if "json" in ct else "xml" if "xml" in ct else "csv" if "csv" in ct else ""
