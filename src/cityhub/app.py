@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+import re
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -64,28 +66,76 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem(422, "Invalid", detail, errors, "invalid")
 
 
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+access_log = logging.getLogger("cityhub.access")
+
+
+def _request_id(request: Request) -> str:
+    """The caller's X-Request-Id when it is a sane token (it lands in every log line), else a new one."""
+    given = request.headers.get("x-request-id", "")
+    return given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex[:16]
+
+
+def _log_access(request: Request, status: int, elapsed: float) -> None:
+    """One line per request: info when the access log is on (debug otherwise), warning when slow or failed."""
+    if status >= 500 or elapsed > 1:
+        level = logging.WARNING
+    else:
+        level = logging.INFO if request.app.state.settings.access_log else logging.DEBUG
+    if access_log.isEnabledFor(level):  # cheap when the line would be dropped anyway
+        access_log.log(level, "request", extra={
+            "method": request.method, "path": request.url.path, "status": status, "ms": round(elapsed * 1000, 1),
+            "client": request.client.host if request.client else None})
+
+
 def _install_middleware(app: FastAPI) -> None:
     @app.middleware("http")
     async def _request_id_and_metrics(request: Request, call_next):  # noqa: ANN001, ANN202
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        rid = _request_id(request)
         request.state.request_id = rid
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status = 500
+        app.state.in_flight += 1
+        metrics.IN_FLIGHT.inc()
         try:
             response = await call_next(request)
             status = response.status_code
             response.headers["x-request-id"] = rid
             return response
         finally:
+            app.state.in_flight -= 1
+            metrics.IN_FLIGHT.dec()
             elapsed = time.perf_counter() - started
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
             metrics.REQUEST_LATENCY.labels(request.method, path, str(status)).observe(elapsed)
-            if elapsed > 1 or status >= 500:
-                log.info("request", extra={"method": request.method, "path": request.url.path, "status": status,
-                                            "ms": round(elapsed * 1000, 1)})
+            _log_access(request, status, elapsed)
             request_id_var.reset(token)
+
+
+async def _drain(app: FastAPI, grace_seconds: float) -> None:
+    """Wait (bounded) for requests still running, so an import in flight commits or rolls back
+    before the engine goes away. uvicorn stops accepting connections before this runs."""
+    deadline = time.monotonic() + grace_seconds
+    if app.state.in_flight:
+        log.info("draining", extra={"in_flight": app.state.in_flight, "grace_seconds": grace_seconds})
+    while app.state.in_flight > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if app.state.in_flight > 0:
+        log.warning("shutdown with requests still running; their transactions roll back",
+                    extra={"in_flight": app.state.in_flight})
+
+
+def _check_database(app: FastAPI) -> str | None:
+    """None when the database answers, else what went wrong (for /healthz)."""
+    try:
+        with app.state.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, and says why
+        log.warning("health check: database unavailable", extra={"error": str(exc)[:300]})
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await _drain(app, settings.shutdown_grace_seconds)
             for hook in reversed(app.state.shutdown_hooks):
                 hook(app)
             app.state.engine.dispose()
@@ -122,17 +173,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.bus = make_bus(settings.bus_url)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    app.state.in_flight = 0  # requests running in this process (the shutdown drain waits for them)
     _install_error_handlers(app)
     _install_middleware(app)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        with app.state.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return {"status": "ok"}
+    def healthz() -> Response:
+        problem_text = _check_database(app)
+        if problem_text:
+            return JSONResponse({"status": "unavailable", "checks": {"database": problem_text}}, status_code=503)
+        return JSONResponse({"status": "ok", "checks": {"database": "ok"}})
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
+        metrics.refresh_from_database(app.state.session_factory)
         body, content_type = metrics.render()
         return PlainTextResponse(body, media_type=content_type)
 

@@ -70,9 +70,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
     from cityhub.migrations.runner import upgrade
 
-    upgrade(get_settings())
+    settings = get_settings()
+    upgrade(settings)
+    # On SIGTERM uvicorn stops accepting, lets requests in flight finish within the grace period, then cancels
+    # them (their transactions roll back); see app._drain.
     uvicorn.run("cityhub.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", timeout_graceful_shutdown=30)
+                log_level="warning", timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)))
 
 
 @app.command()

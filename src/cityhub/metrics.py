@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
 
 REQUEST_LATENCY = Histogram(
     "cityhub_request_seconds", "HTTP request latency", ["method", "route", "status"],
@@ -11,6 +15,28 @@ REQUEST_LATENCY = Histogram(
 DATASTORE_ROWS = Gauge("cityhub_datastore_rows", "rows held in datastore tables")
 IMPORTS = Counter("cityhub_imports_total", "datastore imports", ["outcome"])
 IMPORT_ROWS = Counter("cityhub_import_rows_total", "rows imported into the datastore")
+DATASTORE_TABLES = Gauge("cityhub_datastore_tables", "resources whose rows live in the datastore")
+IN_FLIGHT = Gauge("cityhub_requests_in_flight", "HTTP requests being served by this process")
+
+log = logging.getLogger("cityhub.metrics")
+
+
+def refresh_from_database(session_factory: Any) -> None:
+    """Set the datastore gauges from the catalog at scrape time: one cheap aggregate over `resources`,
+    so every worker reports the same truth and nothing is kept in process memory."""
+    from cityhub.catalog.models import Resource
+
+    try:
+        with session_factory() as db:
+            rows, tables = db.execute(
+                select(func.coalesce(func.sum(Resource.row_count), 0), func.count())
+                .where(Resource.datastore_active.is_(True), Resource.state == "active")
+            ).one()
+    except Exception as exc:  # noqa: BLE001 - a scrape still answers (the gauges keep their last value)
+        log.warning("metrics: could not read datastore totals", extra={"error": str(exc)[:300]})
+        return
+    DATASTORE_ROWS.set(int(rows or 0))
+    DATASTORE_TABLES.set(int(tables or 0))
 
 
 def render() -> tuple[bytes, str]:

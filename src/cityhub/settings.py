@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     json_max_depth: int = 64
     bus_url: str = ""  # empty: in-process; nats://… or redis://… when several workers run
     log_json: bool = True
+    # One info line per request (with its request id); off → debug level. Slow or failed requests always log.
+    access_log: bool = True
+    # On SIGTERM: how long in-flight requests (uploads, imports) may run before they are cancelled and roll back.
+    shutdown_grace_seconds: float = 30.0
     run_migrations_on_start: bool = True
     # Collection: run source schedules in this process (tests turn it off and run sources by hand).
     collect_scheduler: bool = True
