@@ -30,6 +30,7 @@ def facet_labeller(ctx: RequestContext, lang: str) -> Callable[[str, str], str]:
             return orgs.get(value, value)
         if param in ("theme", "access_level", "license_id"):
             key = {"theme": "theme", "access_level": "access", "license_id": "license"}[param] + "." + value
+            key = key.lower() if param == "license_id" else key
             return t(key) if t.has(key) else value
         return value
 

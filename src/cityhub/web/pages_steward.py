@@ -21,8 +21,7 @@ from cityhub.web.templating import mark_page, render
 router = APIRouter(dependencies=[Depends(mark_page)])
 
 # Korea Open Government License types (공공누리) first, then the usual open licenses.
-LICENSES = ("kogl-type1", "kogl-type2", "kogl-type3", "kogl-type4", "cc-by-4.0", "cc-by-sa-4.0", "cc0-1.0",
-            "odc-odbl", "other")
+LICENSES = ("KOGL-1", "KOGL-2", "KOGL-3", "KOGL-4", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "ODC-ODbL", "other")
 
 
 @router.get("/dataset/new")
