@@ -260,3 +260,79 @@ def test_lists_and_status(ckan) -> None:  # noqa: ANN001
     assert anon.action.tag_list() == ["bus", "버스"]
     assert anon.action.tag_list(query="버") == ["버스"]
     assert anon.action.help_show(name="package_search").startswith("Search datasets")
+
+
+STOPS_CSV = ("정류장,구,승차,날짜\n서면역,부산진구,120,2026-01-02\n해운대역,해운대구,80,2026-01-03\n"
+             "남포역,중구,50,2026-01-04\n부산역,동구,95,2026-01-05\n").encode("cp949")
+
+
+def _upload_stops(api, package: str) -> dict:  # noqa: ANN001
+    stream = io.BytesIO(STOPS_CSV)
+    stream.name = "stops.csv"
+    return api.action.resource_create(package_id=package, upload=stream, name="정류장별 승차")
+
+
+def test_csv_upload_reads_back_through_the_datastore(ckan) -> None:  # noqa: ANN001
+    steward, anon = ckan["steward"], ckan["anon"]
+    _create(steward, "stops", title="정류장별 승차 인원")
+    res = _upload_stops(steward, "stops")
+    assert res["datastore_active"] is True and res["format"] == "CSV" and res["url_type"] == "upload"
+    rid = res["id"]
+    assert anon.action.package_show(id="stops")["resources"][0]["datastore_active"] is True
+
+    page = anon.action.datastore_search(resource_id=rid, limit=2)
+    assert page["fields"][0] == {"id": "_id", "type": "int"}
+    assert {f["id"]: f["type"] for f in page["fields"]} == {"_id": "int", "정류장": "text", "구": "text",
+                                                            "승차": "int", "날짜": "date"}
+    assert page["total"] == 4 and page["total_was_estimated"] is False and len(page["records"]) == 2
+    assert page["records"][0] == {"_id": 1, "정류장": "서면역", "구": "부산진구", "승차": 120, "날짜": "2026-01-02"}
+    assert "offset=2" in page["_links"]["next"] and rid in page["_links"]["start"]
+
+    filtered = anon.action.datastore_search(resource_id=rid, filters={"구": ["중구", "동구"]}, sort="승차 desc")
+    assert [r["정류장"] for r in filtered["records"]] == ["부산역", "남포역"] and filtered["total"] == 2
+    assert anon.action.datastore_search(resource_id=rid, q="해운대")["records"][0]["승차"] == 80
+    second = anon.action.datastore_search(resource_id=rid, sort="승차 asc", limit=1, offset=1, fields=["정류장"])
+    assert second["records"] == [{"정류장": "해운대역"}] and second["fields"] == [{"id": "정류장", "type": "text"}]
+    lists = anon.action.datastore_search(resource_id=rid, records_format="lists", limit=1)
+    assert lists["records"] == [[1, "서면역", "부산진구", 120, "2026-01-02"]]
+    as_csv = anon.action.datastore_search(resource_id=rid, records_format="csv", sort="_id", limit=2)
+    assert as_csv["records"] == "1,서면역,부산진구,120,2026-01-02\n2,해운대역,해운대구,80,2026-01-03\n"
+    no_total = anon.action.datastore_search(resource_id=rid, include_total=False)
+    assert "total" not in no_total and len(no_total["records"]) == 4
+    with pytest.raises(ckanapi.ValidationError) as bad:
+        anon.action.datastore_search(resource_id=rid, sort="없는열 desc")
+    assert "sort" in bad.value.error_dict
+    with pytest.raises(ckanapi.NotFound):
+        anon.action.datastore_search(resource_id="00000000-0000-0000-0000-000000000000")
+
+    info = anon.action.datastore_info(id=rid)
+    assert info["meta"]["count"] == 4 and [f["id"] for f in info["fields"]] == ["정류장", "구", "승차", "날짜"]
+
+    sql = anon.action.datastore_search_sql(
+        sql=f'SELECT "구", sum("승차") AS n FROM "{rid}" GROUP BY "구" ORDER BY n DESC LIMIT 2')
+    assert sql["records"] == [{"구": "부산진구", "n": 120}, {"구": "동구", "n": 95}]
+    assert [f["id"] for f in sql["fields"]] == ["구", "n"]
+    with pytest.raises(ckanapi.ValidationError) as write:
+        steward.action.datastore_search_sql(sql=f'DELETE FROM "{rid}"')
+    assert "sql" in write.value.error_dict
+
+
+def test_private_datastore_stays_invisible(ckan) -> None:  # noqa: ANN001
+    steward, colleague, outsider, anon = ckan["steward"], ckan["colleague"], ckan["outsider"], ckan["anon"]
+    _create(steward, "secret-stops", title="비공개 정류장", private=True)
+    rid = _upload_stops(steward, "secret-stops")["id"]
+    query = f'SELECT count(*) AS n FROM "{rid}"'
+    for who in (anon, outsider):
+        with pytest.raises(ckanapi.NotFound):
+            who.action.datastore_search(resource_id=rid)
+        with pytest.raises(ckanapi.NotFound):
+            who.action.datastore_info(id=rid)
+        with pytest.raises(ckanapi.ValidationError) as hidden:
+            who.action.datastore_search_sql(sql=query)
+        # the same answer as for a table that does not exist
+        with pytest.raises(ckanapi.ValidationError) as absent:
+            who.action.datastore_search_sql(sql='SELECT count(*) AS n FROM "00000000-0000-0000-0000-000000000000"')
+        assert hidden.value.error_dict["sql"] == [
+            m.replace("00000000-0000-0000-0000-000000000000", rid) for m in absent.value.error_dict["sql"]]
+    assert colleague.action.datastore_search(resource_id=rid)["total"] == 4
+    assert colleague.action.datastore_search_sql(sql=query)["records"] == [{"n": 4}]
