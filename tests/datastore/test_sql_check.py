@@ -180,3 +180,9 @@ def test_comments_never_reach_the_engine() -> None:
 ])
 def test_bad_text_is_named(sql: str, needle: str, dialect: str) -> None:
     assert needle in refused(sql, dialect)
+
+
+@pytest.mark.parametrize("sql", ["ATTACH DATABASE '/tmp/x.db' AS x", "PRAGMA table_info(users)", "VACUUM",
+                                 "LOAD 'plugin'", "  -- note\n  GRANT ALL ON users TO public"])
+def test_statements_a_dialect_cannot_parse_are_still_named(sql: str, dialect: str) -> None:
+    assert refused(sql, dialect).startswith("only SELECT is allowed: found ")

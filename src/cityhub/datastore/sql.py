@@ -128,17 +128,8 @@ def check_sql(sql: str, *, dialect: str, tables: Mapping[str, str], functions: f
 def _parse_one(sql: str, dialect: str) -> exp.Expression:
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except ParseError as err:
-        first = err.errors[0] if err.errors else {}
-        where = f" (line {first.get('line')}, column {first.get('col')})" if first.get("line") else ""
-        detail = first.get("description") or str(err)
-        raise sql_invalid(f"SQL syntax error{where}: {detail}") from None
-    except TokenError as err:
-        raise sql_invalid(f"SQL syntax error: {err}") from None
-    except RecursionError:
-        raise sql_invalid("SQL is nested too deeply") from None
-    except SqlglotError as err:
-        raise sql_invalid(f"SQL could not be parsed: {err}") from None
+    except (SqlglotError, RecursionError) as err:
+        raise _unparsable(sql, err) from None
     if not statements:
         raise sql_invalid("sql is empty")
     if len(statements) > 1:
@@ -146,6 +137,26 @@ def _parse_one(sql: str, dialect: str) -> exp.Expression:
         raise sql_invalid(f"exactly one statement is allowed, found {len(statements)}", sql=sql,
                           start=second[1] if len(second) > 1 else None)
     return statements[0]
+
+
+_QUERY_WORDS = frozenset({"SELECT", "WITH", "(", "VALUES", "TABLE", "FROM"})
+_FIRST_WORD = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*([A-Za-z_]+|\()", re.DOTALL)
+
+
+def _unparsable(sql: str, err: BaseException) -> Invalid:
+    """A statement this dialect cannot even parse: name it when it is not a query, else the syntax error."""
+    first = _FIRST_WORD.match(sql)
+    if first and first.group(1).upper() not in _QUERY_WORDS:
+        return sql_invalid(f"only SELECT is allowed: found {first.group(1).upper()}", sql=sql, start=first.start(1))
+    if isinstance(err, RecursionError):
+        return sql_invalid("SQL is nested too deeply")
+    if isinstance(err, ParseError):
+        detail = err.errors[0] if err.errors else {}
+        where = f" (line {detail.get('line')}, column {detail.get('col')})" if detail.get("line") else ""
+        return sql_invalid(f"SQL syntax error{where}: {detail.get('description') or err}")
+    if isinstance(err, TokenError):
+        return sql_invalid(f"SQL syntax error: {err}")
+    return sql_invalid(f"SQL could not be parsed: {err}")
 
 
 def _statement_starts(sql: str, dialect: str) -> list[int]:
