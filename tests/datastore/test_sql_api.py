@@ -10,8 +10,6 @@ import time
 
 import pytest
 
-pytest.importorskip("cityhub.datastore.service", reason="the datastore loader is not there yet")
-
 STATIONS = "name,district,riders\n서면,부산진구,120\n남포,중구,80\n해운대,해운대구,95\n연산,연제구,60\n".encode()
 DISTRICTS = "district,population\n부산진구,360000\n중구,40000\n해운대구,380000\n".encode()
 SECRET = b"person,benefit\nkim,100\nlee,200\n"

@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from cityhub.ctx import RequestContext
+from cityhub.datastore.models import DatastoreTable
 from cityhub.datastore.sql import CheckedQuery, RawResult, fetch_capped, infer_type, sql_invalid, timeout_error
+from cityhub.datastore.types import CKAN_TYPES, ID_COLUMN
 
 DIALECT = "sqlite"
 
@@ -131,15 +132,7 @@ def _declared_types(ctx: RequestContext, conn: sqlite3.Connection, tables: list[
 
 
 def _catalogued_fields(ctx: RequestContext, table: str) -> list[tuple[str, str | None]] | None:
-    try:
-        from cityhub.datastore.models import DatastoreTable
-        from cityhub.datastore.types import CKAN_TYPES, ID_COLUMN
-    except ImportError:  # the loader's metadata is optional: declared types are the fallback
-        return None
-    try:
-        fields = ctx.db.scalar(select(DatastoreTable.fields).where(DatastoreTable.table_name == table))
-    except SQLAlchemyError:
-        return None
+    fields = ctx.db.scalar(select(DatastoreTable.fields).where(DatastoreTable.table_name == table))
     if fields is None:
         return None
     return [(ID_COLUMN, "int")] + [(f["id"], CKAN_TYPES.get(f.get("type", ""), "text")) for f in fields]
