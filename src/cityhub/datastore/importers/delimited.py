@@ -50,9 +50,7 @@ def _header(utf8_path: Path, delimiter: str | None) -> tuple[list[str], str]:
     return first, delimiter
 
 
-def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool) -> tuple[pa.Table, list]:
-    bad: list = []
-
+def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool, bad: list) -> pa.Table:
     def on_bad_row(row) -> str:  # noqa: ANN001
         bad.append(row)
         return "skip" if threads else "error"
@@ -66,15 +64,17 @@ def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool) -> tu
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
-    return table, bad
+    return table
 
 
 def _ragged(path: Path, names: list[str], delimiter: str) -> Invalid:
     """Re-parse on one thread, which knows physical line numbers, to name the first ragged row."""
+    bad: list = []
     try:
-        _, bad = _parse(path, names, delimiter, threads=False)
+        _parse(path, names, delimiter, threads=False, bad=bad)
     except pa.ArrowInvalid as exc:
-        return Invalid.field("file", f"ragged rows: {exc}")
+        if not bad:
+            return Invalid.field("file", f"ragged rows: {exc}")
     row = bad[0]
     where = f"line {row.number}" if row.number else "a row"
     message = f"has {row.actual_columns} values but the header has {row.expected_columns} columns"
@@ -92,8 +92,9 @@ def read_delimited(path: Path, settings: Settings, *, delimiter: str | None = No
     try:
         header, delimiter = _header(source, delimiter)
         names = clean_column_names(header)
+        bad: list = []
         try:
-            table, bad = _parse(source, names, delimiter, threads=True)
+            table = _parse(source, names, delimiter, threads=True, bad=bad)
         except pa.ArrowInvalid as exc:
             raise Invalid.field("file", f"the file could not be parsed as CSV: {exc}") from None
         if bad:

@@ -35,10 +35,23 @@ def detect_encoding(path: Path) -> str:
     except UnicodeDecodeError:
         pass
     best = from_bytes(sample, cp_isolation=["cp949", "euc_kr", "utf_8", "cp1252", "latin_1"]).best()
-    if best is None:
+    if best is not None:
+        name = best.encoding.lower()
+        return _ALIASES.get(name, name)
+    # Nothing decodes the whole sample (mixed encodings): take the one that decodes the longer prefix,
+    # so confirming it over the whole file names the first line that breaks.
+    reach = {enc: _decodable_prefix(sample, enc) for enc in ("utf-8", "cp949")}
+    if max(reach.values()) == 0:
         raise Invalid.field("encoding", "the file's text encoding could not be recognised (use UTF-8 or CP949)")
-    name = best.encoding.lower()
-    return _ALIASES.get(name, name)
+    return max(reach, key=lambda enc: reach[enc])
+
+
+def _decodable_prefix(sample: bytes, encoding: str) -> int:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+        return len(sample)
+    except UnicodeDecodeError as exc:
+        return exc.start
 
 
 def _decode_error(exc: UnicodeDecodeError, chunk: bytes, lines_before: int, encoding: str) -> Invalid:
