@@ -9,13 +9,13 @@ from cityhub.catalog.schemas import DatasetPublic, ResourcePublic
 IMAGE_FORMATS = frozenset({"PNG", "JPEG", "JPG", "GIF", "SVG", "WEBP"})
 AUDIO_FORMATS = frozenset({"MP3", "WAV", "OGG", "M4A", "FLAC"})
 VIDEO_FORMATS = frozenset({"MP4", "WEBM"})
-# Datastore exports offered for every tabular resource: (label key, query string)
+# Datastore exports of a tabular resource: (label key, format at /api/v1/datastore/{id}/download.{format})
 DATASTORE_EXPORTS = (
-    ("download.csv", "format=csv"),
-    ("download.csv_excel", "format=csv&bom=true"),
-    ("download.json", "format=json"),
-    ("download.geojson", "format=geojson"),
-    ("download.parquet", "format=parquet"),
+    ("download.csv", "csv"),
+    ("download.csv_excel", "csv-bom"),
+    ("download.json", "json"),
+    ("download.geojson", "geojson"),
+    ("download.parquet", "parquet"),
 )
 
 
@@ -39,7 +39,7 @@ class ResourceView:
         return self.resource.id
 
 
-def resource_view(ds: DatasetPublic, res: ResourcePublic) -> ResourceView:
+def resource_view(ds: DatasetPublic, res: ResourcePublic, has_geometry: bool = False) -> ResourceView:
     fmt = (res.format or "").upper()
     file_href = f"/dataset/{ds.name}/resource/{res.id}/download" if res.url_type == "upload" else None
     if res.datastore_active:
@@ -60,9 +60,10 @@ def resource_view(ds: DatasetPublic, res: ResourcePublic) -> ResourceView:
     elif res.url:
         downloads.append(Download("download.link", res.url, fmt or "URL"))
     if res.datastore_active:
-        for key, qs in DATASTORE_EXPORTS:
-            fmt_name = qs.split("=")[1].split("&")[0].upper()
-            downloads.append(Download(key, f"/api/v1/datastore/{res.id}/download?{qs}", fmt_name))
+        for key, export in DATASTORE_EXPORTS:
+            if export == "geojson" and not has_geometry:
+                continue
+            downloads.append(Download(key, f"/api/v1/datastore/{res.id}/download.{export}", export.upper()))
     inline = f"{file_href}?inline=1" if file_href else res.url
     return ResourceView(res, kind, file_href, inline if kind in ("image", "audio", "video", "pdf") else None,
                         downloads)

@@ -9,8 +9,10 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from cityhub.auth import service as auth_service
 from cityhub.catalog import service as catalog
+from cityhub.catalog.schemas import ResourcePublic
 from cityhub.ctx import RequestContext
-from cityhub.errors import NotFound
+from cityhub.datastore import service as datastore
+from cityhub.errors import CityhubError, NotFound
 from cityhub.http import Ctx
 from cityhub.web.dataset_view import api_snippets, resource_view
 from cityhub.web.i18n import Translator
@@ -70,13 +72,24 @@ def search(request: Request, ctx: Ctx) -> Response:
 def dataset_page(slug: str, request: Request, ctx: Ctx, resource: str | None = None) -> Response:
     """A dataset: metadata in both languages, resources, preview, chart, map, API snippets, downloads."""
     ds = catalog.get_dataset(ctx, id_or_name=slug, count_view=True)
-    views = [resource_view(ds, r) for r in ds.resources]
+    views = [resource_view(ds, r, has_geometry=_has_geometry(ctx, r)) for r in ds.resources]
     tables = [v for v in views if v.kind == "table"]
     selected = next((v for v in tables if v.id == resource), tables[0] if tables else None)
     base_url = str(request.base_url).rstrip("/")
     return render(request, "dataset.html", ds=ds, views=views, tables=tables, selected=selected,
                   media=[v for v in views if v.inline_href],
                   snippets=api_snippets(base_url, ds, selected.resource if selected else None))
+
+
+def _has_geometry(ctx: RequestContext, res: ResourcePublic) -> bool:
+    """Whether a datastore table has a geometry column (then GeoJSON is offered)."""
+    if not res.datastore_active:
+        return False
+    try:
+        fields = datastore.info(ctx, resource_id=res.id).fields
+    except CityhubError:
+        return False
+    return any(f.get("type") == "geometry" for f in fields)
 
 
 @router.get("/dataset/{slug}/resource/{resource_id}")

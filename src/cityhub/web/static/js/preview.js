@@ -25,17 +25,30 @@
     return fields.filter(function (f) { return f.id !== "_id" && f.id !== "_full_text"; });
   }
 
-  function query(extra) {
+  function filterParams() {
     var params = new URLSearchParams();
-    params.set("limit", String(extra && extra.limit || state.limit));
-    params.set("offset", String(extra && extra.offset !== undefined ? extra.offset : state.offset));
     if (state.q) params.set("q", state.q);
     if (state.column && state.value !== "") {
       var filters = {}; filters[state.column] = state.value;
       params.set("filters", JSON.stringify(filters));
     }
     if (state.sort) params.set("sort", state.sort);
+    return params;
+  }
+
+  function query(extra) {
+    var params = filterParams();
+    params.set("limit", String(extra && extra.limit || state.limit));
+    params.set("offset", String(extra && extra.offset !== undefined ? extra.offset : state.offset));
     return api + "?" + params.toString();
+  }
+
+  // The download links under the preview follow the filters, so what you see is what you get.
+  function updateDownloads() {
+    var qs = filterParams().toString();
+    section.querySelectorAll(".preview-download a[data-base]").forEach(function (a) {
+      a.href = a.getAttribute("data-base") + (qs ? "?" + qs : "");
+    });
   }
 
   function fetchRows(extra) {
@@ -127,6 +140,7 @@
     return fetchRows().then(function (result) {
       if (seq !== requestSeq) return;
       render(result);
+      updateDownloads();
       section.setAttribute("data-loaded", "true");
       drawChart();
       drawMap();
@@ -191,7 +205,7 @@
         aria: { enabled: true },
         animation: false,
         tooltip: { trigger: "axis" },
-        grid: { left: 60, right: 20, top: 20, bottom: 70 },
+        grid: { left: 60, right: 20, top: 40, bottom: 70 },
         xAxis: { type: "category", data: labels, axisLabel: { rotate: labels.length > 12 ? 45 : 0 } },
         yAxis: { type: "value", name: y },
         dataZoom: records.length > 40 ? [{ type: "slider" }] : [],
@@ -241,12 +255,12 @@
       if (!features.length) return;
       document.getElementById("map-section").hidden = false;
       if (!map) {
-        map = window.L.map("map", { attributionControl: false, preferCanvas: true, zoomSnap: 0.25 });
+        map = window.L.map("map", { attributionControl: false, zoomSnap: 0.25 });
       }
       if (layer) layer.remove();
       layer = window.L.geoJSON({ type: "FeatureCollection", features: features }, {
         pointToLayer: function (feature, latlng) {
-          return window.L.circleMarker(latlng, { radius: 5, color: "#084583", weight: 1, fillColor: "#0b5cad", fillOpacity: 0.75 });
+          return window.L.circleMarker(latlng, { radius: 6, color: "#084583", weight: 1, fillColor: "#0b5cad", fillOpacity: 0.75 });
         },
         style: function () { return { color: "#0b5cad", weight: 2, fillOpacity: 0.2 }; },
         onEachFeature: function (feature, l) {
