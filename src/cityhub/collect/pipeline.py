@@ -81,11 +81,11 @@ class RunEnv:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-def make_sink(source: Source, connector: Connector, fields: list[FieldSpec]) -> Sink:
+def make_sink(env: RunEnv, source: Source, connector: Connector, fields: list[FieldSpec]) -> Sink:
     if connector.sink == "catalog":
         from cityhub.collect.harvest import CatalogSink
 
-        return CatalogSink(source=source, connector=connector)
+        return CatalogSink(source=source, connector=connector, env=env)
     return TableSink(source=source, fields=fields, table_name=source.resource_id or f"collect_{source.name}")
 
 
@@ -103,7 +103,7 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
         connector = build_connector(source.connector, source.config)
         fields = [FieldSpec.model_validate(f) for f in source.fields or []]
         mapper = Mapper(fields, list(source.key or []))
-        sink = make_sink(source, connector, fields)
+        sink = make_sink(env, source, connector, fields)
         sink.prepare(db)
         db.commit()
         fc = FetchContext(cursor=run.cursor, state=dict(source.state or {}), timeout=source.timeout_seconds,
