@@ -88,6 +88,8 @@ def test_batch_operations_partial_results(client, writer):
     assert body["success"] == ["urn:ngsi-ld:AirQualityObserved:busan-0009"]
     assert {e["error"]["type"] for e in body["errors"]} == {ERR + "AlreadyExists", ERR + "BadRequestData"}
     r = c.post(f"{NGSI}/entityOperations/upsert", json=[air(0, pm25=99), air(10)], headers=h)
+    assert r.status_code == 201 and r.json() == [air(10)["id"]]  # only the new one is "created"
+    r = c.post(f"{NGSI}/entityOperations/upsert", json=[air(0, pm25=99)], headers=h)
     assert r.status_code == 204
     assert c.get(f"{NGSI}/entities/{air(0)['id']}").json()["pm25"]["value"] == 99
     r = c.post(f"{NGSI}/entityOperations/upsert?options=update",

@@ -1,5 +1,45 @@
-"""HTTP door (to be built)."""
+"""Native door under /api/v1/context: district summaries for pages and the live SSE feed."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from cityhub.context import summary
+from cityhub.http import Ctx, ORJSONResponse, dumps
+
+router = APIRouter(prefix="/api/v1/context", tags=["context"])
+
+
+@router.get("/districts", response_class=ORJSONResponse)
+def districts(ctx: Ctx) -> Any:
+    """Each district's current air quality, traffic speed, water quality and active alerts."""
+    return ORJSONResponse(summary.district_summary(ctx))
+
+
+@router.get("/events")
+async def events(request: Request, topics: str = "observation.batch,alert.raised,alert.cleared") -> StreamingResponse:
+    """Server-sent events from the live layer (observation batches and alerts) for portal pages."""
+    wanted = {t.strip() for t in topics.split(",") if t.strip()}
+    feed = request.app.state.context_feed
+
+    async def stream():  # noqa: ANN202
+        entry = feed.listen()
+        try:
+            yield b": connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    topic, payload = await asyncio.wait_for(entry[1].get(), timeout=15)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if topic in wanted:
+                    yield b"event: " + topic.encode() + b"\ndata: " + dumps(payload) + b"\n\n"
+        finally:
+            feed.leave(entry)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

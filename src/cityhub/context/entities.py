@@ -29,6 +29,7 @@ BatchOp = Literal["create", "upsert", "upsert_update", "update", "update_no_over
 class BatchResult:
     success: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
 
 
 def sys_attrs(stored: Stored) -> dict[str, str]:
@@ -212,6 +213,7 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
         result.success.append(eid)
     apply_changes(ctx, list(changes.values()))
     result.success = list(dict.fromkeys(result.success))
+    result.created = [c.id for c in changes.values() if c.created]
     return result
 
 

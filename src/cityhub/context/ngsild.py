@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from cityhub.context import entities, jsonld, temporal
+from cityhub.context import entities, jsonld, subscriptions, temporal
 from cityhub.context import query as q_service
 from cityhub.context.geo import parse_geoquery
 from cityhub.context.jsonld import LdContext
@@ -252,8 +252,9 @@ def _batch_response(op: str, result: entities.BatchResult) -> Response:
     if result.errors:
         return Response(dumps({"success": result.success, "errors": result.errors}), status_code=207,
                         media_type="application/json")
-    if op == "create":
-        return Response(dumps(result.success), status_code=201, media_type="application/json")
+    if op == "create" or (op == "upsert" and result.created):
+        # upsert: 201 with the ids created when any entity was new, 204 when all existed
+        return Response(dumps(result.created), status_code=201, media_type="application/json")
     return no_content()
 
 
@@ -316,6 +317,41 @@ def list_attributes(request: Request, ctx: Ctx) -> Response:
     names = q_service.list_attributes(ctx)
     return respond(request, {"id": "urn:ngsi-ld:AttributeList:cityhub", "type": "AttributeList",
                              "attributeList": names})
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+@route("POST", "/subscriptions", status_code=201)
+def create_subscription(request: Request, ctx: Ctx, raw: bytes = Body) -> Response:
+    body, _ = read_body(request, raw)
+    sid = subscriptions.create_subscription(ctx, body=body)
+    return Response(status_code=201, headers={"Location": f"{PREFIX}/subscriptions/{quote(sid, safe=':')}"})
+
+
+@route("GET", "/subscriptions")
+def list_subscriptions(request: Request, ctx: Ctx) -> Response:
+    q_service.check_page(ctx.settings, int_param(request, "limit", 20), 0)
+    items = subscriptions.list_subscriptions(ctx, limit=int_param(request, "limit", 20),
+                                             offset=int_param(request, "offset", 0))
+    return respond(request, items)
+
+
+@route("GET", "/subscriptions/{subscription_id}")
+def get_subscription(subscription_id: str, request: Request, ctx: Ctx) -> Response:
+    return respond(request, subscriptions.get_subscription(ctx, subscription_id=subscription_id))
+
+
+@route("PATCH", "/subscriptions/{subscription_id}")
+def update_subscription(subscription_id: str, request: Request, ctx: Ctx, raw: bytes = Body) -> Response:
+    body, _ = read_body(request, raw)
+    subscriptions.update_subscription(ctx, subscription_id=subscription_id, body=body)
+    return no_content()
+
+
+@route("DELETE", "/subscriptions/{subscription_id}")
+def delete_subscription(subscription_id: str, ctx: Ctx) -> Response:
+    subscriptions.delete_subscription(ctx, subscription_id=subscription_id)
+    return no_content()
 
 
 # --- temporal ------------------------------------------------------------------------------------

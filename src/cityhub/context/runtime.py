@@ -1,10 +1,76 @@
-"""Start-up and shutdown of the context domain's background work (the notification dispatcher)."""
+"""Start-up and shutdown of the context domain's background work.
+
+- the notification dispatcher (woken by `context.notify` after a commit, polling otherwise);
+- the live feed: bus events (`observation.batch`, `alert.*`) fanned out to SSE listeners.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any
+
 from fastapi import FastAPI
+
+from cityhub.context.subscriptions import NOTIFY_TOPIC
+
+FEED_TOPICS = ("observation.batch", "alert.*")
+
+
+class LiveFeed:
+    """Fans bus events out to SSE listeners (each an asyncio queue on the server's loop)."""
+
+    def __init__(self) -> None:
+        self.listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self.lock = threading.Lock()
+
+    def listen(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        entry = (asyncio.get_running_loop(), asyncio.Queue(maxsize=1000))
+        with self.lock:
+            self.listeners.add(entry)
+        return entry
+
+    def leave(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Queue]) -> None:
+        with self.lock:
+            self.listeners.discard(entry)
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        with self.lock:
+            targets = list(self.listeners)
+        for loop, queue in targets:
+            try:
+                loop.call_soon_threadsafe(_offer, queue, (topic, payload))
+            except RuntimeError:  # the listener's loop is gone
+                self.leave((loop, queue))
+
+
+def _offer(queue: asyncio.Queue, item: tuple[str, dict[str, Any]]) -> None:
+    if not queue.full():  # a slow page drops events rather than growing memory
+        queue.put_nowait(item)
 
 
 def install(app: FastAPI) -> None:
-    """Register start-up/shutdown hooks (filled in as background workers are added)."""
-    return None
+    """Register the dispatcher and the live feed on the app's lifespan."""
+    feed = LiveFeed()
+    app.state.context_feed = feed
+    unsubscribers: list[Any] = []
+    for topic in FEED_TOPICS:
+        unsubscribers.append(app.state.bus.subscribe(topic, feed.publish))
+
+    def start(app: FastAPI) -> None:
+        from cityhub.context.notifier import Dispatcher
+
+        dispatcher = Dispatcher(app.state.session_factory, app.state.settings)
+        app.state.context_dispatcher = dispatcher
+        unsubscribers.append(app.state.bus.subscribe(NOTIFY_TOPIC, dispatcher.notify))
+        dispatcher.start()
+
+    def stop(app: FastAPI) -> None:
+        for unsubscribe in unsubscribers:
+            unsubscribe()
+        dispatcher = getattr(app.state, "context_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.stop()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)

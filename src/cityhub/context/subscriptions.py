@@ -1,7 +1,245 @@
-"""Subscriptions (being built)."""
+"""NGSI-LD subscriptions: CRUD, matching changed entities, and writing notifications to the outbox.
+
+Matching happens inside the writer's transaction, so a notification is promised (an outbox row)
+exactly when the change commits; the dispatcher (`notifier.py`) delivers it afterwards.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
-def enqueue_notifications(ctx, changes, now):  # noqa: ANN001, ANN201
-    return None
+from sqlalchemy import insert, or_, select, update
+
+from cityhub.auth import policy
+from cityhub.context import geo, qlang
+from cityhub.context.attrs import render
+from cityhub.context.models import NotificationOutbox, Subscription
+from cityhub.context.problems import AlreadyExists, BadRequestData, ResourceNotFound
+from cityhub.context.query import parse_q
+from cityhub.context.store import Change
+from cityhub.ctx import RequestContext
+from cityhub.db import utcnow
+
+S = Subscription.__table__
+OUTBOX = NotificationOutbox.__table__
+SCHEMES = ("http://", "https://", "mqtt://", "mqtts://")
+NOTIFY_TOPIC = "context.notify"
+
+
+def _instant(text: Any, field: str) -> datetime:
+    if not isinstance(text, str):
+        raise BadRequestData.field(field, "must be an ISO 8601 date-time")
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData.field(field, f"{text!r} is not an ISO 8601 date-time") from None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def validate(ctx: RequestContext, body: Any, *, partial: bool = False) -> dict[str, Any]:
+    """Check a subscription body; returns it cleaned (no @context)."""
+    if not isinstance(body, dict):
+        raise BadRequestData.field("body", "a subscription is a JSON object")
+    body = {k: v for k, v in body.items() if k != "@context"}
+    if not partial:
+        if body.get("type") != "Subscription":
+            raise BadRequestData.field("type", 'must be "Subscription"')
+        if "notification" not in body:
+            raise BadRequestData.field("notification", "is mandatory")
+        if not body.get("entities") and not body.get("watchedAttributes"):
+            raise BadRequestData.field("entities", "give entities or watchedAttributes")
+    for i, sel in enumerate(body.get("entities") or []):
+        if not isinstance(sel, dict) or not isinstance(sel.get("type"), str):
+            raise BadRequestData.field(f"entities[{i}]", "each selector needs a type")
+        if "idPattern" in sel:
+            try:
+                re.compile(sel["idPattern"])
+            except re.error as exc:
+                raise BadRequestData.field(f"entities[{i}].idPattern", str(exc)) from None
+    if "watchedAttributes" in body and not (isinstance(body["watchedAttributes"], list)
+                                            and all(isinstance(a, str) for a in body["watchedAttributes"])):
+        raise BadRequestData.field("watchedAttributes", "a list of attribute names")
+    if body.get("q"):
+        parse_q(body["q"], ctx.settings)
+    if body.get("geoQ"):
+        g = body["geoQ"]
+        geo.parse_geoquery(g.get("georel"), g.get("geometry"), g.get("coordinates"), g.get("geoproperty"))
+    if "notification" in body:
+        note = body["notification"]
+        uri = (note.get("endpoint") or {}).get("uri") if isinstance(note, dict) else None
+        if not isinstance(uri, str) or not uri.startswith(SCHEMES):
+            raise BadRequestData.field("notification.endpoint.uri", "an http(s):// or mqtt:// URI is required")
+        if note.get("format", "normalized") not in ("normalized", "keyValues", "concise", "simplified"):
+            raise BadRequestData.field("notification.format", "normalized or keyValues")
+    if "expires" in body or "expiresAt" in body:
+        _instant(body.get("expiresAt", body.get("expires")), "expiresAt")
+    if "throttling" in body and (not isinstance(body["throttling"], (int, float)) or body["throttling"] < 0):
+        raise BadRequestData.field("throttling", "a number of seconds ≥ 0")
+    return body
+
+
+def _columns(body: dict[str, Any]) -> dict[str, Any]:
+    expires = body.get("expiresAt", body.get("expires"))
+    return {"is_active": bool(body.get("isActive", True)),
+            "expires_at": _instant(expires, "expiresAt") if expires else None,
+            "throttling": float(body.get("throttling", 0) or 0)}
+
+
+def create_subscription(ctx: RequestContext, *, body: Any) -> str:
+    """Create a subscription; AlreadyExists for a taken id."""
+    policy.require(ctx, "context.subscribe", None)
+    body = validate(ctx, body)
+    sid = body.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
+    if ctx.db.get(Subscription, sid) is not None:
+        raise AlreadyExists(f"subscription {sid} already exists")
+    body["id"] = sid
+    ctx.db.add(Subscription(id=sid, body=body, owner_id=ctx.actor.user_id, **_columns(body)))
+    ctx.db.flush()
+    return sid
+
+
+def _own(ctx: RequestContext, sid: str) -> Subscription:
+    sub = ctx.db.get(Subscription, sid)
+    if sub is None or not (ctx.actor.is_admin or sub.owner_id in (None, ctx.actor.user_id)):
+        raise ResourceNotFound(f"subscription {sid} does not exist")
+    return sub
+
+
+def render_subscription(sub: Subscription) -> dict[str, Any]:
+    body = dict(sub.body)
+    now = utcnow()
+    expired = sub.expires_at is not None and sub.expires_at <= now
+    body["isActive"] = sub.is_active
+    body["status"] = "expired" if expired else ("active" if sub.is_active else "paused")
+    note = dict(body.get("notification") or {})
+
+    def iso(ts: datetime | None) -> str | None:
+        return ts.isoformat().replace("+00:00", "Z") if ts else None
+
+    note.update({k: v for k, v in {"lastNotification": iso(sub.last_notification), "lastSuccess": iso(sub.last_success),
+                                    "lastFailure": iso(sub.last_failure)}.items() if v})
+    note["timesSent"] = sub.times_sent
+    note["failureCount"] = sub.failure_count
+    note["status"] = "failed" if sub.last_failure and (not sub.last_success or sub.last_failure > sub.last_success) \
+        else "ok"
+    if sub.last_error:
+        note["lastError"] = sub.last_error
+    body["notification"] = note
+    return body
+
+
+def get_subscription(ctx: RequestContext, *, subscription_id: str) -> dict[str, Any]:
+    """One subscription with its delivery status (last success/failure, failure count)."""
+    policy.require(ctx, "context.subscribe", None)
+    return render_subscription(_own(ctx, subscription_id))
+
+
+def list_subscriptions(ctx: RequestContext, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+    """The caller's subscriptions (all of them for admins)."""
+    policy.require(ctx, "context.subscribe", None)
+    stmt = select(Subscription).order_by(Subscription.created_at, Subscription.id).limit(limit).offset(offset)
+    if not ctx.actor.is_admin:
+        stmt = stmt.where(or_(Subscription.owner_id == ctx.actor.user_id, Subscription.owner_id.is_(None)))
+    return [render_subscription(s) for s in ctx.db.execute(stmt).scalars()]
+
+
+def update_subscription(ctx: RequestContext, *, subscription_id: str, body: Any) -> None:
+    """PATCH: merge the given members into the subscription."""
+    policy.require(ctx, "context.subscribe", None)
+    sub = _own(ctx, subscription_id)
+    fragment = validate(ctx, body, partial=True)
+    merged = {**sub.body, **{k: v for k, v in fragment.items() if k != "id"}}
+    validate(ctx, merged)
+    sub.body = merged
+    for k, v in _columns(merged).items():
+        setattr(sub, k, v)
+    sub.modified_at = utcnow()
+    ctx.db.flush()
+
+
+def delete_subscription(ctx: RequestContext, *, subscription_id: str) -> None:
+    """Delete a subscription; its pending notifications are dropped."""
+    policy.require(ctx, "context.subscribe", None)
+    sub = _own(ctx, subscription_id)
+    ctx.db.delete(sub)
+    ctx.db.execute(update(OUTBOX).where(OUTBOX.c.subscription_id == subscription_id,
+                                        OUTBOX.c.status == "pending").values(status="dropped"))
+    ctx.db.flush()
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=512)
+def _parsed_q(text: str) -> qlang.Node:
+    return qlang.parse(text, max_terms=100_000)
+
+
+@lru_cache(maxsize=512)
+def _parsed_geo(georel: str, geometry: str, coordinates: str, geoproperty: str | None) -> geo.GeoQuery | None:
+    return geo.parse_geoquery(georel, geometry, coordinates, geoproperty)
+
+
+def matches(body: dict[str, Any], change: Change) -> bool:
+    """Does a changed entity concern this subscription?"""
+    sels = body.get("entities") or []
+    if sels and not any(_selects(sel, change) for sel in sels):
+        return False
+    watched = body.get("watchedAttributes")
+    if watched and not (set(watched) & (change.changed | change.removed)):
+        return False
+    entity = {"id": change.id, "type": change.type, **change.attrs}
+    if body.get("q") and not qlang.matches(_parsed_q(body["q"]), entity):
+        return False
+    g = body.get("geoQ")
+    if g:
+        coords = g.get("coordinates")
+        query = _parsed_geo(g.get("georel"), g.get("geometry"),
+                            coords if isinstance(coords, str) else repr(coords), g.get("geoproperty"))
+        if query is not None and not geo.matches(query, change.attrs):
+            return False
+    return True
+
+
+def _selects(sel: dict[str, Any], change: Change) -> bool:
+    if sel.get("type") and sel["type"] != change.type:
+        return False
+    if sel.get("id") and sel["id"] != change.id:
+        return False
+    return not (sel.get("idPattern") and not re.search(sel["idPattern"], change.id))
+
+
+def enqueue_notifications(ctx: RequestContext, changes: list[Change], now: datetime) -> int:
+    """Write one outbox row per matching subscription, in the caller's transaction."""
+    live = [c for c in changes if not c.deleted]
+    if not live:
+        return 0
+    stmt = select(S.c.id, S.c.body, S.c.throttling, S.c.last_notification).where(
+        S.c.is_active.is_(True), or_(S.c.expires_at.is_(None), S.c.expires_at > now))
+    rows, touched = [], []
+    for sid, body, throttling, last in ctx.db.execute(stmt):
+        hits = [c for c in live if matches(body, c)]
+        if not hits:
+            continue
+        if throttling and last and (now - last).total_seconds() < throttling:
+            continue  # throttled: at most one notification per period
+        note = body.get("notification") or {}
+        only = set(note["attributes"]) if note.get("attributes") else None
+        kv = note.get("format") in ("keyValues", "simplified", "concise")
+        data = [render(c.id, c.type, c.attrs, key_values=kv, only=only) for c in hits]
+        endpoint = note["endpoint"]
+        rows.append({"subscription_id": sid, "endpoint": endpoint["uri"],
+                     "accept": endpoint.get("accept", "application/json"), "status": "pending", "attempts": 0,
+                     "next_attempt_at": now, "created_at": now,
+                     "payload": {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
+                                 "subscriptionId": sid, "notifiedAt": now.isoformat().replace("+00:00", "Z"),
+                                 "data": data}})
+        touched.append(sid)
+    if rows:
+        ctx.db.execute(insert(OUTBOX), rows)
+        ctx.db.execute(update(S).where(S.c.id.in_(touched)).values(last_notification=now))
+        ctx.publish(NOTIFY_TOPIC, {"count": len(rows)})
+    return len(rows)

@@ -1,0 +1,162 @@
+"""Subscriptions: CRUD, matching (entities, watchedAttributes, q, geoQ), delivery from the outbox with
+retries, delivery status, throttling, expiry, MQTT endpoints and the SSE feed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from tests.context.conftest import NGSI, air
+from tests.context.receivers import Receiver, wait_until
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+BEACH = [129.1586, 35.1587]
+
+
+def sub_body(uri: str, **extra: object) -> dict:
+    body = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+            "notification": {"format": "keyValues", "endpoint": {"uri": uri, "accept": "application/json"}}}
+    body.update(extra)
+    return body
+
+
+def test_subscription_crud(client, writer):
+    c, h = client, writer.headers
+    r = c.post(f"{NGSI}/subscriptions/", json=sub_body("http://127.0.0.1:9/x", id="urn:ngsi-ld:Subscription:s1"),
+               headers=h)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].rsplit("/", 1)[-1] == "urn:ngsi-ld:Subscription:s1"
+    r = c.post(f"{NGSI}/subscriptions", json=sub_body("http://127.0.0.1:9/x", id="urn:ngsi-ld:Subscription:s1"),
+               headers=h)
+    assert r.status_code == 409 and r.json()["type"] == ERR + "AlreadyExists"
+    assert c.post(f"{NGSI}/subscriptions", json={"type": "Subscription"}, headers=h).status_code == 400
+    assert c.post(f"{NGSI}/subscriptions", json=sub_body("ftp://x"), headers=h).status_code == 400
+    assert c.post(f"{NGSI}/subscriptions", json=sub_body("http://x", q="(a>1"), headers=h).status_code == 400
+    got = c.get(f"{NGSI}/subscriptions/urn:ngsi-ld:Subscription:s1", headers=h).json()
+    assert got["status"] == "active" and got["notification"]["timesSent"] == 0
+    assert c.patch(f"{NGSI}/subscriptions/urn:ngsi-ld:Subscription:s1", json={"isActive": False},
+                   headers=h).status_code == 204
+    assert c.get(f"{NGSI}/subscriptions", headers=h).json()[0]["status"] == "paused"
+    assert c.delete(f"{NGSI}/subscriptions/urn:ngsi-ld:Subscription:s1", headers=h).status_code == 204
+    assert c.get(f"{NGSI}/subscriptions/urn:ngsi-ld:Subscription:s1", headers=h).status_code == 404
+
+
+def test_pm25_near_the_beach_is_notified(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    with Receiver() as rx:
+        body = sub_body(rx.url, q="pm25>75", watchedAttributes=["pm25"],
+                        geoQ={"georel": "near;maxDistance==2000", "geometry": "Point", "coordinates": BEACH})
+        assert c.post(f"{NGSI}/subscriptions", json=body, headers=h).status_code == 201
+        batch = [air(1, 129.159, 35.159, pm25=80), air(2, 129.159, 35.160, pm25=20),
+                 air(3, 129.0243, 35.0979, pm25=90)]
+        started = time.time()
+        assert c.post(f"{NGSI}/entityOperations/upsert", json=batch, headers=h).status_code in (201, 204)
+        got = rx.wait_for(1)
+        assert got, "no notification arrived"
+        assert rx.received[0][0] - started < 5
+        note = got[0]
+        assert note["type"] == "Notification" and [e["id"] for e in note["data"]] == [air(1)["id"]]
+        assert note["data"][0]["pm25"] == 80
+        sid = note["subscriptionId"]
+        assert wait_until(lambda: c.get(f"{NGSI}/subscriptions/{sid}", headers=h).json()["notification"][
+            "timesSent"] == 1)
+        status = c.get(f"{NGSI}/subscriptions/{sid}", headers=h).json()["notification"]
+        assert status["status"] == "ok" and "lastSuccess" in status
+
+
+def test_failing_and_hanging_endpoints_do_not_delay_others(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    with Receiver("ok") as good, Receiver("fail") as bad, Receiver("hang") as slow:
+        ids = {}
+        for name, rx in (("bad", bad), ("slow", slow), ("good", good)):
+            r = c.post(f"{NGSI}/subscriptions", json=sub_body(rx.url), headers=h)
+            ids[name] = r.headers["Location"].rsplit("/", 1)[-1]
+        for i in range(3):
+            c.post(f"{NGSI}/entityOperations/upsert", json=[air(1, pm25=10 + i)], headers=h)
+        assert len(good.wait_for(3, timeout=5)) == 3  # while the others fail and hang
+        assert wait_until(lambda: bad.hits >= 2, timeout=10), "a 500 endpoint is retried"
+        status = c.get(f"{NGSI}/subscriptions/{ids['bad']}", headers=h).json()["notification"]
+        assert status["failureCount"] >= 2 and status["status"] == "failed" and "HTTP 500" in status["lastError"]
+        assert wait_until(lambda: c.get(f"{NGSI}/subscriptions/{ids['slow']}", headers=h).json()[
+            "notification"]["failureCount"] >= 1, timeout=10)
+
+
+def test_throttling_and_expiry(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    with Receiver() as throttled, Receiver() as expired:
+        c.post(f"{NGSI}/subscriptions", json=sub_body(throttled.url, throttling=60), headers=h)
+        c.post(f"{NGSI}/subscriptions", json=sub_body(expired.url, expiresAt="2020-01-01T00:00:00Z"), headers=h)
+        for i in range(3):
+            c.post(f"{NGSI}/entityOperations/upsert", json=[air(1, pm25=10 + i)], headers=h)
+        assert len(throttled.wait_for(1)) == 1
+        time.sleep(0.5)
+        assert len(throttled.received) == 1 and expired.hits == 0
+
+
+def _mqtt_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _mqtt_up(), reason="Mosquitto is not running on 127.0.0.1:1883")
+def test_mqtt_endpoint(sqlite_client, sqlite_writer):
+    import paho.mqtt.client as mqtt
+
+    c, h = sqlite_client, sqlite_writer.headers
+    got: list[dict] = []
+    ready = threading.Event()
+    topic = f"cityhub/test/{time.time_ns()}"
+    cli = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    cli.on_connect = lambda cl, *a: (cl.subscribe(topic, qos=1), ready.set())
+    cli.on_message = lambda cl, u, msg: got.append(json.loads(msg.payload))
+    cli.connect("127.0.0.1", 1883)
+    cli.loop_start()
+    try:
+        assert ready.wait(5)
+        time.sleep(0.2)
+        c.post(f"{NGSI}/subscriptions", json=sub_body(f"mqtt://127.0.0.1:1883/{topic}"), headers=h)
+        c.post(f"{NGSI}/entityOperations/upsert", json=[air(1, pm25=42)], headers=h)
+        assert wait_until(lambda: bool(got), timeout=10)
+        assert got[0]["data"][0]["pm25"] == 42
+    finally:
+        cli.loop_stop()
+        cli.disconnect()
+
+
+def test_sse_feed_and_district_summary(live_server):
+    import httpx
+
+    from tests.conftest import People
+
+    people = People(live_server.app)
+    org = people.org("busan-ctrl", "관제센터")
+    op = people.user("ops@city.test", role="operator", org=org)
+    lines: list[str] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{live_server.url}/api/v1/context/events", timeout=10) as r:
+            for line in r.iter_lines():
+                lines.append(line)
+                if "event: alert.raised" in lines and lines.count("event: observation.batch") >= 2:
+                    return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert wait_until(lambda: bool(lines), timeout=5)
+    r = httpx.post(f"{live_server.url}{NGSI}/entityOperations/upsert", json=[air(1, 129.16, 35.16, pm25=50)],
+                   headers=op.headers)
+    assert r.status_code == 201, r.text
+    t.join(timeout=10)
+    assert any(line == "event: observation.batch" for line in lines)
+    assert any(line == "event: alert.raised" for line in lines)
+    summary = httpx.get(f"{live_server.url}/api/v1/context/districts").json()
+    haeundae = next(d for d in summary if d["district"] == "Haeundae-gu")
+    assert haeundae["pm25"] == 50 and haeundae["alerts"] == 1 and len(summary) == 16
