@@ -1,0 +1,109 @@
+"""Runs across kill -9 (interrupted, resumed from the cursor, no duplicates, no gaps) and DB schedules."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.collect.conftest import READING_FIELDS, Collect
+
+CITYHUB = str(Path(sys.executable).with_name("cityhub"))
+
+
+def _progress(collect: Collect, name: str) -> dict | None:
+    with collect.app.state.engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT r.id, r.status, r.rows_inserted FROM collect_runs r JOIN collect_sources s ON s.id = r.source_id "
+            "WHERE s.name = :n ORDER BY r.started_at DESC LIMIT 1"), {"n": name}).mappings().first()
+    return dict(row) if row else None
+
+
+def test_kill_9_during_a_run_then_resume_from_the_cursor(sqlite_collect, rest) -> None:
+    server, behaviour = rest
+    behaviour.total, behaviour.slow = 200, 0.15
+    cfg = {"url": f"{server.url}/items", "record_path": "data.items", "paging": "page", "page_size": 10,
+           "total_path": "data.total"}
+    src = sqlite_collect.source("killme", "http", cfg, READING_FIELDS, ["id"])
+    settings = sqlite_collect.app.state.settings
+    env = {**os.environ, "CITYHUB_DATA_DIR": str(settings.data_dir), "CITYHUB_DATABASE_URL": settings.database_url,
+           "CITYHUB_LOG_JSON": "true"}
+    proc = subprocess.Popen([CITYHUB, "source", "run", "killme"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            state = _progress(sqlite_collect, "killme")
+            if state and state["rows_inserted"] >= 50:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the run never got going")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = _progress(sqlite_collect, "killme")
+    assert killed["status"] == "running"  # nobody could say otherwise: the process died
+    behaviour.calls = 0
+    resumed = sqlite_collect.run("killme")
+    assert resumed["status"] == "succeeded", resumed
+    assert resumed["resumed_from"] == killed["id"]
+    first = sqlite_collect.client.get(f"/api/v1/runs/{killed['id']}", headers=sqlite_collect.headers).json()
+    assert first["status"] == "interrupted" and "interrupted" in first["error"]
+    done_pages = first["rows_inserted"] // 10
+    assert behaviour.calls == 20 - done_pages  # only the pages the killed run had not committed
+    ids = [r["id"] for r in sqlite_collect.rows(src)]
+    assert sorted(ids) == list(range(1, 201))  # no gaps, no duplicates
+
+
+def test_interval_schedule_runs_from_the_database(tmp_path, rest) -> None:
+    from fastapi.testclient import TestClient
+
+    from cityhub.app import create_app
+    from tests.collect.conftest import _importable
+    from tests.conftest import People, make_settings
+
+    server, behaviour = rest
+    import cityhub.app as app_module
+
+    modules = tuple(m for m in app_module.ROUTER_MODULES if _importable(m))
+    original, app_module.ROUTER_MODULES = app_module.ROUTER_MODULES, modules
+    try:
+        app = create_app(make_settings(tmp_path, collect_scheduler=True, collect_schedule_refresh_seconds=0.3))
+    finally:
+        app_module.ROUTER_MODULES = original
+    with TestClient(app) as client:
+        collect = Collect(client, People(app))
+        cfg = {"url": f"{server.url}/items", "record_path": "data.items", "paging": "page", "page_size": 50}
+        collect.source("every-second", "http", cfg, READING_FIELDS, ["id"], schedule_kind="interval",
+                       schedule_expr="1", update_frequency="hourly")
+        deadline = time.time() + 20
+        runs: list = []
+        while time.time() < deadline and not runs:
+            runs = [r for r in client.get("/api/v1/sources/every-second/runs", headers=collect.headers).json()["items"]
+                    if r["status"] == "succeeded"]
+            time.sleep(0.2)
+        assert runs and runs[0]["trigger"] == "schedule"
+        source = client.get("/api/v1/sources/every-second", headers=collect.headers).json()
+        assert source["health"]["status"] == "ok" and source["health"]["fresh"] is True
+        listing = client.get("/api/v1/sources", headers=collect.headers).json()
+        assert [s["name"] for s in listing["items"]] == ["every-second"]
+        client.patch("/api/v1/sources/every-second", headers=collect.headers, json={"enabled": False})
+
+
+def test_sources_are_staff_only(sqlite_collect, sqlite_people) -> None:
+    citizen = sqlite_people.user("citizen@city.test")
+    assert sqlite_collect.client.get("/api/v1/sources", headers=citizen.headers).status_code == 403
+    assert sqlite_collect.client.get("/api/v1/sources").status_code == 401
+    other = sqlite_people.user("other@city.test", role="steward", org=sqlite_people.org("other-dept"))
+    r = sqlite_collect.client.post("/api/v1/sources", headers=other.headers, json={
+        "name": "sneaky", "title": "x", "connector": "http", "dataset": sqlite_collect.dataset()["name"],
+        "config": {"url": "http://x"}})
+    assert r.status_code == 403
