@@ -17,7 +17,8 @@ ENGINES = {"sqlite": sql_sqlite, "postgres": sql_postgres}
 def check(sql: str, dialect: str, tables: dict[str, str] | None = None):  # noqa: ANN201
     module = ENGINES[dialect]
     query, _ = check_sql(sql, dialect=dialect, tables=TABLES if tables is None else tables,
-                         functions=module.FUNCTIONS, table_functions=module.TABLE_FUNCTIONS)
+                         functions=module.FUNCTIONS, table_functions=module.TABLE_FUNCTIONS,
+                         named_types=module.NAMED_TYPES)
     return query
 
 
@@ -145,6 +146,7 @@ def test_sqlite_functions_refused(sql: str) -> None:
     "SELECT * FROM ts_stat('select * from users')",
     "SELECT nextval('s')",
     "SELECT repeat('x', 1000000000)",
+    "SELECT lpad('x', 1000000000)",
     "SELECT version()",
 ])
 def test_postgres_functions_refused(sql: str) -> None:
@@ -155,14 +157,20 @@ def test_postgres_functions_refused(sql: str) -> None:
 @pytest.mark.parametrize("sql", [
     "SELECT 'users'::regclass",
     "SELECT CAST('users' AS regclass)",
+    "SELECT 1::oid",
+    "SELECT NULL::users",  # a table's row type: would show that it exists and its columns
+    "SELECT (NULL::public.users).*",
+    "SELECT ARRAY[]::users[]",
     "SELECT pg_catalog.upper('x')",
 ])
 def test_postgres_catalog_lookups_refused(sql: str) -> None:
     assert "not allowed" in refused(sql, "postgres")
 
 
-def test_postgres_table_functions_allowed() -> None:
+def test_postgres_table_functions_and_builtin_casts_allowed() -> None:
     check("SELECT * FROM generate_series(1, 3) AS g", "postgres")
+    check(f'SELECT total::int4, total::numeric(10, 2), name::text[], name::varchar(3), now()::date FROM "{A}"',
+          "postgres")
 
 
 def test_comments_never_reach_the_engine() -> None:

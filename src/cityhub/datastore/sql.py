@@ -107,12 +107,15 @@ def _start_of(node: exp.Expression) -> int | None:
 
 
 def check_sql(sql: str, *, dialect: str, tables: Mapping[str, str], functions: frozenset[str],
-              table_functions: frozenset[str] = frozenset()) -> tuple[CheckedQuery, exp.Expression]:
+              table_functions: frozenset[str] = frozenset(),
+              named_types: frozenset[str] | None = None) -> tuple[CheckedQuery, exp.Expression]:
     """Parse and check one query.
 
     `tables` maps the names a caller may use (lower-cased resource ids) to physical table names;
     `functions` is the dialect's allow-list of function names (lower case); `table_functions` the
-    functions allowed in FROM (generate_series, unnest, …).
+    functions allowed in FROM (generate_series, unnest, …); `named_types`, when given, the only type
+    names outside sqlglot's built-in types a cast may use (a cast to a table's row type would show
+    that the table exists and what its columns are).
     """
     if not sql or not sql.strip():
         raise sql_invalid("sql is empty")
@@ -122,6 +125,8 @@ def check_sql(sql: str, *, dialect: str, tables: Mapping[str, str], functions: f
     _check_statement_kind(statement, sql, dialect)
     used = _check_tables(statement, sql, dialect, tables, table_functions)
     _check_functions(statement, sql, dialect, functions, table_functions)
+    if named_types is not None:
+        _check_casts(statement, sql, dialect, named_types)
     return CheckedQuery(text=statement.sql(dialect, comments=False), tables=used), statement
 
 
@@ -257,6 +262,17 @@ def _function_name(node: exp.Func, dialect: str) -> str:
     return match.group(1).lower() if match else ""
 
 
+def _check_casts(statement: exp.Expression, sql: str, dialect: str, named_types: frozenset[str]) -> None:
+    for data_type in statement.find_all(exp.DataType):
+        kind = data_type.this
+        if isinstance(kind, exp.DataType.Type) and kind != exp.DataType.Type.USERDEFINED:
+            continue
+        name = data_type.sql(dialect).lower().strip('"').removeprefix("pg_catalog.")
+        if name not in named_types:
+            raise sql_invalid(f"casts to {data_type.sql(dialect)} are not allowed", sql=sql,
+                              start=_start_of(data_type.parent or data_type))
+
+
 def _check_functions(statement: exp.Expression, sql: str, dialect: str, functions: frozenset[str],
                      table_functions: frozenset[str]) -> None:
     for node in statement.find_all(exp.Func):
@@ -304,7 +320,7 @@ def run_sql(ctx: RequestContext, *, sql: str, limit: int | None = None) -> SqlRe
     else:
         from cityhub.datastore import sql_postgres as engine_module
     query, _ = check_sql(sql, dialect=engine_module.DIALECT, tables=tables, functions=engine_module.FUNCTIONS,
-                         table_functions=engine_module.TABLE_FUNCTIONS)
+                         table_functions=engine_module.TABLE_FUNCTIONS, named_types=engine_module.NAMED_TYPES)
     if engine_module.DIALECT == "sqlite" and _same_names(query):
         # SQLite runs the caller's own text (its authorizer is the engine-level wall); PostgreSQL runs
         # sqlglot's rendering of the checked tree, so what runs is exactly what was checked.

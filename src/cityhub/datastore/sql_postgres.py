@@ -29,11 +29,11 @@ READER_ROLE = "cityhub_sql_reader"
 
 # Names as sqlglot renders them for PostgreSQL. Not here on purpose: pg_* (sleep, read_file,
 # ls_dir, …), lo_*, dblink*, set_config/current_setting, query_to_xml/ts_stat and friends (they run
-# SQL given as text), nextval/setval, repeat (one call can allocate a gigabyte), xml/xpath.
+# SQL given as text), nextval/setval, repeat/lpad/rpad (one call can allocate a gigabyte), xml/xpath.
 FUNCTIONS = frozenset("""
 abs avg count sum min max coalesce nullif greatest least
 upper lower length char_length character_length octet_length bit_length substring substr trim btrim
-ltrim rtrim lpad rpad replace position strpos split_part concat concat_ws left right reverse initcap
+ltrim rtrim replace position strpos split_part concat concat_ws left right reverse initcap
 translate ascii chr starts_with md5 format quote_ident quote_literal quote_nullable
 to_char to_date to_timestamp to_number date_trunc date_part extract age make_date make_time
 make_timestamp make_timestamptz make_interval date_bin justify_days justify_hours justify_interval
@@ -57,6 +57,8 @@ generate_series unnest json_array_elements jsonb_array_elements json_array_eleme
 jsonb_array_elements_text json_each jsonb_each json_each_text jsonb_each_text regexp_split_to_table
 string_to_table regexp_matches
 """.split())
+# Casts may name these besides sqlglot's built-in types; never a table's row type or reg* lookups.
+NAMED_TYPES = frozenset({"int2", "int4", "int8", "float4", "float8", "bool", "tsvector", "tsquery"})
 
 # pg_type OIDs → CKAN field types
 _OID_TYPES = {

@@ -43,6 +43,7 @@ json_replace json_set json_type json_valid json_quote json_group_array json_grou
 cast
 """.split())
 TABLE_FUNCTIONS: frozenset[str] = frozenset()
+NAMED_TYPES: frozenset[str] | None = None  # SQLite takes any type name in a cast and looks nothing up
 
 _SQLITE_RECURSIVE = getattr(sqlite3, "SQLITE_RECURSIVE", 33)
 _ACTION_NAMES = {
