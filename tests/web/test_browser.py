@@ -106,6 +106,7 @@ def test_steward_publishes_cp949_csv_and_citizen_finds_filters_and_downloads(liv
     _watch_console(page, problems)
     page.goto(live_server.url + "/")
     assert page.locator("html").get_attribute("lang") == "ko"
+    page.screenshot(path=str(ARTIFACTS / "0-home.png"), full_page=True)
     page.fill("#home-q", "정류장")
     page.press("#home-q", "Enter")
     page.wait_for_url("**/dataset?q=*")
@@ -125,6 +126,7 @@ def test_steward_publishes_cp949_csv_and_citizen_finds_filters_and_downloads(liv
     assert page.locator("#map .leaflet-interactive").count() == len(STOPS)
     assert page.locator("#map .leaflet-tile").count() == 0  # no basemap: nothing asked of the internet
     page.screenshot(path=str(ARTIFACTS / "3-dataset.png"), full_page=True)
+    page.locator("#map-section").screenshot(path=str(ARTIFACTS / "3-map.png"))
 
     # --- filter the preview ---------------------------------------------------------------------------------
     page.select_option("#preview-column", "구")

@@ -157,3 +157,10 @@ def test_organization_pages(portal: Portal) -> None:
     page = portal.client.get("/organization/busan-transport?q=버스", headers=EN).text
     assert "bus-routes" in page and 'action="/organization/busan-transport"' in page
     assert "?organization=" not in page  # the organization is the page, not a removable filter
+
+
+def test_district_outlines_for_offline_maps(portal: Portal) -> None:
+    geo = portal.client.get("/geo/districts.geojson")
+    assert geo.status_code == 200 and geo.headers["content-type"] == "application/geo+json"
+    features = geo.json()["features"]
+    assert len(features) == 16 and {"해운대구", "중구"} <= {f["properties"]["name_ko"] for f in features}

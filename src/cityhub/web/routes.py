@@ -20,6 +20,7 @@ PAGE_MODULES = (
     "cityhub.web.pages_steward",  # before pages_dataset: /dataset/new must win over /dataset/{slug}
     "cityhub.web.pages_dataset",
     "cityhub.web.pages_org",
+    "cityhub.web.pages_geo",
 )
 
 router = APIRouter(include_in_schema=False)

@@ -245,6 +245,25 @@
     return { type: "Feature", geometry: geometry, properties: { label: label ? record[label.id] : "" } };
   }
 
+  // District outlines give the points a place without a tile basemap (nothing asked of the internet).
+  function drawDistricts(target) {
+    var lang = document.documentElement.lang === "en" ? "name_en" : "name_ko";
+    target.createPane("districts");
+    target.getPane("districts").style.zIndex = 350;  // under the overlay pane that holds the data
+    fetch("/geo/districts.geojson").then(function (r) { return r.ok ? r.json() : null; }).then(function (geo) {
+      if (!geo) return;
+      var outlines = window.L.geoJSON(geo, {
+        interactive: false,
+        pane: "districts",
+        style: function () { return { color: "#8a96a3", weight: 1, fill: true, fillColor: "#ffffff", fillOpacity: 0.6 }; },
+        onEachFeature: function (feature, l) {
+          l.bindTooltip(feature.properties[lang], { permanent: true, direction: "center", className: "district-label" });
+        }
+      }).addTo(target);
+      if (!outlines.getLayers().length) return;
+    }).catch(function () { /* the outlines are decoration; the data layer stands alone */ });
+  }
+
   function drawMap() {
     if (!state.fields || !window.L) return;
     var how = geometryOf(state.fields);
@@ -256,13 +275,20 @@
       document.getElementById("map-section").hidden = false;
       if (!map) {
         map = window.L.map("map", { attributionControl: false, zoomSnap: 0.25 });
+        window.L.control.scale({ imperial: false }).addTo(map);
+        drawDistricts(map);
       }
       if (layer) layer.remove();
       layer = window.L.geoJSON({ type: "FeatureCollection", features: features }, {
         pointToLayer: function (feature, latlng) {
-          return window.L.circleMarker(latlng, { radius: 6, color: "#084583", weight: 1, fillColor: "#0b5cad", fillOpacity: 0.75 });
+          return window.L.circleMarker(latlng, { radius: 6, color: "#7a2e00", weight: 1.5, fillColor: "#e8590c", fillOpacity: 0.9 });
         },
-        style: function () { return { color: "#0b5cad", weight: 2, fillOpacity: 0.2 }; },
+        style: function (feature) {
+          // Leaflet applies this to point markers too, so points keep their own colours here.
+          return /Point/.test(feature.geometry.type)
+            ? { color: "#7a2e00", weight: 1.5, fillColor: "#e8590c", fillOpacity: 0.9 }
+            : { color: "#0b5cad", weight: 2, fillOpacity: 0.2 };
+        },
         onEachFeature: function (feature, l) {
           if (feature.properties.label) l.bindTooltip(String(feature.properties.label));
         }
