@@ -125,3 +125,28 @@ def test_multipart_upload_and_limits(client, steward, settings) -> None:  # noqa
     assert too_big.status_code == 413 and too_big.json()["error"]["__type"] == "Validation Error"
     shown = client.get("/api/3/action/package_show", params={"id": "files"}).json()["result"]
     assert shown["num_resources"] == 1
+
+
+def test_package_show_never_serves_stale_or_hidden_data(client, steward, people) -> None:  # noqa: ANN001
+    outsider = people.user("dev@acme.test", role="citizen", password=None)
+    _make(client, steward, "fresh", title="처음")
+    headers = {"Authorization": steward.token}
+
+    def show(who=None):  # noqa: ANN001, ANN202
+        return client.get("/api/3/action/package_show", params={"id": "fresh"},
+                          headers={"Authorization": who.token} if who else {})
+
+    for _ in range(3):
+        assert show().json()["result"]["title"] == "처음"
+    client.post("/api/3/action/package_patch", json={"id": "fresh", "title": "바뀜"}, headers=headers)
+    assert show().json()["result"]["title"] == "바뀜"
+    client.post("/api/3/action/resource_create", json={"package_id": "fresh", "url": "https://e.com/x.csv"},
+                headers=headers)
+    assert show().json()["result"]["num_resources"] == 1
+    client.post("/api/3/action/package_patch", json={"id": "fresh", "private": True}, headers=headers)
+    assert show().status_code == 404 and show(outsider).status_code == 404
+    assert show(steward).json()["result"]["private"] is True
+    client.post("/api/3/action/package_patch", json={"id": "fresh", "private": False}, headers=headers)
+    assert show(outsider).json()["result"]["private"] is False
+    client.post("/api/3/action/package_delete", json={"id": "fresh"}, headers=headers)
+    assert show().status_code == 404

@@ -135,7 +135,8 @@ def _as_action_error(exc: Exception, name: str) -> ActionError:
     return internal_error()
 
 
-async def _action(name: str, request: Request) -> Response:
+async def _action(request: Request) -> Response:
+    name = request.path_params["name"]
     action = ACTIONS.get(name)
     if action is None:
         return bad_request(f"Action name not known: {name}")
@@ -156,6 +157,7 @@ async def _action(name: str, request: Request) -> Response:
             await form.close()
 
 
-# Both paths: ckanapi calls /api/action/<name> and does not follow redirects.
-router.add_api_route("/api/3/action/{name}", _action, methods=["GET", "POST"], include_in_schema=False)
-router.add_api_route("/api/action/{name}", _action, methods=["GET", "POST"], include_in_schema=False)
+# Both paths: ckanapi calls /api/action/<name> and does not follow redirects. Plain Starlette routes:
+# the action reads its own parameters, so FastAPI's dependency solving would only cost time.
+router.add_route("/api/3/action/{name}", _action, methods=["GET", "POST"], include_in_schema=False)
+router.add_route("/api/action/{name}", _action, methods=["GET", "POST"], include_in_schema=False)

@@ -118,10 +118,11 @@ def package_list(call: Call) -> list[str]:
 
 
 @action("package_show", read_only=True)
-def package_show(call: Call) -> dict[str, Any]:
+def package_show(call: Call) -> bytes:
     """One dataset (id or name) with its organization, tags, extras and resources."""
-    ident = require_str(call.data, "id", "name_or_id", "name")
-    return dataset_dict(service.get_dataset(call.ctx, id_or_name=ident))
+    from cityhub.catalog.ckan_show import package_show_json
+
+    return package_show_json(call.ctx, require_str(call.data, "id", "name_or_id", "name"))
 
 
 # CKAN facet field → ours.

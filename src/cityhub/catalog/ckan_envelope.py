@@ -72,15 +72,14 @@ def _prefix(site_help: str) -> bytes:
     return b'{"help":' + orjson.dumps(site_help)
 
 
+class RawJSON(bytes):
+    """A result that is already serialised JSON (package_show answers from pre-serialised bytes)."""
+
+
 def ok(site_help: str, result: Any) -> Response:
-    """Success envelope; the result is serialised once with orjson (package_show is a hot path)."""
-    body = _prefix(site_help) + b',"success":true,"result":' + dumps(result) + b"}"
-    return Response(content=body, media_type=JSON_TYPE)
-
-
-def ok_raw(site_help: str, result_json: bytes) -> Response:
-    """Success envelope around a result that is already JSON bytes."""
-    body = _prefix(site_help) + b',"success":true,"result":' + result_json + b"}"
+    """Success envelope; the result is serialised once with orjson, or used as is when RawJSON."""
+    payload = result if isinstance(result, RawJSON) else dumps(result)
+    body = _prefix(site_help) + b',"success":true,"result":' + payload + b"}"
     return Response(content=body, media_type=JSON_TYPE)
 
 
