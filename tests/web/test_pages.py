@@ -134,11 +134,14 @@ def test_login_logout_and_the_steward_form(portal: Portal) -> None:
     assert '<option value="busan-transport">부산교통공사</option>' in page and "acme" not in page
     assert 'id="f-files" name="files" type="file" multiple' in page and "/static/js/upload.js" in page
     assert portal.client.get("/dataset/bus-routes/resource/new", headers=KO).status_code == 200
+    assert 'href="/dataset/bus-routes/resource/new"' in portal.client.get("/dataset/bus-routes", headers=KO).text
+    assert 'href="/dataset/new">데이터 등록' in page
     portal.logout()
     assert portal.client.get("/dataset/new", follow_redirects=False).status_code == 303
     portal.login(portal.outsider)
     refused = portal.client.get("/dataset/new", headers=EN)
     assert refused.status_code == 403 and "Not allowed" in refused.text
+    assert "resource/new" not in portal.client.get("/dataset/bus-routes", headers=EN).text
     assert portal.client.get("/dataset/bus-routes/resource/new", headers=EN).status_code == 403
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from cityhub.auth import policy
 from cityhub.auth import service as auth_service
 from cityhub.catalog import service as catalog
 from cityhub.catalog.schemas import ResourcePublic
@@ -76,7 +77,8 @@ def dataset_page(slug: str, request: Request, ctx: Ctx, resource: str | None = N
     tables = [v for v in views if v.kind == "table"]
     selected = next((v for v in tables if v.id == resource), tables[0] if tables else None)
     base_url = str(request.base_url).rstrip("/")
-    return render(request, "dataset.html", ds=ds, views=views, tables=tables, selected=selected,
+    can_add = policy.can(ctx, "resource.create", catalog.get_dataset_ref(ctx, id_or_name=ds.id))
+    return render(request, "dataset.html", ds=ds, views=views, tables=tables, selected=selected, can_add=can_add,
                   media=[v for v in views if v.inline_href],
                   snippets=api_snippets(base_url, ds, selected.resource if selected else None))
 
