@@ -162,3 +162,12 @@ def test_row_cap_truncates(client, city) -> None:  # noqa: ANN001
     assert [r["name"] for r in body["records"]] == ["연산", "남포"] and body["records_truncated"] is True
     body = sql(client, city["citizen"], f"SELECT name FROM {table} WHERE riders > 90").json()
     assert len(body["records"]) == 2 and body["records_truncated"] is False
+
+
+def test_tables_loaded_after_earlier_queries_are_seen(client, city) -> None:  # noqa: ANN001
+    # Readers are kept between queries; a table made since must still be found (schema reload).
+    assert sql(client, city["citizen"], f'SELECT count(*) AS n FROM "{city["stations"]}"').status_code == 200
+    later = _dataset(client, city["steward"], "later", b"a,b\n1,x\n2,y\n")
+    response = sql(client, city["citizen"], f'SELECT sum(a) AS total FROM "{later}"')
+    assert response.status_code == 200, response.text
+    assert response.json()["records"] == [{"total": 3}]

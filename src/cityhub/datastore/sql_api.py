@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, Field
 
 from cityhub.datastore.sql import SqlResult, run_sql
 from cityhub.http import Ctx, ORJSONResponse
 
 router = APIRouter(prefix="/api/v1/sql", tags=["datastore"])
+
+
+def install(app: FastAPI) -> None:
+    """Close the SQL sandbox's idle SQLite readers when the app stops."""
+
+    def close_readers(app: FastAPI) -> None:
+        if app.state.settings.is_sqlite:
+            from cityhub.datastore import sql_sqlite
+
+            sql_sqlite.close_pool(app.state.settings.database_url)
+
+    app.state.shutdown_hooks.append(close_readers)
 
 
 class SqlRequest(BaseModel):
