@@ -260,6 +260,13 @@ def test_lists_and_status(ckan) -> None:  # noqa: ANN001
     assert anon.action.tag_list() == ["bus", "버스"]
     assert anon.action.tag_list(query="버") == ["버스"]
     assert anon.action.help_show(name="package_search").startswith("Search datasets")
+    # ckanapi's get_only mode: every parameter a query string value, lists as repeated keys
+    reader = ckanapi.RemoteCKAN(ckan["url"], get_only=True)
+    found = reader.action.package_search(fq="tags:버스", rows=5, **{"facet.field": ["tags", "organization"]})
+    assert found["count"] == 1 and found["facets"]["organization"] == {"busan-transport": 1}
+    assert reader.action.package_show(id="a-data")["name"] == "a-data"
+    with pytest.raises(ckanapi.CKANAPIError):
+        reader.action.package_create(name="by-get", owner_org="busan-transport")
 
 
 STOPS_CSV = ("정류장,구,승차,날짜\n서면역,부산진구,120,2026-01-02\n해운대역,해운대구,80,2026-01-03\n"
