@@ -7,7 +7,7 @@ VENDOR := src/cityhub/web/static/vendor/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo serve test bench lint install assets clean
+.PHONY: demo serve test bench lint install assets clean peers
 
 install: $(STAMP) $(VENDOR)
 
@@ -31,7 +31,7 @@ demo: install
 serve: install
 	$(BIN)/cityhub serve
 
-test: install
+test: install peers
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 		echo "PostgreSQL answers: storage tests run on SQLite and PostgreSQL"; \
 		export CITYHUB_TEST_POSTGRES_URL=$${CITYHUB_TEST_POSTGRES_URL:-$(PG_TEST_URL)}; \
@@ -46,3 +46,16 @@ lint: install
 
 clean:
 	rm -rf $(VENV) node_modules src/cityhub/web/static/vendor
+
+# Peer client libraries whose pins conflict with ours (ngsildclient, datasette, ...) live in their own venv.
+# Add a package with another `PEER_PACKAGES += name==version` line; tests run them as subprocesses.
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+PEER_PACKAGES := ngsildclient==0.5.2
+
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): Makefile
+	test -x $(PEERS)/bin/python || $(PY) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q $(PEER_PACKAGES)
+	touch $@
