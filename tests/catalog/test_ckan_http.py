@@ -105,6 +105,8 @@ def test_get_parameters_are_strings(client, steward) -> None:  # noqa: ANN001
     bad_rows = client.get("/api/3/action/package_search", params={"rows": "ten"})
     assert bad_rows.status_code == 409 and bad_rows.json()["error"]["rows"] == ["Invalid integer"]
     assert client.get("/api/3/action/package_list", params={"limit": "1", "offset": "1"}).json()["result"] == ["ds-1"]
+    only = client.get("/api/3/action/package_search", params={"fl": "id,name", "sort": "name asc", "rows": "1"})
+    assert list(only.json()["result"]["results"][0]) == ["id", "name"]
     # a urlencoded form works like JSON
     form = client.post("/api/3/action/package_show", data={"id": "ds-0"})
     assert form.json()["result"]["name"] == "ds-0"
@@ -119,12 +121,16 @@ def test_multipart_upload_and_limits(client, steward, settings) -> None:  # noqa
     assert response.status_code == 200, response.text
     res = response.json()["result"]
     assert res["url_type"] == "upload" and res["format"] == "PNG" and res["size"] == 12 and res["name"] == "그림"
+    empty = client.post("/api/3/action/resource_create", headers=headers,
+                        data={"package_id": "files", "url": "https://e.com/x.csv"},
+                        files={"upload": ("", b"", "application/octet-stream")})
+    assert empty.status_code == 200 and empty.json()["result"]["url"] == "https://e.com/x.csv"
     settings.max_upload_bytes = 10
     too_big = client.post("/api/3/action/resource_create", headers=headers, data={"package_id": "files"},
                           files={"upload": ("big.txt", b"x" * 100, "text/plain")})
     assert too_big.status_code == 413 and too_big.json()["error"]["__type"] == "Validation Error"
     shown = client.get("/api/3/action/package_show", params={"id": "files"}).json()["result"]
-    assert shown["num_resources"] == 1
+    assert shown["num_resources"] == 2
 
 
 def test_package_show_never_serves_stale_or_hidden_data(client, steward, people) -> None:  # noqa: ANN001

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from cityhub.catalog import ckan_datastore  # noqa: F401  (registers the datastore actions)
+from cityhub.catalog import ckan_datastore, ckan_orgs  # noqa: F401  (they register their actions)
 from cityhub.catalog.ckan_actions import ACTIONS, Action, Call
 from cityhub.catalog.ckan_envelope import (
     JSON_TYPE,

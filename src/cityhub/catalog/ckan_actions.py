@@ -6,6 +6,7 @@ Access decisions, counts and facets all come from the services (policy applied t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,9 +15,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from cityhub.auth import service as auth_service
 from cityhub.auth.models import Organization
-from cityhub.auth.schemas import OrganizationCreate
 from cityhub.catalog import service
 from cityhub.catalog.ckan_envelope import SearchQueryError, field_error, from_pydantic, validation_error
 from cityhub.catalog.ckan_fq import parse_fq, parse_sort
@@ -24,13 +23,10 @@ from cityhub.catalog.ckan_params import as_bool, as_int, as_list, as_str, requir
 from cityhub.catalog.ckan_shapes import (
     THEME_TITLES,
     dataset_dict,
-    group_dict,
-    org_dict,
     package_fields,
     resource_dict,
     resource_fields,
 )
-from cityhub.catalog.models import THEMES
 from cityhub.catalog.schemas import (
     DatasetCreate,
     DatasetPublic,
@@ -75,7 +71,7 @@ def action(name: str, *, read_only: bool = False) -> Callable[[Callable[[Call], 
     return register
 
 
-def _model(model: type[M], fields: dict[str, Any]) -> M:
+def validated(model: type[M], fields: dict[str, Any]) -> M:
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -185,15 +181,19 @@ def _search_query(data: dict[str, Any]) -> tuple[DatasetSearch | None, list[str]
 @action("package_search", read_only=True)
 def package_search(call: Call) -> dict[str, Any]:
     """Search datasets: q, fq/fq_list, sort, rows, start, facet.field, facet.limit, facet.mincount,
-    include_private, include_drafts. Counts and facets include only what the caller may see."""
+    include_private, include_drafts, fl. Counts and facets include only what the caller may see."""
     query, facet_fields, mincount, sort_text = _search_query(call.data)
     if query is None:
         facets, search_facets = _facets(call, facet_fields, {}, mincount)
         return {"count": 0, "results": [], "facets": facets, "search_facets": search_facets, "sort": sort_text}
     result = service.search_datasets(call.ctx, query=query)
     facets, search_facets = _facets(call, facet_fields, result.facets, mincount)
-    return {"count": result.total, "results": [dataset_dict(d) for d in result.items], "facets": facets,
-            "search_facets": search_facets, "sort": sort_text}
+    results = [dataset_dict(d) for d in result.items]
+    wanted = [f for f in re.split(r"[\s,]+", as_str(call.data, "fl") or "") if f]
+    if wanted:  # CKAN's `fl`: only these keys of each dataset
+        results = [{k: d.get(k) for k in wanted} for d in results]
+    return {"count": result.total, "results": results, "facets": facets, "search_facets": search_facets,
+            "sort": sort_text}
 
 
 def _sync_resources(call: Call, ds: DatasetPublic, items: Any, *, remove_missing: bool) -> None:
@@ -208,13 +208,13 @@ def _sync_resources(call: Call, ds: DatasetPublic, items: Any, *, remove_missing
         fields = resource_fields(item)
         existing = current.get(item.get("id") or "")
         if existing is None:
-            service.create_resource(call.ctx, dataset=ds.id, data=_model(ResourceCreate, fields))
+            service.create_resource(call.ctx, dataset=ds.id, data=validated(ResourceCreate, fields))
             continue
         kept.add(existing.id)
         shown = resource_dict(existing)
         changes = {k: v for k, v in fields.items() if v != (shown.get(k) or None)}
         if changes:
-            service.update_resource(call.ctx, resource_id=existing.id, data=_model(ResourceUpdate, changes))
+            service.update_resource(call.ctx, resource_id=existing.id, data=validated(ResourceUpdate, changes))
     if remove_missing:
         for rid in current:
             if rid not in kept:
@@ -225,7 +225,7 @@ def _sync_resources(call: Call, ds: DatasetPublic, items: Any, *, remove_missing
 def package_create(call: Call) -> dict[str, Any]:
     """Create a dataset: name (2–100 of a-z, 0-9, - and _), owner_org, title, notes, tags [{name}],
     extras [{key, value}], groups [{name}] (our themes), private, resources (links)."""
-    ds = service.create_dataset(call.ctx, data=_model(DatasetCreate, package_fields(call.data, creating=True)))
+    ds = service.create_dataset(call.ctx, data=validated(DatasetCreate, package_fields(call.data, creating=True)))
     if call.data.get("resources"):
         _sync_resources(call, ds, call.data["resources"], remove_missing=False)
     return dataset_dict(service.get_dataset(call.ctx, id_or_name=ds.id))
@@ -238,7 +238,7 @@ def _change_package(call: Call, *, replace: bool) -> dict[str, Any]:
     if name not in (None, current.name, current.id) and call.data.get("id"):
         raise field_error("name", "Renaming a dataset is not supported; create a new one")
     fields = package_fields(call.data, creating=False)
-    service.update_dataset(call.ctx, id_or_name=current.id, data=_model(DatasetUpdate, fields), replace=replace)
+    service.update_dataset(call.ctx, id_or_name=current.id, data=validated(DatasetUpdate, fields), replace=replace)
     if "resources" in call.data and call.data["resources"] is not None:
         _sync_resources(call, current, call.data["resources"], remove_missing=True)
     return dataset_dict(service.get_dataset(call.ctx, id_or_name=current.id))
@@ -280,19 +280,20 @@ def resource_create(call: Call) -> dict[str, Any]:
     package_id = require_str(call.data, "package_id")
     upload = call.data.get("upload")
     fields = resource_fields(call.data)
-    if hasattr(upload, "read") or hasattr(upload, "file"):
-        stream = getattr(upload, "file", upload)
-        filename = getattr(upload, "filename", None) or fields.get("name")
+    if hasattr(upload, "file") and not upload.filename and not upload.size:
+        upload = None  # an empty file field, as browsers send when no file was chosen
+    if hasattr(upload, "file"):
+        stream = upload.file
+        filename = upload.filename or fields.get("name")
         fields.pop("url", None)  # CKAN replaces the url of an upload with the file's own address
-        fields.setdefault("name", filename)
         if not fields.get("name"):
             fields["name"] = filename
-        res = service.create_resource(call.ctx, dataset=package_id, data=_model(ResourceCreate, fields),
+        res = service.create_resource(call.ctx, dataset=package_id, data=validated(ResourceCreate, fields),
                                       upload=stream, filename=filename)
     else:
         if not fields.get("url"):
             raise validation_error({"url": ["Missing value: give a url or a file in upload"]})
-        res = service.create_resource(call.ctx, dataset=package_id, data=_model(ResourceCreate, fields))
+        res = service.create_resource(call.ctx, dataset=package_id, data=validated(ResourceCreate, fields))
     return resource_dict(res)
 
 
@@ -301,7 +302,7 @@ def _change_resource(call: Call) -> dict[str, Any]:
         raise field_error("upload", "Replacing a file is not supported; create a new resource instead")
     rid = require_str(call.data, "id")
     fields = resource_fields(call.data)
-    return resource_dict(service.update_resource(call.ctx, resource_id=rid, data=_model(ResourceUpdate, fields)))
+    return resource_dict(service.update_resource(call.ctx, resource_id=rid, data=validated(ResourceUpdate, fields)))
 
 
 @action("resource_update")
@@ -321,120 +322,3 @@ def resource_delete(call: Call) -> None:
     """Remove a resource (id) and its datastore table."""
     service.delete_resource(call.ctx, resource_id=require_str(call.data, "id"))
     return None
-
-
-# --- organizations, groups (themes), tags --------------------------------------------------------
-
-
-def _facet_counts(ctx: RequestContext, field: str, **filters: list[str]) -> dict[str, int]:
-    query = DatasetSearch(limit=0, facet_fields=[field], facet_limit=100_000, include_private=True, full=False,
-                          filters=filters)
-    return service.search_datasets(ctx, query=query).facets.get(field, {})
-
-
-def _listing(call: Call, items: list[Any], counts: dict[str, int], shape: Callable[[Any, int], dict],
-             wanted_key: str) -> list[Any]:
-    data = call.data
-    all_fields = as_bool(data, "all_fields", False)
-    limit = as_int(data, "limit", 25 if all_fields else 1000, maximum=1000) or 0
-    offset = as_int(data, "offset", 0) or 0
-    q = (as_str(data, "q") or "").lower()
-    wanted = set(as_list(data, wanted_key))
-    rows = [i for i in items if (not q or q in i.name.lower() or q in (i.title or "").lower())
-            and (not wanted or i.name in wanted)]
-    sort = (as_str(data, "sort") or "name asc").strip().lower()
-    key, _, direction = sort.partition(" ")
-    if key == "package_count":
-        rows.sort(key=lambda i: (counts.get(i.name, 0), i.name))
-    elif key in ("title", "display_name"):
-        rows.sort(key=lambda i: (i.title or "").lower())
-    elif key == "name":
-        rows.sort(key=lambda i: i.name)
-    else:
-        raise field_error("sort", f"cannot sort by {key!r}; use name, title or package_count")
-    if direction.strip() == "desc" or (key == "package_count" and not direction):
-        rows.reverse()
-    page = rows[offset:offset + limit]
-    return [shape(i, counts.get(i.name, 0)) for i in page] if all_fields else [i.name for i in page]
-
-
-@action("organization_list", read_only=True)
-def organization_list(call: Call) -> list[Any]:
-    """Organization names, or dicts with package_count (all_fields); sort, limit, offset, q."""
-    orgs = auth_service.list_organizations(call.ctx, limit=100_000).items
-    counts = _facet_counts(call.ctx, "organization") if as_bool(call.data, "all_fields", False) or \
-        "package_count" in (as_str(call.data, "sort") or "") else {}
-    return _listing(call, orgs, counts, org_dict, "organizations")
-
-
-@action("organization_show", read_only=True)
-def organization_show(call: Call) -> dict[str, Any]:
-    """One organization (id or name); include_datasets adds its first 10 visible datasets."""
-    org = auth_service.show_organization(call.ctx, id_or_name=require_str(call.data, "id"))
-    include = as_bool(call.data, "include_datasets", False)
-    result = service.search_datasets(call.ctx, query=DatasetSearch(
-        filters={"organization": [org.name]}, limit=10 if include else 0, facets=False, sort="name",
-        include_private=True))
-    out = org_dict(org, package_count=result.total)
-    out.update({"users": [], "extras": [], "groups": [], "tags": []})
-    if include:
-        out["packages"] = [dataset_dict(d) for d in result.items]
-    return out
-
-
-@action("organization_create")
-def organization_create(call: Call) -> dict[str, Any]:
-    """Create an organization (admins): name, title, description, image_url, kind."""
-    d = call.data
-    fields = {k: d[k] for k in ("name", "title", "title_en", "description", "image_url", "kind")
-              if d.get(k) not in (None, "")}
-    extras = {e.get("key"): e.get("value") for e in d.get("extras") or [] if isinstance(e, dict)}
-    if "kind" not in fields and extras.get("kind"):
-        fields["kind"] = extras["kind"]
-    fields.setdefault("title", fields.get("name") or "")
-    org = auth_service.create_organization(call.ctx, data=_model(OrganizationCreate, fields))
-    return org_dict(org, package_count=0)
-
-
-@dataclass(frozen=True)
-class _Theme:
-    name: str
-    title: str
-
-
-@action("group_list", read_only=True)
-def group_list(call: Call) -> list[Any]:
-    """Groups are the city's themes (transport, environment, …): names, or dicts with all_fields."""
-    themes = [_Theme(t, THEME_TITLES.get(t, (t,))[0]) for t in THEMES]
-    counts = _facet_counts(call.ctx, "theme")
-    return _listing(call, themes, counts, lambda t, n: group_dict(t.name, n), "groups")
-
-
-@action("group_show", read_only=True)
-def group_show(call: Call) -> dict[str, Any]:
-    """One theme as a CKAN group (id); include_datasets adds its first 10 visible datasets."""
-    theme = require_str(call.data, "id")
-    if theme not in THEMES:
-        from cityhub.errors import NotFound
-
-        raise NotFound(f"group {theme!r} not found")
-    include = as_bool(call.data, "include_datasets", False)
-    result = service.search_datasets(call.ctx, query=DatasetSearch(
-        filters={"theme": [theme]}, limit=10 if include else 0, facets=False, sort="name", include_private=True))
-    out = group_dict(theme, result.total)
-    if include:
-        out["packages"] = [dataset_dict(d) for d in result.items]
-    return out
-
-
-@action("tag_list", read_only=True)
-def tag_list(call: Call) -> list[Any]:
-    """Tags (our keywords) on datasets the caller may see; query filters by a part of the name."""
-    counts = _facet_counts(call.ctx, "keywords")
-    query = (as_str(call.data, "query") or as_str(call.data, "q") or "").lower()
-    names = sorted(n for n in counts if query in n.lower())
-    if as_bool(call.data, "all_fields", False):
-        from cityhub.catalog.ckan_shapes import tag_dict
-
-        return [tag_dict(n) for n in names]
-    return names
