@@ -1,0 +1,82 @@
+"""kill -9 during batch upserts: every batch acknowledged before the kill is there after restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+from tests.context.conftest import NGSI, air
+
+CLI = str(Path(sys.executable).parent / "cityhub")
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("cityhub serve did not start")
+
+
+def test_acknowledged_batches_survive_kill_9(tmp_path):
+    env = {**os.environ, "CITYHUB_DATA_DIR": str(tmp_path / "data"), "CITYHUB_SECRET_KEY": "t"}
+    env.pop("CITYHUB_DATABASE_URL", None)
+    run = lambda *a: subprocess.run([CLI, *a], env=env, capture_output=True, text=True, check=True)  # noqa: E731
+    run("org", "create", "busan-ctrl", "--title", "관제센터")
+    run("user", "create", "ops@city.test", "--role", "operator", "--org", "busan-ctrl")
+    token = run("token", "create", "ops@city.test").stdout.strip()
+    port = free_port()
+    proc = _serve(env, port)
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                          headers={"Authorization": f"Bearer {token}"}) as c:
+            for b in range(1000):
+                if stop.is_set():
+                    return
+                batch = [air(b * 500 + i) for i in range(500)]
+                try:
+                    r = c.post(f"{NGSI}/entityOperations/upsert", json=batch)
+                except httpx.HTTPError:
+                    return
+                if r.status_code in (201, 204):
+                    acked.extend(e["id"] for e in batch)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    deadline = time.time() + 60
+    while len(acked) < 1500 and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-batch: the writer is always sending the next one
+    proc.wait()
+    stop.set()
+    t.join(timeout=30)
+    assert len(acked) >= 1500
+    proc = _serve(env, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            r = c.get(f"{NGSI}/entities", params={"type": "AirQualityObserved", "count": "true", "limit": 0})
+            total = int(r.headers["NGSILD-Results-Count"])
+            assert total >= len(acked)
+            for eid in (acked[0], acked[len(acked) // 2], acked[-1]):
+                assert c.get(f"{NGSI}/entities/{eid}").status_code == 200
+            assert total % 500 == 0  # no half-written batch
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
