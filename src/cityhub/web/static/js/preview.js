@@ -14,6 +14,7 @@
   var next = document.getElementById("preview-next");
   var columnSelect = document.getElementById("preview-column");
   var NUMERIC = /^(int|integer|bigint|numeric|number|float|double|real|decimal)/i;
+  var LAT = /^(lat|latitude|y|위도|y좌표|lat_wgs84)$/i, LON = /^(lon|lng|long|longitude|x|경도|x좌표|lon_wgs84)$/i;
   var state = { offset: 0, limit: 25, q: "", column: "", value: "", sort: "", fields: null };
   var requestSeq = 0;
 
@@ -179,15 +180,23 @@
     var o = document.createElement("option"); o.value = value; o.textContent = label; select.appendChild(o);
   }
 
+  // Sensible first choice: time on the x axis when there is one, and a measured quantity (not a
+  // coordinate or a code) on the y axis; the visitor can change both.
+  var CODE_LIKE = /(번호|코드|code|id$|^no$|연도|year)/i;
+
   function prepareChart(fields) {
     if (chartY.options.length) return true;
     var numeric = fields.filter(function (f) { return NUMERIC.test(f.type || ""); });
-    if (!numeric.length || !window.echarts) return false;
+    var measured = numeric.filter(function (f) { return !LAT.test(f.id) && !LON.test(f.id) && !CODE_LIKE.test(f.id); });
+    if (!measured.length || !window.echarts) return false;
     var labels = fields.filter(function (f) { return !NUMERIC.test(f.type || "") && !/geo/i.test(f.type || ""); });
+    var times = labels.filter(function (f) { return /date|time/i.test(f.type || ""); });
     option(chartX, "", "#");
     labels.forEach(function (f) { option(chartX, f.id, f.id); });
-    if (labels.length) chartX.value = labels[0].id;
+    if (times.length) { chartX.value = times[0].id; chartKind.value = "line"; }
+    else if (labels.length) chartX.value = labels[0].id;
     numeric.forEach(function (f) { option(chartY, f.id, f.id); });
+    chartY.value = measured[0].id;
     [chartX, chartY, chartKind].forEach(function (s) { s.addEventListener("change", drawChart); });
     return true;
   }
@@ -218,7 +227,6 @@
 
   // --- map: GeoJSON geometry columns or latitude/longitude pairs, drawn on a blank background ---
   var MAP_ROWS = 2000;
-  var LAT = /^(lat|latitude|y|위도|y좌표|lat_wgs84)$/i, LON = /^(lon|lng|long|longitude|x|경도|x좌표|lon_wgs84)$/i;
   var map = null, layer = null;
 
   function geometryOf(fields) {
