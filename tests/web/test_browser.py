@@ -165,3 +165,47 @@ def test_steward_publishes_cp949_csv_and_citizen_finds_filters_and_downloads(liv
     page.screenshot(path=str(ARTIFACTS / "5-dataset-en.png"), full_page=True)
     citizen_ctx.close()
     assert problems == []
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_pages_have_no_serious_accessibility_violations(live_server, browser, tmp_path: Path) -> None:
+    """axe-core (npm devDependency) checks every portal page in both languages for serious and critical issues."""
+    if not AXE.exists():
+        pytest.skip("axe-core missing: run `npm install`")
+    people = People(live_server.app)
+    people.org("busan-transport", "부산교통공사", kind="public_body")
+    steward = people.user("steward@busan.test", role="steward", org="busan-transport")
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, headers=steward.headers) as api:
+        api.post("/api/v1/datasets", json={"name": "stops", "title": "정류장 승차 인원", "owner_org": "busan-transport",
+                                           "theme": "transport", "synthetic": True}).raise_for_status()
+        api.post("/api/v1/datasets/stops/resources",
+                 files={"upload": ("stops.csv", _cp949_csv(tmp_path / "stops.csv"))}).raise_for_status()
+    found: dict[str, list[str]] = {}
+    for locale in ("ko-KR", "en-US"):
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        pages = ["/", "/dataset?q=정류장", "/dataset/stops", "/organization", "/organization/busan-transport",
+                 "/user/login", "/dataset/missing"]
+        if locale == "ko-KR":
+            page.goto(f"{live_server.url}/user/login")
+            page.fill("#login-email", steward.email)
+            page.fill("#login-password", "password123")
+            page.click("form.form button[type=submit]")
+            page.wait_for_load_state()
+            pages.append("/dataset/new")
+        for path in pages:
+            page.goto(live_server.url + path)
+            if path == "/dataset/stops":
+                page.wait_for_selector("#map .leaflet-interactive")
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+            serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])}× e.g. {v['nodes'][0]['target']})"
+                       for v in result["violations"] if v["impact"] in ("serious", "critical")]
+            if serious:
+                found[f"{locale} {path}"] = serious
+        context.close()
+    assert found == {}
