@@ -33,8 +33,8 @@ def store_bytes(settings: Settings, body: bytes) -> str:
     # compresslevel 3: raw zones grow fast; level 9 costs 5x the CPU for a few percent.
     with open(tmp, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=3, mtime=0) as gz:
         gz.write(body)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
+    # No fsync: the file must survive a killed process (the page cache does that), and for power
+    # loss it is as durable as the database row that references it (SQLite WAL, synchronous=NORMAL).
     os.replace(tmp, target)
     return digest
 
