@@ -87,3 +87,18 @@ def test_retention_drops_old_raw_values_and_keeps_rollups(sqlite_client, sqlite_
     r = c.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25", "aggrMethods": "totalCount",
                                                           "aggrPeriodDuration": "P1D"})
     assert sum(a[0] for a in r.json()["pm25"]["totalCount"]) == 2
+
+
+def test_repeated_entity_in_one_batch_keeps_every_value(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    batch = []
+    for i in range(5):
+        body = air(1, pm25=float(i))
+        body["pm25"]["observedAt"] = _iso(start + timedelta(minutes=i))
+        batch.append(body)
+    r = c.post(f"{NGSI}/entityOperations/upsert", json=batch, headers=h)
+    assert r.status_code == 201 and r.json() == [EID]
+    r = c.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25"})
+    assert [i["value"] for i in r.json()["pm25"]] == [0, 1, 2, 3, 4]
+    assert c.get(f"{NGSI}/entities/{EID}").json()["pm25"]["value"] == 4

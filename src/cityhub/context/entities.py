@@ -189,9 +189,12 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
         except CityhubError as exc:
             _error(result, eid or f"[{i}]", exc)
     state = load(ctx, [p[0] for p in parsed])
-    changes: dict[str, Change] = {}
+    # An id repeated in one batch is applied in successive rounds, so each of its values is history.
+    latest: dict[str, Change] = {}
+    rounds: list[list[Change]] = []
+    seen: dict[str, int] = {}
     for eid, etype, fragment in parsed:
-        current = changes.get(eid)
+        current = latest.get(eid)
         stored_attrs = current.attrs if current else (state[eid].attrs if eid in state else None)
         exists = stored_attrs is not None
         if op == "create" and exists:
@@ -208,12 +211,18 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
             attrs, changed = {**stored_attrs, **fresh}, set(fresh)
         else:
             attrs, changed = {**(stored_attrs or {}), **fragment}, set(fragment)
-        changes[eid] = Change(eid, etype or stype or "", attrs, changed | (current.changed if current else set()),
-                              created=(eid not in state), previous=state[eid].attrs if eid in state else None)
+        change = Change(eid, etype or stype or "", attrs, changed, created=not exists, previous=stored_attrs)
+        latest[eid] = change
+        k = seen.get(eid, 0)
+        seen[eid] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(change)
         result.success.append(eid)
-    apply_changes(ctx, list(changes.values()))
+    for changes in rounds:
+        apply_changes(ctx, changes)
     result.success = list(dict.fromkeys(result.success))
-    result.created = [c.id for c in changes.values() if c.created]
+    result.created = [c.id for c in rounds[0] if c.created] if rounds else []
     return result
 
 
