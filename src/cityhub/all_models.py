@@ -2,6 +2,7 @@
 
 from cityhub.auth import models as auth_models  # noqa: F401
 from cityhub.catalog import models as catalog_models  # noqa: F401
+from cityhub.catalog import search_docs as catalog_search_docs  # noqa: F401
 from cityhub.context import models as context_models  # noqa: F401
 from cityhub.governance import models as governance_models  # noqa: F401
 from cityhub.collect import models as collect_models  # noqa: F401

@@ -2,14 +2,19 @@
 
 Every query starts from `policy.visible_dataset_clause`, so totals and facet counts never include a
 dataset the caller may not see.
+
+Searches run on the search projection (`search_docs.DatasetSearchDoc`), not on `datasets`: the
+matched set is computed once and read once for the count and every facet (see search_docs.py for
+why). `base_conditions` (over `datasets`) stays for lists and counts outside search.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, not_, or_, select, text
+from sqlalchemy import and_, func, literal_column, not_, or_, select, text
 from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
@@ -17,126 +22,205 @@ from cityhub.auth.models import Organization
 from cityhub.catalog import ngrams, search_postgres, search_sqlite
 from cityhub.catalog.models import Dataset, DatasetKeyword, Resource
 from cityhub.catalog.schemas import DatasetSearch
+from cityhub.catalog.search_docs import DatasetSearchDoc, delete_doc, doc_values, split, upsert_doc
 from cityhub.ctx import RequestContext
+
+Doc = DatasetSearchDoc
 
 
 def dialect_module(db: Session) -> ModuleType:
     return search_sqlite if db.get_bind().dialect.name == "sqlite" else search_postgres
 
 
+def index_body(title: str | None, title_en: str | None, notes: str | None, notes_en: str | None,
+               keywords: list[str], org_title: str | None, name: str | None) -> str:
+    """The text indexed for one dataset (also used by bulk loaders, so both index the same way)."""
+    return ngrams.index_text(title, title_en, notes, notes_en, " ".join(keywords), org_title, name)
+
+
+def _formats_of(db: Session, dataset_id: str) -> list[str]:
+    return list(db.scalars(select(Resource.format).where(Resource.dataset_id == dataset_id,
+                                                         Resource.state == "active", Resource.format.is_not(None))))
+
+
 def reindex(db: Session, ds: Dataset, org_title: str | None, keywords: list[str]) -> None:
-    body = ngrams.index_text(ds.title, ds.title_en, ds.notes, ds.notes_en, " ".join(keywords), org_title, ds.name)
-    dialect_module(db).upsert(db, ds.id, body)
+    """Bring a dataset's projection row and full-text entry up to date (after any change)."""
+    body = index_body(ds.title, ds.title_en, ds.notes, ds.notes_en, keywords, org_title, ds.name)
+    doc = upsert_doc(db, doc_values(ds, keywords, _formats_of(db, ds.id)))
+    dialect_module(db).upsert(db, doc, ds.id, body)
 
 
 def unindex(db: Session, dataset_id: str) -> None:
-    dialect_module(db).delete(db, dataset_id)
+    doc = delete_doc(db, dataset_id)
+    dialect_module(db).delete(db, doc, dataset_id)
 
 
-def _field_clause(field: str, values: list[str]) -> Any:
+def rebuild(db: Session, *, batch: int = 5_000) -> int:
+    """Re-create the projection and the full-text index from `datasets` (migrations, bulk loads)."""
+    module = dialect_module(db)
+    db.execute(Doc.__table__.delete())
+    module.clear(db)
+    orgs = dict(db.execute(select(Organization.id, Organization.title)).all())
+    keywords: dict[str, list[str]] = {}
+    for ds_id, word in db.execute(select(DatasetKeyword.dataset_id, DatasetKeyword.keyword)
+                                  .order_by(DatasetKeyword.keyword)):
+        keywords.setdefault(ds_id, []).append(word)
+    formats: dict[str, list[str]] = {}
+    for ds_id, fmt in db.execute(select(Resource.dataset_id, Resource.format)
+                                 .where(Resource.state == "active", Resource.format.is_not(None))):
+        formats.setdefault(ds_id, []).append(fmt)
+    done, doc = 0, 0
+    # Named columns, not the model: migrations run this before later columns exist.
+    stmt = (select(Dataset.id, Dataset.name, Dataset.title, Dataset.title_en, Dataset.notes, Dataset.notes_en,
+                   Dataset.state, Dataset.access_level, Dataset.owner_org_id, Dataset.theme, Dataset.license_id,
+                   Dataset.created_at, Dataset.modified_at)
+            .where(Dataset.state != "deleted").order_by(Dataset.created_at, Dataset.id))
+    docs, bodies = [], []
+    for ds in db.execute(stmt.execution_options(yield_per=batch)):
+        doc += 1
+        words = keywords.get(ds.id, [])
+        docs.append({"doc": doc, **doc_values(ds, words, formats.get(ds.id, []))})
+        bodies.append({"doc": doc, "id": ds.id, "body": index_body(ds.title, ds.title_en, ds.notes, ds.notes_en,
+                                                                  words, orgs.get(ds.owner_org_id), ds.name)})
+        if len(docs) >= batch:
+            done += _flush_rows(db, module, docs, bodies)
+    done += _flush_rows(db, module, docs, bodies)
+    return done
+
+
+def _flush_rows(db: Session, module: ModuleType, docs: list[dict], bodies: list[dict]) -> int:
+    n = len(docs)
+    if n:
+        db.execute(Doc.__table__.insert(), docs)
+        module.insert_many(db, bodies)
+        docs.clear()
+        bodies.clear()
+    return n
+
+
+def _field_clause(field: str, values: list[str], cols: Any) -> Any:
+    """A filter on `cols` (the Dataset model or the search projection)."""
     if field == "organization":
         orgs = select(Organization.id).where(or_(Organization.name.in_(values), Organization.id.in_(values)))
-        return Dataset.owner_org_id.in_(orgs)
-    if field == "theme":
-        return Dataset.theme.in_(values)
-    if field == "license_id":
-        return Dataset.license_id.in_(values)
-    if field == "access_level":
-        return Dataset.access_level.in_(values)
-    if field == "name":
-        return Dataset.name.in_(values)
+        return cols.owner_org_id.in_(orgs)
+    if field in ("theme", "license_id", "access_level", "name"):
+        return getattr(cols, field).in_(values)
+    id_col = cols.id if cols is Dataset else cols.dataset_id
     if field == "id":
-        return Dataset.id.in_(values)
+        return id_col.in_(values)
     if field == "keywords":
-        return Dataset.id.in_(select(DatasetKeyword.dataset_id).where(DatasetKeyword.keyword.in_(values)))
+        return id_col.in_(select(DatasetKeyword.dataset_id).where(DatasetKeyword.keyword.in_(values)))
     if field == "format":
         upper = [v.upper() for v in values]
-        return Dataset.id.in_(
+        return id_col.in_(
             select(Resource.dataset_id).where(func.upper(Resource.format).in_(upper), Resource.state == "active")
         )
     raise ValueError(field)
 
 
-def base_conditions(ctx: RequestContext, query: DatasetSearch) -> list[Any]:
+def _conditions(ctx: RequestContext, query: DatasetSearch, cols: Any) -> list[Any]:
+    id_col = cols.id if cols is Dataset else cols.dataset_id
     conds: list[Any] = [
-        policy.visible_dataset_clause(ctx, id_col=Dataset.id, access_col=Dataset.access_level,
-                                      org_col=Dataset.owner_org_id)
+        policy.visible_dataset_clause(ctx, id_col=id_col, access_col=cols.access_level, org_col=cols.owner_org_id)
     ]
-    states = ["active", "draft"] if query.include_drafts else ["active"]
-    conds.append(Dataset.state.in_(states))
+    conds.append(cols.state.in_(["active", "draft"] if query.include_drafts else ["active"]))
     if not query.include_private:
-        conds.append(Dataset.access_level == "public")
+        conds.append(cols.access_level == "public")
     for field, values in query.filters.items():
         if values:
-            conds.append(_field_clause(field, values))
+            conds.append(_field_clause(field, values, cols))
     for field, values in query.exclude.items():
         if values:
-            conds.append(not_(_field_clause(field, values)))
+            conds.append(not_(_field_clause(field, values, cols)))
     if query.modified_since:
-        conds.append(Dataset.modified_at >= query.modified_since)
+        conds.append(cols.modified_at >= query.modified_since)
     if query.modified_until:
-        conds.append(Dataset.modified_at <= query.modified_until)
+        conds.append(cols.modified_at <= query.modified_until)
     return conds
 
 
+def base_conditions(ctx: RequestContext, query: DatasetSearch) -> list[Any]:
+    """Visibility, state and filter conditions over `datasets` (lists and counts outside search)."""
+    return _conditions(ctx, query, Dataset)
+
+
+SORT_COLUMNS = {
+    "modified": [Doc.modified_at.desc()], "-modified": [Doc.modified_at.asc()],
+    "name": [Doc.name.asc()], "-name": [Doc.name.desc()], "title": [Doc.title.asc()],
+    "created": [Doc.created_at.desc()], "-created": [Doc.created_at.asc()],
+    "id": [Doc.dataset_id.asc()],  # CKAN harvesters page with `sort=id asc`
+    "-id": [Doc.dataset_id.desc()],
+}
+
+
 def _order(query: DatasetSearch, scored: bool) -> list[Any]:
-    by = {
-        "modified": [Dataset.modified_at.desc()],
-        "-modified": [Dataset.modified_at.asc()],
-        "name": [Dataset.name.asc()],
-        "-name": [Dataset.name.desc()],
-        "title": [Dataset.title.asc()],
-        "created": [Dataset.created_at.desc()],
-        "-created": [Dataset.created_at.asc()],
-        "views": [Dataset.view_count.desc()],
-        "id": [Dataset.id.asc()],  # CKAN harvesters page with `sort=id asc`
-        "-id": [Dataset.id.desc()],
-    }
     if query.sort == "relevance":
-        return ([literal_column("fts.score").asc()] if scored else []) + [Dataset.modified_at.desc(), Dataset.name]
-    return by[query.sort] + [Dataset.id]
+        return ([literal_column("fts.score").asc()] if scored else []) + [Doc.modified_at.desc(), Doc.name]
+    if query.sort == "views":  # view counts change on every read, so they live only on `datasets`
+        return [select(Dataset.view_count).where(Dataset.id == Doc.dataset_id).scalar_subquery().desc(),
+                Doc.dataset_id]
+    return SORT_COLUMNS[query.sort] + [Doc.dataset_id]
 
 
 def run_search(ctx: RequestContext, query: DatasetSearch) -> tuple[list[str], int, dict[str, dict[str, int]]]:
     """Ids of the page, the total, and facet counts — all within what the caller may see."""
     db = ctx.db
-    conds = base_conditions(ctx, query)
+    conds = _conditions(ctx, query, Doc)
     phrases = ngrams.query_phrases(query.q) if query.q and query.q.strip() not in ("*", "*:*") else []
     module = dialect_module(db)
-    stmt: Select[Any] = select(Dataset.id)
     if phrases:
-        fts = text(module.matching_ids_sql()).bindparams(match=module.match_expression(phrases))
-        fts_sub = fts.columns(literal_column("dataset_id"), literal_column("score")).subquery("fts")
-        stmt = stmt.join(fts_sub, fts_sub.c.dataset_id == Dataset.id)
-    stmt = stmt.where(and_(*conds))
-    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    ids = []
+        fts = text(module.matching_sql()).bindparams(match=module.match_expression(phrases))
+        fts_sub = fts.columns(literal_column("key"), literal_column("score")).subquery("fts")
+        # The match drives the join: each matched key reaches its projection row directly.
+        source = fts_sub.join(Doc, fts_sub.c.key == getattr(Doc, module.KEY))
+    else:
+        source = Doc.__table__
+    where = and_(*conds)
+    ids: list[str] = []
     if query.limit:
+        stmt = select(Doc.dataset_id).select_from(source).where(where)
         ids = list(db.scalars(stmt.order_by(*_order(query, bool(phrases))).limit(query.limit).offset(query.offset)))
-    facets = _facets(db, stmt, query) if query.facets and total else {}
+    if query.facets:
+        total, facets = _count_and_facets(db, source, where, query)
+    else:
+        total = db.scalar(select(func.count()).select_from(source).where(where)) or 0
+        facets = {}
     return ids, total, facets
 
 
-def _facets(db: Session, matched: Select[Any], query: DatasetSearch) -> dict[str, dict[str, int]]:
-    ids = matched.subquery("matched")
+def _count_and_facets(db: Session, source: Any, where: Any,
+                      query: DatasetSearch) -> tuple[int, dict[str, dict[str, int]]]:
+    """One read of the matched rows gives the total and every facet."""
+    fields = [f for f in query.facet_fields if f in ("organization", "theme", "keywords", "format", "license_id",
+                                                       "access_level")]
+    counters: dict[str, Counter] = {f: Counter() for f in fields}
+    cols = [Doc.owner_org_id, Doc.theme, Doc.keywords, Doc.formats, Doc.license_id, Doc.access_level]
+    total = 0
+    rows = db.execute(select(*cols).select_from(source).where(where))
+    org, theme, kw, fmt, lic, acc = (counters.get(f) for f in ("organization", "theme", "keywords", "format",
+                                                                "license_id", "access_level"))
+    for owner, th, words, formats, license_id, access in rows:
+        total += 1
+        if org is not None and owner:
+            org[owner] += 1
+        if theme is not None and th:
+            theme[th] += 1
+        if kw is not None and words:
+            kw.update(split(words))
+        if fmt is not None and formats:
+            fmt.update(split(formats))
+        if lic is not None and license_id:
+            lic[license_id] += 1
+        if acc is not None:
+            acc[access] += 1
+    if not total:
+        return 0, {}
     out: dict[str, dict[str, int]] = {}
-    for field in query.facet_fields:
-        if field == "organization":
-            stmt = (select(Organization.name, func.count()).join(Dataset, Dataset.owner_org_id == Organization.id)
-                    .join(ids, ids.c.id == Dataset.id).group_by(Organization.name))
-        elif field == "keywords":
-            stmt = (select(DatasetKeyword.keyword, func.count()).join(ids, ids.c.id == DatasetKeyword.dataset_id)
-                    .group_by(DatasetKeyword.keyword))
-        elif field == "format":
-            fmt = func.upper(Resource.format)
-            stmt = (select(fmt, func.count(func.distinct(Resource.dataset_id)))
-                    .join(ids, ids.c.id == Resource.dataset_id)
-                    .where(Resource.state == "active", Resource.format.is_not(None)).group_by(fmt))
-        elif field in ("theme", "license_id", "access_level"):
-            col = getattr(Dataset, field)
-            stmt = select(col, func.count()).join(ids, ids.c.id == Dataset.id).where(col.is_not(None)).group_by(col)
-        else:
-            continue
-        rows = db.execute(stmt.order_by(func.count().desc()).limit(query.facet_limit)).all()
-        out[field] = {str(value): count for value, count in rows}
-    return out
+    for field, counts in counters.items():
+        top = counts.most_common(query.facet_limit)
+        if field == "organization" and top:
+            names = dict(db.execute(select(Organization.id, Organization.name)
+                                    .where(Organization.id.in_([k for k, _ in top]))).all())
+            top = [(names[k], n) for k, n in top if k in names]
+        out[field] = dict(top)
+    return total, out

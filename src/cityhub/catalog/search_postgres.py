@@ -1,4 +1,7 @@
-"""PostgreSQL full-text index of datasets: a tsvector of n-gram terms (see ngrams.py) with GIN."""
+"""PostgreSQL full-text index of datasets: a tsvector of n-gram terms (see ngrams.py) with GIN.
+
+Entries are keyed by dataset id; a match joins the search projection (search_docs.py) on it.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ CREATE = (
     "CREATE TABLE IF NOT EXISTS dataset_fts (dataset_id varchar(36) PRIMARY KEY, tsv tsvector NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_dataset_fts_tsv ON dataset_fts USING gin (tsv)",
 )
+KEY = "dataset_id"  # the projection column the match's `key` joins
 
 
-def upsert(db: Session, dataset_id: str, body: str) -> None:
+def upsert(db: Session, doc: int, dataset_id: str, body: str) -> None:
     db.execute(
         text(
             "INSERT INTO dataset_fts (dataset_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
@@ -21,8 +25,17 @@ def upsert(db: Session, dataset_id: str, body: str) -> None:
     )
 
 
-def delete(db: Session, dataset_id: str) -> None:
+def insert_many(db: Session, rows: list[dict]) -> None:
+    """Rows of {"doc", "id", "body"} not in the index yet (bulk loads)."""
+    db.execute(text("INSERT INTO dataset_fts (dataset_id, tsv) VALUES (:id, to_tsvector('simple', :body))"), rows)
+
+
+def delete(db: Session, doc: int | None, dataset_id: str) -> None:
     db.execute(text("DELETE FROM dataset_fts WHERE dataset_id = :id"), {"id": dataset_id})
+
+
+def clear(db: Session) -> None:
+    db.execute(text("DELETE FROM dataset_fts"))
 
 
 def match_expression(phrases: list[list[str]]) -> str:
@@ -34,8 +47,9 @@ def match_expression(phrases: list[list[str]]) -> str:
     return " & ".join("(" + " <-> ".join(lexeme(t) for t in p) + ")" for p in phrases)
 
 
-def matching_ids_sql() -> str:
+def matching_sql() -> str:
+    """SQL selecting (key, score) for `:match`; lower score is better."""
     return (
-        "SELECT dataset_id, -ts_rank(tsv, to_tsquery('simple', :match)) AS score FROM dataset_fts "
+        "SELECT dataset_id AS key, -ts_rank(tsv, to_tsquery('simple', :match)) AS score FROM dataset_fts "
         "WHERE tsv @@ to_tsquery('simple', :match)"
     )
