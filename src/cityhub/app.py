@@ -20,6 +20,7 @@ from cityhub.db import make_engine, make_session_factory
 from cityhub.errors import CityhubError
 from cityhub.governance.audit import install_write_hook
 from cityhub.logs import configure_logging, request_id_var
+from cityhub.recovery import sweep_orphan_uploads
 from cityhub.settings import Settings, get_settings
 
 log = logging.getLogger("cityhub.http")
@@ -103,6 +104,9 @@ def _install_middleware(app: FastAPI) -> None:
             status = response.status_code
             response.headers["x-request-id"] = rid
             return response
+        except asyncio.CancelledError:
+            status = 499  # cancelled: shutdown past its grace period (its transaction rolls back)
+            raise
         finally:
             app.state.in_flight -= 1
             metrics.IN_FLIGHT.dec()
@@ -152,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upgrade(settings)
         app.state.engine = make_engine(settings)
         app.state.session_factory = make_session_factory(app.state.engine)
+        sweep_orphan_uploads(settings, app.state.session_factory)  # what a crash or cut-short shutdown left
         for hook in app.state.startup_hooks:
             hook(app)
         try:
@@ -161,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for hook in reversed(app.state.shutdown_hooks):
                 hook(app)
             app.state.engine.dispose()
+            log.info("stopped", extra={"in_flight": app.state.in_flight})
 
     app = FastAPI(
         title="cityhub",

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     access_log: bool = True
     # On SIGTERM: how long in-flight requests (uploads, imports) may run before they are cancelled and roll back.
     shutdown_grace_seconds: float = 30.0
+    # At start-up, uploads no resource references (their import never committed) are removed once this old.
+    orphan_upload_min_age_seconds: float = 3600.0
     run_migrations_on_start: bool = True
     # Collection: run source schedules in this process (tests turn it off and run sources by hand).
     collect_scheduler: bool = True
