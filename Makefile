@@ -38,7 +38,10 @@ test: install peers
 	else echo "PostgreSQL is down: storage tests run on SQLite only"; fi; \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests
 
+# wrk (Debian) drives the HTTP throughput benches; without it they fall back to an httpx client.
 bench: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || sudo -n apt-get install -y -q wrk \
+		>/dev/null 2>&1 || echo "wrk not installed (apt-get install wrk): HTTP benches use httpx instead"
 	$(BIN)/python -m benchmarks.run_all
 
 lint: install

@@ -1,0 +1,252 @@
+"""Catalog numbers: search p95 with 150,000 datasets, and package_show requests/s with 2 workers.
+
+(a) Search: the service function `search_datasets` (anonymous caller, page of 20, full items) and
+    HTTP `/api/v1/datasets?q=…` on one uvicorn worker, for Korean and English queries, with and
+    without facets; beside them the raw engine: the bare FTS5 MATCH (top 20 by bm25) on an open
+    sqlite3 connection. Target: p95 ≤ 25 ms.
+(b) package_show: `cityhub serve --workers 2` loaded by wrk (or a multi-process httpx client when
+    wrk is missing); the peer is a bare FastAPI endpoint reading one SQLite row, also 2 workers.
+    Target: ≥ 1,500 requests/s.
+
+The 150k-dataset fixture is cached in $CITYHUB_BENCH_DIR (default: the temp dir) between runs.
+Run: `python -m benchmarks.bench_catalog [N]`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from benchmarks import catalog_fixture
+from cityhub.bus import make_bus
+from cityhub.catalog import ngrams, search_sqlite
+from cityhub.catalog.schemas import DatasetSearch
+from cityhub.catalog.service import search_datasets
+from cityhub.ctx import ANONYMOUS, RequestContext
+from cityhub.db import make_engine, make_session_factory
+from cityhub.settings import Settings
+
+QUERIES = ("교통", "대기질", "미세먼지", "해운대구", "공영주차장", "복지시설", "인구 통계", "부산교통공사", "도서관",
+           "parking", "air quality", "bus", "population", "budget", "library", "CCTV")
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def p50_p95(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- (a) search -------------------------------------------------------------------------------------
+
+
+def _service_search(settings: Settings) -> Callable[[str | None, bool], int]:
+    factory = make_session_factory(make_engine(settings))
+    bus = make_bus("")
+
+    def run(q: str | None, facets: bool) -> int:
+        with factory() as db:  # a fresh session per call, as each request gets
+            ctx = RequestContext(actor=ANONYMOUS, db=db, settings=settings, bus=bus)
+            return search_datasets(ctx, query=DatasetSearch(q=q, facets=facets, limit=20)).total
+
+    return run
+
+
+def _raw_match(db_path: Path) -> Callable[[str], None]:
+    conn = sqlite3.connect(db_path)
+
+    def run(q: str) -> None:
+        match = search_sqlite.match_expression(ngrams.query_phrases(q))
+        conn.execute("SELECT dataset_id FROM dataset_fts WHERE dataset_fts MATCH ? ORDER BY rank LIMIT 20",
+                     (match,)).fetchall()
+
+    return run
+
+
+def bench_search(settings: Settings, repeats: int) -> None:
+    ours = _service_search(settings)
+    raw = _raw_match(settings.data_dir / "cityhub.db")
+    totals = {q: ours(q, False) for q in QUERIES}
+    print("  matches per query (anonymous): " + ", ".join(f"{q} {n:,}" for q, n in totals.items()))
+    for facets in (False, True):
+        mine, engine = [], []
+        for _ in range(repeats):
+            for q in QUERIES:  # interleaved, so load from other processes hits both alike
+                started = time.perf_counter()
+                ours(q, facets)
+                mine.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                raw(q)
+                engine.append(time.perf_counter() - started)
+        (o50, o95), (r50, r95) = p50_p95(mine), p50_p95(engine)
+        label = "with facets   " if facets else "without facets"
+        print(f"  service search_datasets {label}  p50 {o50:6.1f} ms  p95 {o95:6.1f} ms   "
+              f"raw FTS5 MATCH top-20  p50 {r50:5.1f} ms  p95 {r95:5.1f} ms")
+    browse = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        ours(None, True)
+        browse.append(time.perf_counter() - started)
+    b50, b95 = p50_p95(browse)
+    print(f"  service browse (no q, facets)            p50 {b50:6.1f} ms  p95 {b95:6.1f} ms")
+
+
+def bench_search_http(base: str, repeats: int) -> None:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for facets in (False, True):
+            samples = []
+            for _ in range(repeats):
+                for q in QUERIES:
+                    started = time.perf_counter()
+                    r = client.get("/api/v1/datasets", params={"q": q, "facets": str(facets).lower()})
+                    samples.append(time.perf_counter() - started)
+                    r.raise_for_status()
+            p50, p95 = p50_p95(samples)
+            label = "with facets   " if facets else "without facets"
+            print(f"  HTTP /api/v1/datasets?q=… {label} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms   (1 worker)")
+
+
+# --- servers ------------------------------------------------------------------------------------------
+
+
+class Server:
+    """A uvicorn process group on a free loopback port, stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, args: list[str], env: dict[str, str], ready_path: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [a.replace("{port}", str(self.port)) for a in args]
+        self.env = {**os.environ, **env}
+        self.ready_path = ready_path
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def cityhub_server(settings: Settings, workers: int) -> Server:
+    env = {"CITYHUB_DATA_DIR": str(settings.data_dir), "CITYHUB_DATABASE_URL": settings.database_url,
+           "CITYHUB_SECRET_KEY": "bench", "CITYHUB_LOG_JSON": "true",
+           # `serve` upgrades once before forking; workers migrating again at start-up would race.
+           "CITYHUB_RUN_MIGRATIONS_ON_START": "false"}
+    return Server([str(BIN / "cityhub"), "serve", "--host", "127.0.0.1", "--port", "{port}",
+                   "--workers", str(workers)], env, "/healthz")
+
+
+def peer_server(db_path: Path, workers: int) -> Server:
+    return Server([str(BIN / "uvicorn"), "benchmarks.peer_sqlite_row:app", "--host", "127.0.0.1", "--port", "{port}",
+                   "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+                  {"BENCH_SQLITE_PATH": str(db_path)}, "/docs")
+
+
+# --- (b) package_show ------------------------------------------------------------------------------------
+
+
+def requests_per_second(url: str, seconds: int = 10, connections: int = 32) -> tuple[float, str]:
+    """Sustained requests/s against one URL (wrk if installed, else httpx in several processes)."""
+    if shutil.which("wrk"):
+        subprocess.run(["wrk", "-t2", "-c8", "-d2s", url], capture_output=True, check=True)  # warm-up
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+                             capture_output=True, text=True, check=True).stdout
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if errors:
+            raise RuntimeError(f"{url}: {errors.group(1)} error responses")
+        p99 = re.search(r"99%\s+(\S+)", out)
+        return rate, f"wrk -c{connections}, p99 {p99.group(1) if p99 else '?'}"
+    return _httpx_rate(url, seconds), "httpx ×4 processes"
+
+
+def _httpx_worker(url: str, seconds: float, out) -> None:  # noqa: ANN001
+    n, end = 0, time.time() + seconds
+    with httpx.Client(timeout=30) as client:
+        while time.time() < end:
+            client.get(url).raise_for_status()
+            n += 1
+    out.put(n)
+
+
+def _httpx_rate(url: str, seconds: int) -> float:
+    import multiprocessing as mp
+
+    queue = mp.Queue()
+    procs = [mp.Process(target=_httpx_worker, args=(url, seconds, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    total = sum(queue.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return total / seconds
+
+
+def bench_package_show(settings: Settings) -> None:
+    db_path = settings.data_dir / "cityhub.db"
+    with sqlite3.connect(db_path) as conn:
+        name = conn.execute("SELECT name FROM datasets WHERE access_level = 'public' AND state = 'active' "
+                            "ORDER BY name LIMIT 1 OFFSET 1000").fetchone()[0]
+    with cityhub_server(settings, 2) as server:
+        url = f"{server.url}/api/3/action/package_show?id={name}"
+        assert httpx.get(url).json()["success"] is True
+        ours, how = requests_per_second(url)
+    with peer_server(db_path, 2) as peer:
+        theirs, _ = requests_per_second(f"{peer.url}/row?name={name}")
+    print(f"  package_show, 2 workers: {ours:8,.0f} req/s ({how})   target ≥ 1,500")
+    print(f"  peer: bare FastAPI reading one SQLite row, 2 workers: {theirs:8,.0f} req/s   "
+          f"ours/peer {ours / theirs:.2f}")
+
+
+def main(n: int = 150_000, repeats: int = 15) -> None:
+    base = Path(os.environ.get("CITYHUB_BENCH_DIR") or tempfile.gettempdir())
+    started = time.perf_counter()
+    settings = catalog_fixture.build(base / f"cityhub-bench-catalog-{n}", n)
+    print(f"catalog with {n:,} datasets (fixture ready in {time.perf_counter() - started:.0f} s), "
+          f"{len(QUERIES)} queries × {repeats}; target search p95 ≤ 25 ms")
+    bench_search(settings, repeats)
+    with cityhub_server(settings, 1) as server:
+        bench_search_http(server.url, max(3, repeats // 3))
+    bench_package_show(settings)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 150_000)
