@@ -87,12 +87,18 @@ def test_steward_publishes_cp949_csv_and_citizen_finds_filters_and_downloads(liv
     page.wait_for_url(f"{live_server.url}/dataset/new")
     page.fill("#f-title", "부산 시내버스 정류장별 승차 인원")
     page.fill("#f-title_en", "Busan bus boardings by stop")
-    page.fill("#f-name", "bus-stop-boardings")
     page.fill("#f-notes", "정류장별 하루 승차 인원 (시연용 합성 자료)")
     page.fill("#f-keywords", "버스, 정류장, 승차")
     page.select_option("#f-theme", "transport")
     page.check("#f-synthetic")
     page.set_input_files("#f-files", str(tmp_path / "정류장별_승차인원.csv"))
+    page.fill("#f-name", "Bus Stops!")  # not a URL name: the API's field error shows beside the field
+    page.click("#dataset-submit")
+    page.wait_for_selector("#form-errors:not([hidden])")
+    assert page.get_attribute("#f-name", "aria-invalid") == "true" and page.inner_text("#err-name")
+    assert page.evaluate("document.activeElement.id") == "form-errors"
+    problems.clear()  # the browser logs the intended 422 as a console error
+    page.fill("#f-name", "bus-stop-boardings")
     page.click("#dataset-submit")
     page.wait_for_selector("#open-dataset", timeout=30_000)
     assert page.locator(".upload-item.ok progress").evaluate("p => p.value") == 100
