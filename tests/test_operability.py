@@ -104,6 +104,32 @@ def test_access_log_lines_are_json_with_the_request_id(sqlite_client) -> None:  
     assert next(line for line in access if line["path"] == "/no/such/page")["status"] == 404
 
 
+def test_startup_sweep_removes_only_old_unreferenced_uploads(client, people) -> None:  # noqa: ANN001
+    from cityhub.recovery import sweep_orphan_uploads
+
+    people.org("ops", "운영과")
+    steward = people.user("s@ops.test", role="steward", org="ops")
+    client.post("/api/v1/datasets", json={"owner_org": "ops", "name": "kept", "title": "보관"}, headers=steward.headers)
+    kept = client.post("/api/v1/datasets/kept/resources", files={"upload": ("a.pdf", b"%PDF kept")},
+                       headers=steward.headers).json()
+    settings = client.app.state.settings
+    files = settings.files_dir
+    old_orphan, young_orphan = files / "ab" / ("ab" + "0" * 62), files / "cd" / ("cd" + "1" * 62)
+    for path in (old_orphan, young_orphan):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left by an import that never committed")
+    stale_tmp = settings.data_dir / "tmp" / "upload-stale"
+    stale_tmp.write_bytes(b"half an upload")
+    an_hour_ago = time.time() - 7200
+    for path in (old_orphan, stale_tmp, files / kept["sha256"][:2] / kept["sha256"]):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert sweep_orphan_uploads(settings, client.app.state.session_factory) == 2
+    assert not old_orphan.exists() and not stale_tmp.exists()
+    assert young_orphan.exists()  # another worker may still be importing it
+    assert (files / kept["sha256"][:2] / kept["sha256"]).exists()
+    assert client.get(f"/api/v1/resources/{kept['id']}/file").content == b"%PDF kept"
+
+
 # --- graceful shutdown of a real `cityhub serve` --------------------------------------------------------
 
 
