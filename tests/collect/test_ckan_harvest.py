@@ -27,10 +27,11 @@ def _remote_datasets(people: People, count: int, org: str) -> None:
 
     with people._ctx() as ctx:
         for i in range(count):
-            create_dataset(ctx, data=DatasetCreate(name=f"haeundae-{i:03d}", title=f"해운대구 데이터 {i}", owner_org=org,
-                                                   notes="구청 공개 데이터", keywords=["해운대", "관광"]))
-            create_resource(ctx, dataset=f"haeundae-{i:03d}",
-                            data=ResourceCreate(name="원본", url=f"https://haeundae.example/files/{i}.csv", format="CSV"))
+            create_dataset(ctx, data=DatasetCreate(
+                name=f"haeundae-{i:03d}", title=f"해운대구 데이터 {i}", owner_org=org, notes="구청 공개 데이터",
+                keywords=["해운대", "관광"]))
+            url = f"https://haeundae.example/files/{i}.csv"
+            create_resource(ctx, dataset=f"haeundae-{i:03d}", data=ResourceCreate(name="원본", url=url, format="CSV"))
 
 
 def _local(collect, name: str) -> dict | None:  # noqa: ANN001

@@ -10,7 +10,8 @@ from tests.fakes.datagokr import DECODED_KEY, ENCODED_KEY, PATH, DataGoKrBehavio
 from tests.fakes.server import FakeServer
 
 FIELDS = [{"name": "station", "path": "stationName"}, {"name": "measured", "path": "dataTime", "type": "datetime"},
-          {"name": "pm10", "path": "pm10Value", "type": "integer"}, {"name": "pm25", "path": "pm25Value", "type": "integer"},
+          {"name": "pm10", "path": "pm10Value", "type": "integer"},
+          {"name": "pm25", "path": "pm25Value", "type": "integer"},
           {"name": "khai_grade", "path": "khaiGrade", "type": "integer"}, {"name": "pm10_flag", "path": "pm10Flag"}]
 KEY = ["station", "measured"]
 

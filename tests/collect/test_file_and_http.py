@@ -40,7 +40,8 @@ def test_xlsx_and_geojson_files(sqlite_collect, tmp_path) -> None:
     assert sqlite_collect.rows(src)[0]["population"] == 380000
 
     geo = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "부산시청"}, "geometry": {"type": "Point", "coordinates": [129.07, 35.18]}}]}
+        {"type": "Feature", "properties": {"name": "부산시청"},
+         "geometry": {"type": "Point", "coordinates": [129.07, 35.18]}}]}
     (tmp_path / "places.geojson").write_text(json.dumps(geo, ensure_ascii=False), encoding="utf-8")
     fields = [{"name": "name"}, {"name": "geometry", "type": "json"}]
     src = sqlite_collect.source("geo", "file", {"path": str(tmp_path / "places.geojson")}, fields, ["name"])

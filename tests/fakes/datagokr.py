@@ -21,8 +21,8 @@ DECODED_KEY = "Ab12+cd34/EF56gh==+"
 ENCODED_KEY = quote(DECODED_KEY, safe="")
 PATH = "/B552584/ArpltnInforInqireSvc/getCtprvnRltmMesureDnsty"
 STATIONS = ["광복동", "초량동", "태종대", "전포동", "온천동", "명장동", "대연동", "학장동", "덕천동", "청룡동", "좌동",
-            "장림동", "대저동", "녹산동", "연산동", "기장읍", "용수리", "수정동", "부곡동", "광안동", "대신동", "회동동",
-            "백령도"]
+            "장림동", "대저동", "녹산동", "연산동", "기장읍", "용수리", "수정동", "부곡동", "광안동", "대신동",
+            "회동동", "백령도"]
 
 
 @dataclass
@@ -35,7 +35,8 @@ class DataGoKrBehaviour:
 
 
 def _item(i: int) -> dict:
-    return {"stationName": STATIONS[i % len(STATIONS)] + ("" if i < len(STATIONS) else str(i)), "mangName": "도시대기",
+    name = STATIONS[i % len(STATIONS)] + ("" if i < len(STATIONS) else str(i))
+    return {"stationName": name, "mangName": "도시대기",
             "sidoName": "부산", "dataTime": "2025-05-09 24:00", "so2Value": "0.003", "coValue": "0.3",
             "o3Value": "0.031", "no2Value": "0.012", "pm10Value": "-" if i == 2 else str(20 + i),
             "pm25Value": str(9 + i), "khaiValue": "55", "khaiGrade": "2", "pm10Grade": "1", "pm25Grade": "1",

@@ -104,7 +104,8 @@ def make_app(b: SeoulBehaviour) -> Starlette:
         if service == "RealtimeCityAir":
             rows = [_air(i, n) for i, n in enumerate(DISTRICTS)]
         elif service == "TbBigList":
-            rows = [{"ID": str(i), "NAME": f"와이파이 {i}", "X": 126.9 + i / 1e5, "Y": 37.5} for i in range(1, b.big_total + 1)]
+            rows = [{"ID": str(i), "NAME": f"와이파이 {i}", "X": 126.9 + i / 1e5, "Y": 37.5}
+                    for i in range(1, b.big_total + 1)]
         elif service == "ListAirQualityByDistrictService":
             rows = [_district_air(i, n, b.new_layout) for i, n in enumerate(DISTRICTS)]
         else:

@@ -135,8 +135,6 @@ def install(app: FastAPI) -> None:
 
     app.state.startup_hooks.append(startup)
     app.state.shutdown_hooks.append(shutdown)
-    try:
-        from cityhub.collect.pages import router as pages_router
-    except ImportError:
-        return
+    from cityhub.collect.pages import router as pages_router
+
     app.include_router(pages_router)
