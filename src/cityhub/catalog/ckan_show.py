@@ -35,25 +35,40 @@ _LOOKUP_BY_STYLE = {"qmark": _LOOKUP.format(p="?"), "format": _LOOKUP.format(p="
                     "pyformat": _LOOKUP.format(p="%s")}
 
 
+def _lookup(ctx: RequestContext, ident: str) -> tuple | None:
+    """The dataset's row on a pooled driver connection of its own: the request's session stays unused
+    (nothing to commit) when the answer comes from the cache."""
+    engine = ctx.db.get_bind()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(_LOOKUP_BY_STYLE[engine.dialect.paramstyle], (ident, ident))
+        row = cursor.fetchone()
+        cursor.close()
+        return tuple(row) if row is not None else None
+    finally:
+        raw.close()
+
+
 def _full(ctx: RequestContext, ident: str) -> RawJSON:
     return RawJSON(dumps(dataset_dict(service.get_dataset(ctx, id_or_name=ident))))
 
 
 def package_show_json(ctx: RequestContext, ident: str) -> RawJSON:
     """The CKAN dict of one dataset (id or name) as JSON bytes, access-checked on every call."""
-    conn = ctx.db.connection()
-    row = conn.exec_driver_sql(_LOOKUP_BY_STYLE[conn.dialect.paramstyle], (ident, ident)).first()
-    if row is None or row.state != "active" or row.access_level != "public":
+    row = _lookup(ctx, ident)
+    if row is None or row[5] != "active" or row[3] != "public":
         return _full(ctx, ident)  # the service decides: not found, denied (and recorded), or shown
-    policy.require(ctx, "dataset.read", DatasetRef(id=row.id, name=row.name, title=row.title,
-                                                   access_level=row.access_level, owner_org_id=row.owner_org_id))
-    stamp = str(row.modified_at)
+    ds_id, name, title, access_level, owner_org_id, _, modified_at = row
+    policy.require(ctx, "dataset.read", DatasetRef(id=ds_id, name=name, title=title, access_level=access_level,
+                                                   owner_org_id=owner_org_id))
+    stamp = str(modified_at)
     now = monotonic()
-    hit = _cache.get(row.id)
+    hit = _cache.get(ds_id)
     if hit is not None and hit[0] == stamp and now - hit[1] < LIFETIME_SECONDS:
         return RawJSON(hit[2])
-    body = _full(ctx, row.id)
+    body = _full(ctx, ds_id)
     if len(_cache) >= MAX_ENTRIES:
         _cache.clear()
-    _cache[row.id] = (stamp, now, bytes(body))
+    _cache[ds_id] = (stamp, now, bytes(body))
     return body
