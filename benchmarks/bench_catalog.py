@@ -140,12 +140,15 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
+        # Logs go to a file: an unread pipe fills up and stalls the server mid-benchmark.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"server exited: {self.log.read().decode(errors='replace')[-2000:]}")
             try:
                 if httpx.get(self.url + self.ready_path, timeout=1).status_code < 500:
                     return self
@@ -162,6 +165,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        self.log.close()
 
 
 def cityhub_server(settings: Settings, workers: int) -> Server:
