@@ -39,7 +39,7 @@ test: install peers
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests
 
 # wrk (Debian) drives the HTTP throughput benches; without it they fall back to an httpx client.
-bench: install
+bench: install peers
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || sudo -n apt-get install -y -q wrk \
 		>/dev/null 2>&1 || echo "wrk not installed (apt-get install wrk): HTTP benches use httpx instead"
 	$(BIN)/python -m benchmarks.run_all
@@ -55,6 +55,7 @@ clean:
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 PEER_PACKAGES := ngsildclient==0.5.2
+PEER_PACKAGES += datasette==0.65.5
 
 peers: $(PEERS_STAMP)
 

@@ -147,7 +147,7 @@ def parse_sort(sort: str | list[str] | None, table: sa.Table) -> list[Any]:
 
 def parse_fields(fields: str | list[str] | None, table: sa.Table) -> list[str]:
     if not fields:
-        return [c.name for c in table.columns]
+        return [str(c.name) for c in table.columns]  # plain str: orjson refuses str subclasses as keys
     names = [f.strip() for f in (fields.split(",") if isinstance(fields, str) else fields) if f.strip()]
     for name in names:
         if name not in table.c:

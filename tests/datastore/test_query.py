@@ -1,0 +1,110 @@
+"""Filtering, sorting, paging, full-text q, distinct and totals over HTTP, on both backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.datastore.helpers import make_desk
+
+DISTRICTS = ["해운대구", "중구", "서구", "동래구"]
+
+
+@pytest.fixture
+def table(client, people):  # noqa: ANN001, ANN201
+    desk = make_desk(client, people)
+    lines = ["district,time,value,station,note"]
+    for i in range(3000):
+        lines.append(f"{DISTRICTS[i % 4]},2024-01-{1 + i // 1000:02d} {i % 24:02d}:{i % 60:02d}:00,{i * 0.5},"
+                     f"ST-{i % 7},{'부산교통공사 버스' if i % 100 == 0 else '일반'}")
+    resource_id = desk.load("obs.csv", "\n".join(lines).encode())
+    return desk, resource_id
+
+
+def test_equality_in_and_range_filters(table):  # noqa: ANN001
+    desk, rid = table
+    body = desk.rows(rid, district="중구", limit=5)
+    assert body["total"] == 750 and not body["total_was_estimated"]
+    assert all(r["district"] == "중구" for r in body["records"])
+    body = desk.rows(rid, filters=json.dumps({"district": ["중구", "서구"], "value": {"gte": 100, "lt": 200}}))
+    assert body["total"] == 100
+    assert all(100 <= r["value"] < 200 and r["district"] in ("중구", "서구") for r in body["records"])
+    body = desk.rows(rid, filters=json.dumps({"time": {"gte": "2024-01-03"}}), limit=1)
+    assert body["total"] == 1000
+
+
+def test_sort_and_paging_are_stable(table):  # noqa: ANN001
+    desk, rid = table
+    first = desk.rows(rid, district="서구", sort="time desc, value", limit=100)
+    second = desk.rows(rid, district="서구", sort="time desc, value", limit=100, offset=100)
+    times = [r["time"] for r in first["records"] + second["records"]]
+    assert times == sorted(times, reverse=True)
+    assert not {r["_id"] for r in first["records"]} & {r["_id"] for r in second["records"]}
+    assert first["fields"][0] == {"id": "_id", "type": "integer"}
+    assert "offset=100" in first["_links"]["next"]
+
+
+def test_fields_and_distinct(table):  # noqa: ANN001
+    desk, rid = table
+    body = desk.rows(rid, fields="district", distinct="true", sort="district")
+    assert [r["district"] for r in body["records"]] == sorted(DISTRICTS)
+    assert body["total"] == 4 and body["fields"] == [{"id": "district", "type": "text"}]
+    body = desk.rows(rid, fields="station,value", limit=1)
+    assert set(body["records"][0]) == {"station", "value"}
+
+
+def test_full_text_q_in_korean(table):  # noqa: ANN001
+    desk, rid = table
+    assert desk.rows(rid, q="교통공사")["total"] == 30   # 3+ characters: trigram index on SQLite
+    assert desk.rows(rid, q="버스 해운대")["total"] == 30
+    assert desk.rows(rid, q="교통")["total"] == 30       # 2 characters still match
+    assert desk.rows(rid, q=json.dumps({"note": "일반"}), limit=0)["total"] == 2970
+    assert desk.rows(rid, q="없는말")["total"] == 0
+
+
+def test_totals_are_estimated_beyond_the_cap(table):  # noqa: ANN001
+    desk, rid = table
+    desk.client.app.state.settings.datastore_exact_count_cap = 100
+    body = desk.rows(rid, district="중구", limit=1)
+    assert body["total"] == 750 and not body["total_was_estimated"]  # exact from the value histogram
+    body = desk.rows(rid, filters=json.dumps({"value": {"gte": 10}}), limit=1)
+    assert body["total_was_estimated"] and body["total"] > 100
+    body = desk.rows(rid, filters=json.dumps({"value": {"lt": 10}}), limit=1)
+    assert body["total"] == 20 and not body["total_was_estimated"]
+    assert desk.rows(rid, include_total="false")["total"] is None
+
+
+def test_bad_parameters_name_the_field(table):  # noqa: ANN001
+    desk, rid = table
+    url = f"/api/v1/datastore/{rid}"
+    cases = [
+        ({"filters": json.dumps({"nope": 1})}, "filters.nope"),
+        ({"filters": json.dumps({"value": "abc"})}, "filters.value"),
+        ({"filters": json.dumps({"value": {"between": 1}})}, "filters.value"),
+        ({"filters": "{not json"}, "filters"),
+        ({"sort": "nope desc"}, "sort"),
+        ({"fields": "a,b"}, "fields"),
+        ({"limit": 1_000_000}, "limit"),
+        ({"offset": -1}, "offset"),
+    ]
+    for params, field in cases:
+        response = desk.client.get(url, params=params, headers=desk.headers)
+        assert response.status_code == 422, (params, response.text)
+        assert field in response.json()["errors"], (params, response.json())
+
+
+def test_unknown_resource_is_404(table):  # noqa: ANN001
+    desk, _ = table
+    assert desk.client.get("/api/v1/datastore/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_restricted_rows_stay_hidden(client, people):  # noqa: ANN001
+    desk = make_desk(client, people, access_level="restricted")
+    rid = desk.load("secret.csv", b"a,b\n1,2\n")
+    outsider = people.user("outsider@city.test", role="analyst")
+    for headers in ({}, outsider.headers):
+        for path in ("", "/fields", "/download.csv"):
+            response = client.get(f"/api/v1/datastore/{rid}{path}", headers=headers)
+            assert response.status_code in (401, 404), (path, response.text)
+    assert desk.rows(rid)["total"] == 1
