@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from cityhub import metrics
 from cityhub.bus import make_bus
 from cityhub.db import make_engine, make_session_factory
-from cityhub.errors import CityhubError
+from cityhub.errors import CityhubError, Invalid
 from cityhub.governance.audit import install_write_hook
 from cityhub.logs import configure_logging, request_id_var
 from cityhub.recovery import sweep_orphan_uploads
@@ -64,6 +64,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
             errors.setdefault(loc or "body", []).append(err.get("msg", "invalid"))
         detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
+        if getattr(request.state, "wants_html", False):
+            from cityhub.web.errors import error_page
+
+            return error_page(request, Invalid(detail, details=errors))
         return problem(422, "Invalid", detail, errors, "invalid")
 
 
