@@ -207,3 +207,28 @@ def test_export_routes_win_over_the_portal_dataset_page(client, city) -> None:  
         assert "text/html" in page.headers["content-type"]
     assert client.get("/dataset/bus-routes.jsonld").headers["content-type"].startswith("application/ld+json")
     assert client.get("/dataset/bus-routes/datapackage.json").json()["name"] == "bus-routes"
+
+
+def test_catalog_accepts_ckan_fq_as_ckanext_dcat_does(client, city, people) -> None:  # noqa: ANN001
+    s = city["steward"]
+    people.org("parks", "공원녹지과")
+    parks = people.user("parks@city.test", role="steward", org="parks")
+    make(client, s, name="bus", title="버스 노선", keywords=["버스"])
+    make(client, s, name="subway", title="도시철도 역", keywords=["철도"])
+    make(client, parks, name="trees", title="가로수 현황", keywords=["녹지"])
+
+    def names(**params: object) -> set[str]:
+        response = client.get("/catalog.ttl", params=params)
+        assert response.status_code == 200, response.text
+        g = Graph().parse(data=response.text, format="turtle")
+        return {str(o).rsplit("/", 1)[1] for o in g.objects(None, DCAT.landingPage)}
+
+    assert names(fq="organization:busan-transport") == {"bus", "subway"}
+    assert names(fq="tags:버스") == {"bus"}
+    assert names(fq="-organization:busan-transport") == {"trees"}
+    assert names(fq="organization:parks OR organization:busan-transport") == {"bus", "subway", "trees"}
+    assert names(fq="metadata_modified:[2020-01-01T00:00:00Z TO *]") == {"bus", "subway", "trees"}
+    assert names(fq="dataset_type:harvest") == set()
+    assert names(q="organization:parks") == {"trees"}
+    bad = client.get("/catalog.ttl", params={"fq": "weird_field:x"})
+    assert bad.status_code == 422 and "fq" in bad.json()["errors"]

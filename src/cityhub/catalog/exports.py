@@ -16,10 +16,12 @@ from fastapi.responses import Response
 
 from cityhub.catalog import dcat, service
 from cityhub.catalog.api import parse_filters
+from cityhub.catalog.ckan_envelope import SearchQueryError
+from cityhub.catalog.ckan_fq import parse_fq
 from cityhub.catalog.datapackage import data_package
-from cityhub.catalog.schemas import DatasetSearch
+from cityhub.catalog.schemas import DatasetSearch, DatasetSearchResult
 from cityhub.ctx import RequestContext
-from cityhub.errors import NotFound
+from cityhub.errors import Invalid, NotFound
 from cityhub.http import Ctx, ORJSONResponse
 
 router = APIRouter(tags=["open data exports"])
@@ -29,21 +31,40 @@ def _site(ctx: RequestContext) -> str:
     return ctx.settings.site_url.rstrip("/")
 
 
+def _catalog_query(q: str | None, fq: list[str], filters: list[str], modified_since: datetime | None,
+                   page: int) -> DatasetSearch | None:
+    """ckanext-dcat's parameters (`q` and `fq` in CKAN's Solr forms) plus our own `filter=field:value`;
+    None when the filters can match no dataset (e.g. `dataset_type:harvest`)."""
+    try:
+        parsed = parse_fq(fq, q)
+    except SearchQueryError as exc:
+        raise Invalid.field("fq", str(exc)) from None
+    chosen = parse_filters(filters)
+    for field, values in parsed.filters.items():
+        chosen.setdefault(field, []).extend(values)
+    since = max((d for d in (modified_since, parsed.modified_since) if d), default=None)
+    words = " ".join(parsed.words) or None
+    if parsed.nothing:
+        return None
+    return DatasetSearch(q=words, filters=chosen, exclude=parsed.exclude, modified_since=since,
+                         modified_until=parsed.modified_until, sort="relevance" if words else "modified",
+                         limit=dcat.PAGE_SIZE, offset=(page - 1) * dcat.PAGE_SIZE, facets=False)
+
+
 def _catalog_endpoint(ext: str):  # noqa: ANN202 - a route factory, one per serialization
     def catalog(
         ctx: Ctx,
         page: int = Query(default=1, ge=1, description="100 datasets per page (Hydra paging)"),
         modified_since: datetime | None = Query(default=None, description="only datasets changed since (ISO 8601)"),
-        q: str | None = Query(default=None, description="full-text search, as on the portal"),
+        q: str | None = Query(default=None, description="full-text search, as on the portal (CKAN field terms too)"),
+        fq: list[str] = Query(default=[], description="CKAN filter query, e.g. organization:x, tags:y"),
         filter: list[str] = Query(default=[], description="field:value, e.g. organization:x, theme:transport"),
     ) -> Response:
-        query = DatasetSearch(q=q, filters=parse_filters(filter), modified_since=modified_since,
-                              sort="relevance" if q else "modified", limit=dcat.PAGE_SIZE,
-                              offset=(page - 1) * dcat.PAGE_SIZE, facets=False)
-        found = service.search_datasets(ctx, query=query)
-        params = {k: v for k, v in (("q", q), ("modified_since", modified_since and modified_since.isoformat()))
-                  if v}
-        query_string = urlencode([*params.items(), *(("filter", f) for f in filter)])
+        query = _catalog_query(q, fq, filter, modified_since, page)
+        found = service.search_datasets(ctx, query=query) if query else DatasetSearchResult(items=[], total=0)
+        params = [(k, v) for k, v in (("q", q), ("modified_since", modified_since and modified_since.isoformat()))
+                  if v]
+        query_string = urlencode([*params, *(("fq", f) for f in fq), *(("filter", f) for f in filter)])
         url = f"{_site(ctx)}/catalog.{ext}" + (f"?{query_string}" if query_string else "")
         paging = dcat.Page(url=url, number=page, total=found.total)
         if page > paging.last:
