@@ -13,6 +13,7 @@ from typing import Any
 from cityhub.catalog import dcat
 from cityhub.catalog.schemas import DatasetPublic, ResourcePublic
 from cityhub.ctx import RequestContext
+from cityhub.errors import NotFound
 
 # Datastore column types → Table Schema field types.
 FIELD_TYPES = {
@@ -47,7 +48,10 @@ def _datastore_columns(ctx: RequestContext, res: ResourcePublic) -> list[tuple[s
         return None
     from cityhub.datastore import service as datastore
 
-    info = datastore.info(ctx, resource_id=res.id)
+    try:
+        info = datastore.info(ctx, resource_id=res.id)
+    except NotFound:  # flagged active but its table is gone: describe the uploaded file instead
+        return None
     return [(f["id"], f["type"]) for f in info.fields]
 
 
