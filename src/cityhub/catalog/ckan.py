@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from cityhub.catalog import ckan_datastore, ckan_orgs  # noqa: F401  (they register their actions)
-from cityhub.catalog.ckan_actions import ACTIONS, Action, Call
+from cityhub.catalog.ckan_actions import ACTIONS, Action, Call, NeedsThread
 from cityhub.catalog.ckan_envelope import (
     JSON_TYPE,
     ActionError,
@@ -35,14 +35,15 @@ from cityhub.catalog.ckan_envelope import (
 )
 from cityhub.ctx import ANONYMOUS, RequestContext
 from cityhub.errors import CityhubError
-from cityhub.http import resolve_actor
+from cityhub.http import SESSION_COOKIE, bearer_token, resolve_actor
 
 log = logging.getLogger("cityhub.ckan")
 
 router = APIRouter(tags=["ckan"])
 
-# Actions cheap enough to answer on the event loop: no thread hop on the hottest read paths.
-INLINE = frozenset({"package_show", "resource_show", "status_show"})
+# Actions tried on the event loop first (no thread hop on the hottest path); they raise NeedsThread
+# when the answer needs more than one indexed read, and then run in the thread pool like the rest.
+ON_LOOP = frozenset({"package_show", "status_show"})
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -102,8 +103,10 @@ def _check_length(request: Request) -> None:
         raise validation_error({"upload": [f"larger than the {limit:,} byte upload limit"]}, status=413)
 
 
-def _run(action: Action, data: dict[str, Any], request: Request, site_help: str) -> Response:
-    """Run one action in its own transaction; any failure rolls back and answers in CKAN's words."""
+def _run(action: Action, data: dict[str, Any], request: Request, site_help: str,
+         on_loop: bool = False) -> Response | None:
+    """Run one action in its own transaction; any failure rolls back and answers in CKAN's words.
+    None: the action could not answer on the event loop (NeedsThread)."""
     state = request.app.state
     db = state.session_factory()
     try:
@@ -112,9 +115,13 @@ def _run(action: Action, data: dict[str, Any], request: Request, site_help: str)
                              client_ip=request.client.host if request.client else None)
         ctx.actor = resolve_actor(request, db)
         request.state.actor = ctx.actor
-        response = ok(site_help, action.fn(Call(ctx=ctx, data=data, name=action.name, request=request)))
+        response = ok(site_help, action.fn(Call(ctx=ctx, data=data, name=action.name, request=request,
+                                                on_loop=on_loop)))
         db.commit()
         return response
+    except NeedsThread:
+        db.rollback()
+        return None
     except Exception as exc:  # every outcome is an envelope; nothing half-written stays
         db.rollback()
         return failed(site_help, _as_action_error(exc, action.name))
@@ -135,6 +142,11 @@ def _as_action_error(exc: Exception, name: str) -> ActionError:
     return internal_error()
 
 
+def _anonymous(request: Request) -> bool:
+    """No token and no session: resolving the actor touches no database (a token's use is recorded)."""
+    return bearer_token(request) is None and SESSION_COOKIE not in request.cookies
+
+
 async def _action(request: Request) -> Response:
     name = request.path_params["name"]
     action = ACTIONS.get(name)
@@ -145,8 +157,10 @@ async def _action(request: Request) -> Response:
     try:
         data, form = await _request_data(request, action)
         data.pop("callback", None)
-        if name in INLINE:
-            return _run(action, data, request, site_help)
+        if name in ON_LOOP and _anonymous(request):
+            response = _run(action, data, request, site_help, on_loop=True)
+            if response is not None:
+                return response
         return await run_in_threadpool(_run, action, data, request, site_help)
     except BadRequest as exc:
         return bad_request(exc.message)

@@ -49,6 +49,12 @@ class Call:
     data: dict[str, Any]
     name: str
     request: Request
+    # On the event loop: the action must answer without waiting on the database (else NeedsThread).
+    on_loop: bool = False
+
+
+class NeedsThread(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an action running on the event loop when its answer needs real database work."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def package_show(call: Call) -> bytes:
     """One dataset (id or name) with its organization, tags, extras and resources."""
     from cityhub.catalog.ckan_show import package_show_json
 
-    return package_show_json(call.ctx, require_str(call.data, "id", "name_or_id", "name"))
+    return package_show_json(call.ctx, require_str(call.data, "id", "name_or_id", "name"), cached_only=call.on_loop)
 
 
 # CKAN facet field → ours.

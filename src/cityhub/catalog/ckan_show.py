@@ -15,6 +15,7 @@ from time import monotonic
 
 from cityhub.auth import policy
 from cityhub.catalog import service
+from cityhub.catalog.ckan_actions import NeedsThread
 from cityhub.catalog.ckan_envelope import RawJSON
 from cityhub.catalog.ckan_shapes import dataset_dict
 from cityhub.catalog.refs import DatasetRef
@@ -54,10 +55,15 @@ def _full(ctx: RequestContext, ident: str) -> RawJSON:
     return RawJSON(dumps(dataset_dict(service.get_dataset(ctx, id_or_name=ident))))
 
 
-def package_show_json(ctx: RequestContext, ident: str) -> RawJSON:
-    """The CKAN dict of one dataset (id or name) as JSON bytes, access-checked on every call."""
+def package_show_json(ctx: RequestContext, ident: str, *, cached_only: bool = False) -> RawJSON:
+    """The CKAN dict of one dataset (id or name) as JSON bytes, access-checked on every call.
+
+    With `cached_only` (on the event loop) anything beyond one indexed read raises NeedsThread:
+    the full path may write (the audit of non-public reads) and must not stall the loop."""
     row = _lookup(ctx, ident)
     if row is None or row[5] != "active" or row[3] != "public":
+        if cached_only:
+            raise NeedsThread
         return _full(ctx, ident)  # the service decides: not found, denied (and recorded), or shown
     ds_id, name, title, access_level, owner_org_id, _, modified_at = row
     policy.require(ctx, "dataset.read", DatasetRef(id=ds_id, name=name, title=title, access_level=access_level,
@@ -67,6 +73,8 @@ def package_show_json(ctx: RequestContext, ident: str) -> RawJSON:
     hit = _cache.get(ds_id)
     if hit is not None and hit[0] == stamp and now - hit[1] < LIFETIME_SECONDS:
         return RawJSON(hit[2])
+    if cached_only:
+        raise NeedsThread
     body = _full(ctx, ds_id)
     if len(_cache) >= MAX_ENTRIES:
         _cache.clear()
