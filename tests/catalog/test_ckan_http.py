@@ -156,3 +156,28 @@ def test_package_show_never_serves_stale_or_hidden_data(client, steward, people)
     assert show(outsider).json()["result"]["private"] is False
     client.post("/api/3/action/package_delete", json={"id": "fresh"}, headers=headers)
     assert show().status_code == 404
+
+
+def test_internal_datasets_show_as_private_for_city_staff_only(client, steward, people) -> None:  # noqa: ANN001
+    people.org("welfare", "복지국")
+    staff = people.user("analyst@city.test", role="analyst", org="welfare", password=None)
+    citizen = people.user("citizen@city.test", password=None)
+    made = _make(client, steward, "staff-only", title="내부", private=True,
+                 extras=[{"key": "access_level", "value": "internal"}])
+    assert made["private"] is True and {"key": "access_level", "value": "internal"} in made["extras"]
+
+    def show(who):  # noqa: ANN001, ANN202
+        return client.post("/api/3/action/package_show", json={"id": "staff-only"},
+                           headers={"Authorization": who.token})
+
+    assert show(staff).json()["result"]["name"] == "staff-only"
+    assert show(citizen).status_code == 404
+    staff_search = client.post("/api/3/action/package_search", json={"include_private": True},
+                               headers={"Authorization": staff.token}).json()["result"]
+    citizen_search = client.post("/api/3/action/package_search", json={"include_private": True},
+                                 headers={"Authorization": citizen.token}).json()["result"]
+    assert staff_search["count"] == 1 and citizen_search["count"] == 0
+    # capacity:private finds both non-public levels
+    found = client.post("/api/3/action/package_search", json={"include_private": True, "fq": "capacity:private"},
+                        headers={"Authorization": steward.token}).json()["result"]
+    assert [d["name"] for d in found["results"]] == ["staff-only"]
