@@ -104,6 +104,31 @@ def test_access_log_lines_are_json_with_the_request_id(sqlite_client) -> None:  
     assert next(line for line in access if line["path"] == "/no/such/page")["status"] == 404
 
 
+def test_shutdown_drain_waits_for_requests_in_flight_but_not_forever(sqlite_client) -> None:  # noqa: ANN001
+    import asyncio
+
+    from cityhub.app import _drain
+
+    app = sqlite_client.app
+
+    async def finish_later() -> float:
+        app.state.in_flight += 1
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, lambda: setattr(app.state, "in_flight", app.state.in_flight - 1))
+        started = time.monotonic()
+        await _drain(app, grace_seconds=10)
+        return time.monotonic() - started
+
+    assert 0.25 < asyncio.run(finish_later()) < 5  # returned as soon as the request finished
+    app.state.in_flight += 1  # a request that never ends: the drain gives up after its grace period
+    try:
+        started = time.monotonic()
+        asyncio.run(_drain(app, grace_seconds=0.3))
+        assert 0.25 < time.monotonic() - started < 5
+    finally:
+        app.state.in_flight -= 1
+
+
 def test_startup_sweep_removes_only_old_unreferenced_uploads(client, people) -> None:  # noqa: ANN001
     from cityhub.recovery import sweep_orphan_uploads
 
