@@ -55,7 +55,9 @@ def _strict_rrn(value: str) -> bool:
     """13 digits whose last is the weighted-sum check digit."""
     digits = [int(c) for c in value if c.isdigit()]
     weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-    return len(digits) == 13 and (11 - sum(d * w for d, w in zip(digits, weights, strict=False)) % 11) % 10 == digits[12]
+    if len(digits) != 13:
+        return False
+    return (11 - sum(d * w for d, w in zip(digits, weights, strict=False)) % 11) % 10 == digits[12]
 
 
 def _distinct(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
