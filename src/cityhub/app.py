@@ -34,6 +34,8 @@ ROUTER_MODULES = (
     "cityhub.datastore.api",
     "cityhub.datastore.sql_api",
     "cityhub.governance.api",
+    "cityhub.governance.api_standards",
+    "cityhub.governance.api_data",
     "cityhub.collect.api",
     "cityhub.context.ngsild",
     "cityhub.context.api",

@@ -239,3 +239,18 @@ def _context_write(ctx: RequestContext, _resource: Any) -> bool:
 @rule("context.subscribe")
 def _context_subscribe(ctx: RequestContext, _resource: Any) -> bool:
     return ctx.actor.is_authenticated or ctx.settings.context_open_write
+
+
+# --- governance (standards, schemas, quarantine, personal data) -----------------------------------
+
+
+@rule("standards.manage")
+def _manage_standards(ctx: RequestContext, _resource: Any) -> bool:
+    # The city's dictionary of terms and code lists is kept by its data stewards.
+    return ctx.actor.role == "steward"
+
+
+@rule("dataset.govern")
+def _govern_dataset(ctx: RequestContext, ds: DatasetLike | None) -> bool:
+    # Schema, quarantine, personal-data treatments, versions: the publisher's stewards and editors.
+    return ds is not None and _can_edit_for(ctx, ds.owner_org_id)

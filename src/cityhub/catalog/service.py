@@ -32,6 +32,7 @@ from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
 from cityhub.errors import CityhubError, Conflict, Invalid, NotFound
 from cityhub.governance.audit import note
+from cityhub.governance.guard import personal_guard
 
 policy.declare("dataset.read", "dataset.create", "dataset.update", "dataset.delete", "resource.create",
                "resource.update", "resource.delete", "datastore.read")
@@ -202,6 +203,8 @@ def update_dataset(ctx: RequestContext, *, id_or_name: str, data: DatasetUpdate,
         if values.get("extras") is None:
             values["extras"] = {}
     keywords = _apply_fields(ctx, ds, values)
+    if ds.access_level == "public":
+        personal_guard(ctx, dataset_id=ds.id)  # untreated personal data keeps a dataset non-public
     if keywords is not None:
         _set_keywords(ctx.db, ds, keywords)
     _touch(ctx, ds)
@@ -357,6 +360,20 @@ def mark_datastore(ctx: RequestContext, *, resource_id: str, table: str | None, 
     res.datastore_active, res.datastore_table, res.row_count = table is not None, table, row_count
     res.modified_at = utcnow()
     _touch(ctx, ds)
+
+
+def replace_resource_file(ctx: RequestContext, *, resource_id: str, path: Path, format: str) -> None:
+    """Swap a resource's stored file for another (governance stores the masked copy here, so the
+    original with personal data is no longer served); the old file goes when nothing else uses it."""
+    res, ds = _load_resource(ctx, resource_id, "datastore.write")
+    old = files.StoredFile(relative_path=res.file_path, sha256=res.sha256, size=res.size) if res.file_path else None
+    with path.open("rb") as fh:
+        stored = files.store_upload(ctx.settings, fh)
+    res.file_path, res.sha256, res.size, res.format = stored.relative_path, stored.sha256, stored.size, format
+    res.url_type, res.modified_at = "upload", utcnow()
+    ctx.db.flush()
+    if old is not None and old.sha256 != stored.sha256:
+        _forget_file(ctx, old, res.id)
 
 
 def readable_resources(ctx: RequestContext) -> list[ResourceRef]:

@@ -24,6 +24,7 @@ from cityhub.collect.models import QuarantinedRow, Run, Source
 from cityhub.collect.validation import validate_row
 from cityhub.ctx import Actor, RequestContext
 from cityhub.db import utcnow
+from cityhub.governance import guard as governance_guard
 from cityhub.settings import Settings
 
 log = logging.getLogger("cityhub.collect")
@@ -161,6 +162,11 @@ def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Conn
             mapper.check_layout(page.records)
             layout_checked = True
         rows = _map_page(db, run, source, mapper, page.records, raw_id)
+        if mapper.fields:  # governance: treat personal data, scan, validate against the dataset's schema
+            rows, refused = governance_guard.screen_collected(
+                RequestContext(actor=COLLECTOR, db=db, settings=env.settings, bus=env.bus),
+                dataset_id=source.dataset_id, resource_id=source.resource_id, run_id=run.id, rows=rows)
+            run.rows_quarantined = (run.rows_quarantined or 0) + refused
         counts = sink.write(db, rows, page)
         run.rows_received = (run.rows_received or 0) + len(page.records)
         run.rows_inserted = (run.rows_inserted or 0) + counts.inserted

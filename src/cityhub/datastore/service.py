@@ -26,6 +26,7 @@ from cityhub.datastore.schemas import DatastoreInfo, DatastoreResult, Download, 
 from cityhub.datastore.tables import create_indexes, index_plan, table_for
 from cityhub.datastore.types import ID_COLUMN
 from cityhub.errors import CityhubError, Invalid, NotFound
+from cityhub.governance import guard as governance_guard
 
 # progress(stage, done, total): stages are "reading", "loading", "indexing"
 Progress = Callable[[str, int, int], None]
@@ -100,6 +101,7 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
     try:
         report("reading", 0, 1)
         raw = read_tabular(path, fmt, ctx.settings)
+        raw = governance_guard.screen_upload(ctx, resource=resource, raw=raw)  # treat, scan, validate
         typed = infer_types(raw)
         report("reading", 1, 1)
         plan, text_index = _write_table(ctx, resource.id, typed, report)
