@@ -81,6 +81,10 @@ def test_bad_requests_are_bare_strings(client, steward) -> None:  # noqa: ANN001
     not_a_dict = client.post("/api/3/action/package_show", content=b"[1, 2]",
                              headers={"Content-Type": "application/json"})
     assert not_a_dict.status_code == 400 and isinstance(not_a_dict.json(), str)
+    mangled = client.post("/api/3/action/resource_create", content=b"--x\r\nnonsense",
+                          headers={"Content-Type": "multipart/form-data; boundary=x", "Authorization": steward.token})
+    assert mangled.status_code in (400, 409)  # a bare "Bad request" string or a Validation Error, never a crash
+    assert isinstance(mangled.json(), str) or mangled.json()["error"]["__type"] == "Validation Error"
     # an empty body is an empty dict: a missing id is a validation error, not a crash
     empty = client.post("/api/3/action/package_show", content=b"", headers={"Content-Type": "application/json"})
     assert empty.status_code == 409 and empty.json()["error"]["id"] == ["Missing value"]

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from cityhub.catalog import ckan_datastore, ckan_orgs  # noqa: F401  (they register their actions)
 from cityhub.catalog.ckan_actions import ACTIONS, Action, Call, NeedsThread
@@ -73,7 +74,10 @@ async def _request_data(request: Request, action: Action) -> tuple[dict[str, Any
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in FORM_TYPES:
         _check_length(request)
-        form = await request.form(max_files=10, max_fields=1000)
+        try:
+            form = await request.form(max_files=10, max_fields=1000)
+        except HTTPException as exc:  # malformed multipart, too many parts
+            raise BadRequest(f"Form Error: {exc.detail}") from None
         items = list(form.multi_items())
         # CKAN quirk: a urlencoded body that is one JSON key with an empty or "1" value.
         if len(items) == 1 and items[0][1] in ("", "1") and items[0][0].lstrip().startswith("{"):
