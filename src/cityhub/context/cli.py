@@ -8,6 +8,21 @@ import typer
 
 
 def register(app: typer.Typer, dataset_app: typer.Typer) -> None:
+    @app.command("context-catalog")
+    def context_catalog(org: str = typer.Option(..., help="publishing organization (name or id)")) -> None:
+        """Refresh the catalog dataset of every live entity type (latest state as a table)."""
+        from cityhub.cli import console, fail, system_ctx
+        from cityhub.context.catalog_link import publish_snapshots
+        from cityhub.errors import CityhubError
+
+        try:
+            with system_ctx() as ctx:
+                done = publish_snapshots(ctx, org=org)
+        except CityhubError as exc:
+            fail(exc)
+        for item in done:
+            console.print(f"{item['type']}: dataset [bold]{item['dataset']}[/bold], {item['rows']} rows")
+
     @app.command()
     def simulate(
         mode: str = typer.Option("inprocess", help="inprocess | http | mqtt"),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityhub.context.models import Observation, Rollup
@@ -41,7 +43,9 @@ def bucket(ts: datetime, grain: str) -> datetime:
 
 
 def _insert(db: Session, model: type):  # noqa: ANN202
-    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+    # Core insert on the Table: the ORM bulk path would run RETURNING row by row.
+    maker = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return maker(model.__table__)
 
 
 def _numeric(value: Any) -> float | None:
@@ -65,12 +69,40 @@ def record(db: Session, readings: Iterable[Reading]) -> int:
                      "entity_type": r.entity_type})
     if not rows:
         return 0
+    if db.get_bind().dialect.name == "sqlite":
+        inserted = _sqlite_fast_insert(db, rows)
+        if inserted is not None:
+            _roll_up(db, inserted)
+            return len(inserted)
     stmt = _insert(db, Observation).on_conflict_do_nothing(index_elements=["entity_id", "attr", "observed_at"])
-    stmt = stmt.returning(Observation.entity_id, Observation.attr, Observation.observed_at,
-                          Observation.value_num, Observation.entity_type)
+    O = Observation.__table__  # noqa: N806, E741
+    stmt = stmt.returning(O.c.entity_id, O.c.attr, O.c.observed_at, O.c.value_num, O.c.entity_type)
     inserted = db.execute(stmt, rows).all()
     _roll_up(db, inserted)
     return len(inserted)
+
+
+def _sqlite_text(ts: datetime) -> str:
+    # exactly how UTCDateTime stores values on SQLite (naive UTC, SQLAlchemy's DATETIME format)
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return ts.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_fast_insert(db: Session, rows: list[dict[str, Any]]) -> list[tuple] | None:
+    """Plain executemany in a savepoint (new values are the common case); None if a duplicate was met,
+    and the caller falls back to INSERT … ON CONFLICT DO NOTHING RETURNING."""
+    params = [(r["entity_id"], r["attr"], _sqlite_text(r["observed_at"]), r["value_num"],
+               None if r["value_json"] is None else orjson.dumps(r["value_json"]).decode(), r["entity_type"])
+              for r in rows]
+    try:
+        with db.begin_nested():
+            db.connection().exec_driver_sql(
+                "INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
+                "VALUES (?, ?, ?, ?, ?, ?)", params)
+    except IntegrityError:
+        return None
+    return [(r["entity_id"], r["attr"], r["observed_at"], r["value_num"], r["entity_type"]) for r in rows]
 
 
 def _roll_up(db: Session, inserted: list) -> None:
@@ -94,14 +126,28 @@ def _roll_up(db: Session, inserted: list) -> None:
              "min": v[2], "max": v[3], "entity_type": v[4]} for k, v in acc.items()]
     is_pg = db.get_bind().dialect.name == "postgresql"
     lower, upper = (func.least, func.greatest) if is_pg else (func.min, func.max)
+    R = Rollup.__table__  # noqa: N806
     stmt = _insert(db, Rollup)
     ex = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=["entity_id", "attr", "grain", "bucket"],
-        set_={"count": Rollup.count + ex["count"], "sum": Rollup.sum + ex["sum"],
-              "min": lower(Rollup.min, ex["min"]), "max": upper(Rollup.max, ex["max"])},
+        set_={"count": R.c["count"] + ex["count"], "sum": R.c["sum"] + ex["sum"],
+              "min": lower(R.c["min"], ex["min"]), "max": upper(R.c["max"], ex["max"])},
     )
+    if not is_pg:
+        _sqlite_roll_up(db, rows)
+        return
     db.execute(stmt, rows)
+
+
+def _sqlite_roll_up(db: Session, rows: list[dict[str, Any]]) -> None:
+    db.connection().exec_driver_sql(
+        "INSERT INTO ctx_rollups (entity_id, attr, grain, bucket, count, sum, min, max, entity_type) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity_id, attr, grain, bucket) DO UPDATE SET "
+        "count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), "
+        "max = max(max, excluded.max)",
+        [(r["entity_id"], r["attr"], r["grain"], _sqlite_text(r["bucket"]), r["count"], r["sum"], r["min"], r["max"],
+          r["entity_type"]) for r in rows])
 
 
 def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names: Iterable[str],

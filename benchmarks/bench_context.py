@@ -1,0 +1,276 @@
+"""Real-time context numbers (NGSI-LD over HTTP, a real uvicorn on loopback, SQLite WAL).
+
+(a) batch upsert: attribute updates/s through POST /entityOperations/upsert?options=update
+    (1,000 entities × 5 attributes per request, each with a new observedAt, so every value also goes to
+    history and minute/hour/day rollups); beside it the same writes through the service in process
+    (no HTTP) and a bare sqlite3 executemany of the same number of observation rows (the engine floor).
+(b) query by type + q + geo near over 100,000 entities: p50/p95 over HTTP; beside it the bare SQL of the
+    bounding-box narrowing with sqlite3.
+(c) notification latency, update → subscriber's HTTP endpoint, while upserting at a target rate.
+(d) temporal aggregates: 1 entity, 24 h of 1-minute values, hourly avg (p95); 300 stations × 30 days, daily avg.
+Peers' published figures (../shared/reference/ngsi-ld.md) are printed beside ours; nothing is asserted.
+
+Run: `python -m benchmarks.bench_context [entities_for_query]`.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+
+PEERS = {
+    "upsert": "Stellio ≈ 375–417 partial updates/s (8 vCPU); Orion ≈ 700 creations/s (2 vCPU)",
+    "query": "Stellio query by type+q: p95 269 ms at 1k entities, 1,440 ms at 100k; Orion-LD geo near ~1k: 3 s",
+    "notify": "(no published latency figure; Stellio/Orion deliver through their own push agents)",
+    "temporal": "Stellio temporal aggregate ≈ 42 req/s; Scorpio 8–10 s for ~400 entities",
+}
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def _station(i: int, when: datetime, rng: random.Random) -> dict:
+    lon, lat = 128.90 + rng.random() * 0.35, 35.02 + rng.random() * 0.30
+    stamp = _iso(when)
+    return {"id": f"urn:ngsi-ld:AirQualityObserved:bench-{i:06d}", "type": "AirQualityObserved",
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
+            **{a: {"type": "Property", "value": round(rng.random() * 100, 1), "observedAt": stamp}
+               for a in ("pm25", "pm10", "no2", "o3", "co")}}
+
+
+class Platform:
+    """cityhub in a temp dir, served by uvicorn on loopback, with an operator token."""
+
+    def __init__(self, tmp: Path) -> None:
+        from tests.conftest import LiveServer, People
+
+        from cityhub.app import create_app
+        from cityhub.settings import Settings
+
+        self.settings = Settings(data_dir=tmp, log_json=True, secret_key="bench")
+        self.app = create_app(self.settings)
+        self.server = LiveServer(self.app).__enter__()
+        people = People(self.app)
+        op = people.user("bench@city.test", role="operator", org=people.org("bench-org", "bench"))
+        self.client = httpx.Client(base_url=self.server.url, timeout=120,
+                                   headers={"Authorization": f"Bearer {op.token}", "Content-Type": "application/json"})
+
+    def ctx(self):  # noqa: ANN201
+        from cityhub.cli import SYSTEM
+        from cityhub.ctx import RequestContext
+
+        return RequestContext(actor=SYSTEM, db=self.app.state.session_factory(), settings=self.settings,
+                              bus=self.app.state.bus)
+
+    def upsert(self, batch: list[dict], options: str = "") -> None:
+        url = "/ngsi-ld/v1/entityOperations/upsert" + (f"?options={options}" if options else "")
+        r = self.client.post(url, content=orjson.dumps(batch))
+        if r.status_code not in (201, 204):
+            raise RuntimeError(f"{r.status_code} {r.text[:300]}")
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.__exit__(None, None, None)
+
+
+def bench_upsert(p: Platform, entities: int = 10_000, rounds: int = 3) -> None:
+    rng = random.Random(1)
+    base = datetime.now(UTC) - timedelta(hours=2)
+    for start in range(0, entities, 1000):
+        p.upsert([_station(i, base, rng) for i in range(start, start + 1000)])
+    bodies = []
+    for r in range(rounds):
+        when = base + timedelta(minutes=r + 1)
+        for start in range(0, entities, 1000):
+            bodies.append([{k: v for k, v in _station(i, when, rng).items() if k != "location"}
+                           for i in range(start, start + 1000)])
+    started = time.perf_counter()
+    for body in bodies:
+        p.upsert(body, "update")
+    http_s = time.perf_counter() - started
+    updates = len(bodies) * 1000 * 5
+    # the same writes in process (service layer, no HTTP)
+    from cityhub.context import entities as ent
+
+    started = time.perf_counter()
+    for r, body in enumerate(bodies[: entities // 1000]):
+        for e in body:
+            for a in ("pm25", "pm10", "no2", "o3", "co"):
+                e[a]["observedAt"] = _iso(base + timedelta(minutes=rounds + 1 + r))
+        ctx = p.ctx()
+        ent.batch(ctx, op="upsert_update", bodies=body)
+        ctx.db.commit()
+        ctx.db.close()
+    svc_s = time.perf_counter() - started
+    svc_updates = (entities // 1000) * 1000 * 5
+    # engine floor: bare sqlite3 executemany of the same number of observation rows
+    con = sqlite3.connect(p.settings.data_dir / "floor.db")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE o (e TEXT, a TEXT, t TEXT, v REAL, PRIMARY KEY (e, a, t))")
+    rows = [(f"e{i % entities}", "pm25", f"t{i}", 1.0) for i in range(updates)]
+    started = time.perf_counter()
+    for k in range(0, len(rows), 5000):
+        con.executemany("INSERT INTO o VALUES (?,?,?,?)", rows[k:k + 5000])
+        con.commit()
+    floor_s = time.perf_counter() - started
+    con.close()
+    print(f"(a) batch upsert through HTTP: {updates / http_s:,.0f} attribute updates/s "
+          f"({len(bodies)} requests × 1,000 entities × 5 attrs in {http_s:.1f} s; target ≥ 50,000/s)")
+    print(f"    same writes in process (service, no HTTP): {svc_updates / svc_s:,.0f} updates/s")
+    print(f"    bare sqlite3 executemany of observation rows (engine floor, no rollups): "
+          f"{updates / floor_s:,.0f} rows/s")
+    print(f"    peers: {PEERS['upsert']}")
+
+
+def bench_query(p: Platform, total: int) -> None:
+    rng = random.Random(2)
+    when = datetime.now(UTC) - timedelta(hours=1)
+    started = time.perf_counter()
+    from cityhub.context import entities as ent
+
+    for start in range(0, total, 5000):
+        ctx = p.ctx()
+        ent.batch(ctx, op="upsert", bodies=[_station(100_000 + i, when, rng) for i in range(start, start + 5000)])
+        ctx.db.commit()
+        ctx.db.close()
+    load_s = time.perf_counter() - started
+    times = []
+    hits = []
+    for _ in range(200):
+        lon, lat = 128.95 + rng.random() * 0.25, 35.05 + rng.random() * 0.2
+        params = {"type": "AirQualityObserved", "q": "pm25>50;pm10<90", "georel": "near;maxDistance==2000",
+                  "geometry": "Point", "coordinates": f"[{lon:.5f},{lat:.5f}]", "limit": 100, "count": "true"}
+        t0 = time.perf_counter()
+        r = p.client.get("/ngsi-ld/v1/entities", params=params)
+        times.append((time.perf_counter() - t0) * 1000)
+        hits.append(int(r.headers["NGSILD-Results-Count"]))
+    con = sqlite3.connect(p.settings.data_dir / "cityhub.db")
+    raw = []
+    for _ in range(200):
+        lon, lat = 128.95 + rng.random() * 0.25, 35.05 + rng.random() * 0.2
+        t0 = time.perf_counter()
+        con.execute("SELECT id, attrs FROM ctx_entities WHERE type = ? AND max_lat >= ? AND min_lat <= ? "
+                    "AND max_lon >= ? AND min_lon <= ?", ("AirQualityObserved", lat - 0.018, lat + 0.018,
+                                                          lon - 0.022, lon + 0.022)).fetchall()
+        raw.append((time.perf_counter() - t0) * 1000)
+    con.close()
+    n = total + 10_000
+    print(f"(b) type + q + geo near (2 km) over {n:,} entities: p50 {pct(times, 50):.1f} ms, "
+          f"p95 {pct(times, 95):.1f} ms over HTTP (median {statistics.median(hits):.0f} matches; target p95 ≤ 20 ms)")
+    print(f"    bare SQL bounding-box narrowing (sqlite3): p95 {pct(raw, 95):.1f} ms; "
+          f"loading {total:,} took {load_s:.0f} s")
+    print(f"    peers: {PEERS['query']}")
+
+
+def bench_notify(p: Platform, rate: int = 5000, seconds: float = 4.0) -> None:
+    from tests.context.receivers import Receiver
+
+    with Receiver() as rx:
+        sub = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}], "watchedAttributes": ["pm25"],
+               "q": "pm25>=0", "notification": {"format": "keyValues", "attributes": ["pm25", "sent"],
+                                                "endpoint": {"uri": rx.url}}}
+        r = p.client.post("/ngsi-ld/v1/subscriptions", content=orjson.dumps(sub))
+        assert r.status_code == 201, r.text
+        location = r.headers["Location"]
+        batch_size = 500
+        per_second = rate // batch_size
+        sent_at: dict[int, float] = {}
+        started = time.perf_counter()
+        k = 0
+        while time.perf_counter() - started < seconds:
+            tick = time.perf_counter()
+            for _ in range(per_second // 10 or 1):
+                body = [{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{i:06d}", "type": "AirQualityObserved",
+                         "pm25": {"type": "Property", "value": float(k), "observedAt": _iso(datetime.now(UTC))},
+                         "sent": {"type": "Property", "value": k}} for i in range(batch_size)]
+                sent_at[k] = time.time()
+                p.upsert(body, "update")
+                k += 1
+            time.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
+        achieved = k * batch_size / (time.perf_counter() - started)
+        time.sleep(3)
+        latencies = []
+        for recv, note in rx.received:
+            marker = note["data"][0]["sent"]
+            latencies.append((recv - sent_at[marker]) * 1000)
+        if latencies:
+            print(f"(c) notification latency (update request sent → subscriber received), {len(latencies)} "
+                  f"notifications at {achieved:,.0f} updates/s achieved (target 5,000/s): "
+                  f"p50 {pct(latencies, 50):.0f} ms, p99 {pct(latencies, 99):.0f} ms (target ≤ 200 ms)")
+        else:
+            print("(c) notification latency: no notification arrived")
+        p.client.delete(location)
+        print(f"    peers: {PEERS['notify']}")
+
+
+def bench_temporal(p: Platform) -> None:
+    from cityhub.context import history
+
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    eid = "urn:ngsi-ld:AirQualityObserved:bench-000000"
+    ctx = p.ctx()
+    history.record(ctx.db, [history.Reading(eid, "AirQualityObserved", "temp24", end - timedelta(minutes=m), float(m))
+                            for m in range(1, 1441)])
+    day0 = end.replace(hour=0, minute=0) - timedelta(days=30)
+    readings = [history.Reading(f"urn:ngsi-ld:AirQualityObserved:bench-{s:06d}", "AirQualityObserved", "pm25d",
+                                day0 + timedelta(hours=h), float(h % 50)) for s in range(300) for h in range(30 * 24)]
+    started = time.perf_counter()
+    for k in range(0, len(readings), 20_000):
+        history.record(ctx.db, readings[k:k + 20_000])
+    ctx.db.commit()
+    ctx.db.close()
+    load_s = time.perf_counter() - started
+    one = []
+    for _ in range(100):
+        t0 = time.perf_counter()
+        r = p.client.get(f"/ngsi-ld/v1/temporal/entities/{eid}", params={
+            "attrs": "temp24", "aggrMethods": "avg", "aggrPeriodDuration": "PT1H", "timerel": "after",
+            "timeAt": _iso(end - timedelta(hours=24))})
+        one.append((time.perf_counter() - t0) * 1000)
+    buckets = len(r.json()["temp24"]["avg"])
+    many = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        r = p.client.get("/ngsi-ld/v1/temporal/entities", params={
+            "type": "AirQualityObserved", "attrs": "pm25d", "aggrMethods": "avg", "aggrPeriodDuration": "P1D",
+            "timerel": "between", "timeAt": _iso(day0), "endTimeAt": _iso(end), "limit": 300,
+            "idPattern": "bench-000[0-2]"})
+        many.append((time.perf_counter() - t0) * 1000)
+    stations = sum(1 for e in r.json() if "pm25d" in e)
+    print(f"(d) temporal: 1 entity, 24 h of 1-minute values, hourly avg ({buckets} buckets): p95 {pct(one, 95):.1f} ms "
+          f"(target ≤ 15 ms)")
+    print(f"    {stations} stations × 30 days, daily avg: p95 {pct(many, 95):.0f} ms (target ≤ 200 ms); "
+          f"writing {len(readings):,} hourly readings with rollups took {load_s:.0f} s")
+    print(f"    peers: {PEERS['temporal']}")
+
+
+def main() -> None:
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 90_000
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Platform(Path(tmp))
+        try:
+            bench_upsert(p)
+            bench_notify(p)
+            bench_temporal(p)
+            bench_query(p, total)
+        finally:
+            p.close()
+
+
+if __name__ == "__main__":
+    main()
