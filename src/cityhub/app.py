@@ -39,6 +39,7 @@ ROUTER_MODULES = (
     "cityhub.collect.api",
     "cityhub.context.ngsild",
     "cityhub.context.api",
+    "cityhub.stats.api_indicators",
     "cityhub.web.routes",
 )
 

@@ -254,3 +254,40 @@ def _manage_standards(ctx: RequestContext, _resource: Any) -> bool:
 def _govern_dataset(ctx: RequestContext, ds: DatasetLike | None) -> bool:
     # Schema, quarantine, personal-data treatments, versions: the publisher's stewards and editors.
     return ds is not None and _can_edit_for(ctx, ds.owner_org_id)
+
+
+# --- statistics (indicators, saved queries, charts, dashboards) ---------------------------------
+
+
+@rule("indicator.read")
+def _read_indicator(ctx: RequestContext, source: DatasetLike | None) -> bool:
+    # An indicator is read like the dataset its figures come from (grants included).
+    return source is not None and can_read_dataset(ctx, source)
+
+
+@rule("indicator.manage")
+def _manage_indicators(ctx: RequestContext, _resource: Any) -> bool:
+    return ctx.actor.role == "steward"
+
+
+@rule("stats.create")
+def _create_analysis(ctx: RequestContext, _resource: Any) -> bool:
+    # Anyone signed in may keep queries, charts and dashboards; what they show is checked per table.
+    return ctx.actor.is_authenticated
+
+
+@rule("query.read", "chart.read", "dashboard.read")
+def _read_analysis(ctx: RequestContext, obj: Any) -> bool:
+    # private: the owner; shared: every signed-in user; link/public: anyone holding the link.
+    if obj is None:
+        return False
+    if obj.visibility in ("public", "link"):
+        return True
+    if obj.visibility == "shared" and ctx.actor.is_authenticated:
+        return True
+    return ctx.actor.is_authenticated and obj.owner_user_id == ctx.actor.user_id
+
+
+@rule("query.manage", "chart.manage", "dashboard.manage")
+def _manage_analysis(ctx: RequestContext, obj: Any) -> bool:
+    return obj is not None and ctx.actor.is_authenticated and obj.owner_user_id == ctx.actor.user_id
