@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from cityhub.governance.models import DatasetSchema
-from cityhub.governance.validation import Rule, Violation, rule_from_descriptor
+from cityhub.governance.validation import Columns, Rule, Violation, rule_from_descriptor
 
 # Frictionless types checked by a `type` rule (strings and structured types are not).
 CHECKED_TYPES = ("integer", "number", "boolean", "date", "datetime", "year", "yearmonth", "time")
@@ -74,23 +75,38 @@ class RuleSet:
 
     def check_table(self, table: pa.Table) -> tuple[pa.Table, list[Rejected]]:
         """Vectorised over a whole table: (accepted rows, rejected rows with the rules they broke)."""
-        masks: list[tuple[Rule, Any]] = []
+        cols = Columns(table)
+        # Rules of one field share its derived columns; fields run in parallel (Arrow's kernels release
+        # the GIL), multi-field rules after them.
+        by_field: dict[str, list[Rule]] = {}
+        multi: list[Rule] = []
         for rule in self.rules:
-            mask = rule.check_batch(table)
-            if mask is not None:
-                masks.append((rule, pc.fill_null(mask, False)))
+            if len(rule.fields()) == 1:
+                by_field.setdefault(rule.fields()[0], []).append(rule)
+            else:
+                multi.append(rule)
+
+        def run(rules: list[Rule]) -> list[tuple[Rule, Any]]:
+            return [(rule, rule.check_batch(cols)) for rule in rules]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = [pair for group in pool.map(run, by_field.values()) for pair in group]
+        results += run(multi)
+        masks = [(rule, pc.fill_null(mask, False)) for rule, mask in results if mask is not None and mask is not True]
         if not masks:
             return table, []
         ok = masks[0][1]
         for _, mask in masks[1:]:
             ok = pc.and_(ok, mask)
-        bad = pc.indices_nonzero(pc.invert(ok)).to_pylist()
-        if not bad:
+        if pc.all(ok).as_py():
             return table, []
-        rows = table.take(pa.array(bad)).to_pylist()
+        bad = pc.indices_nonzero(pc.invert(ok))
+        rows = table.take(bad).to_pylist()
+        # Which rules each refused row broke, read once per rule for just those rows.
+        broke = [(rule, pc.take(mask, bad).to_pylist()) for rule, mask in masks]
         rejected = []
-        for index, row in zip(bad, rows, strict=True):
-            found = [v for rule, mask in masks if not mask[index].as_py() and (v := rule.explain(row)) is not None]
+        for n, (index, row) in enumerate(zip(bad.to_pylist(), rows, strict=True)):
+            found = [v for rule, fine in broke if not fine[n] and (v := rule.explain(row)) is not None]
             rejected.append(Rejected(index, row, found))
         return table.filter(ok), rejected
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -128,7 +129,7 @@ def _present(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """True where a value is present (not null and not a missing marker)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return pc.is_valid(column)
-    return pc.and_(pc.is_valid(column), pc.invert(pc.is_in(pc.utf8_trim_whitespace(column), value_set=_MISSING_SET)))
+    return pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, value_set=_MISSING_SET)))
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -159,6 +160,58 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return None if _is_missing(value) else str(value)
+
+
+class Columns:
+    """A table's columns and what rules derive from them (text, presence, numbers), each computed once
+    per table however many rules read it."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.num_rows = table.num_rows
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def has(self, name: str | None) -> bool:
+        return name is not None and name in self.table.column_names
+
+    def _cached(self, name: str, kind: str, make: Any) -> Any:
+        key = (name, kind)
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def raw(self, name: str) -> pa.ChunkedArray:
+        return self.table.column(name)
+
+    def text(self, name: str) -> pa.ChunkedArray:
+        return self._cached(name, "text", lambda: _as_text(self.raw(name)))
+
+    def present(self, name: str) -> pa.ChunkedArray:
+        return self._cached(name, "present", lambda: _present(self.raw(name)))
+
+    def present_text(self, name: str) -> pa.ChunkedArray:
+        """Text with missing markers as nulls."""
+        return self._cached(name, "present_text", lambda: pc.if_else(self.present(name), self.text(name),
+                                                                      pa.scalar(None, pa.string())))
+
+    def cast(self, name: str, target: pa.DataType) -> pa.ChunkedArray | None:
+        """Every present value cast to `target`, or None when some value does not cast (strictly)."""
+        def make() -> pa.ChunkedArray | None:
+            try:
+                return pc.cast(self.present_text(name), target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+                return None
+        return self._cached(name, f"cast:{target}", make)
+
+    def numbers(self, name: str) -> pa.ChunkedArray:
+        """Numeric values (null where missing or not a number)."""
+        def make() -> pa.ChunkedArray:
+            column = self.raw(name)
+            if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+                return pc.cast(column, pa.float64())
+            fast = self.cast(name, pa.float64())
+            return fast if fast is not None else _numbers(column)
+        return self._cached(name, "numbers", make)
 
 
 # --- rules -----------------------------------------------------------------------------------------
@@ -202,15 +255,17 @@ class Rule:
         """Why a row the batch check refused fails this rule (batch checks keep no messages)."""
         return next(iter(self.validate_row(row)), None)
 
-    def check_batch(self, table: pa.Table) -> pa.ChunkedArray | pa.Array | None:
-        """A boolean mask (True = fine) over the table, or None when the table lacks the field."""
-        if self.field not in table.column_names:
+    def check_batch(self, cols: Columns) -> pa.ChunkedArray | pa.Array | bool | None:
+        """A boolean mask (True = fine) over the table, True when every row is fine, or None when the
+        table lacks the field."""
+        if not cols.has(self.field):
             return None
-        column = table.column(self.field)
-        ok = self.check_column(column)
-        return pc.or_(pc.invert(_present(column)), pc.fill_null(ok, True)) if self.skip_missing else ok
+        ok = self.check_column(cols, self.field)
+        if ok is True or not self.skip_missing:
+            return ok
+        return pc.or_(pc.invert(cols.present(self.field)), pc.fill_null(ok, True))
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:  # pragma: no cover
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -230,10 +285,10 @@ class RequiredRule(Rule):
         if _is_missing(row.get(self.field)):
             yield Violation(self.type, self.field, row.get(self.field), MissingValue.render(field=self.field))
 
-    def check_batch(self, table: pa.Table) -> pa.ChunkedArray | pa.Array | None:
-        if self.field not in table.column_names:
-            return pa.array([False] * table.num_rows) if table.num_rows else None
-        return _present(table.column(self.field))
+    def check_batch(self, cols: Columns) -> pa.ChunkedArray | pa.Array | bool | None:
+        if not cols.has(self.field):
+            return pa.array([False] * cols.num_rows) if cols.num_rows else None
+        return cols.present(self.field)
 
 
 class TypeParams(FieldParams):
@@ -264,13 +319,18 @@ class TypeRule(Rule):
         return Violation(self.type, self.field, value, TypeMismatch.render(field=self.field, value=value,
                                                                           field_type=kind))
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:
         kind = self.params.field_type
+        column = cols.raw(name)
         if pa.types.is_integer(column.type):
             return pa.array([kind in ("integer", "number", "year")] * len(column))
         if pa.types.is_floating(column.type) and kind == "number":
-            return pa.array([True] * len(column))
-        return pc.match_substring_regex(pc.utf8_trim_whitespace(_as_text(column)), TYPE_PATTERNS[kind])
+            return True
+        # Fast path: when every present value casts strictly, the column is fine as a whole.
+        target = {"integer": pa.int64(), "number": pa.float64(), "datetime": pa.timestamp("us")}.get(kind)
+        if target is not None and cols.cast(name, target) is not None:
+            return True
+        return pc.match_substring_regex(pc.utf8_trim_whitespace(cols.text(name)), TYPE_PATTERNS[kind])
 
 
 class LimitParams(FieldParams):
@@ -292,11 +352,11 @@ class MinimumRule(Rule):
             return None
         return Violation(self.type, self.field, value, self._error.render(field=self.field, value=value, limit=limit))
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:
         limit = self.params.value
         if isinstance(limit, str):
-            return self._kernel(_as_text(column), limit)
-        return self._kernel(_numbers(column), float(limit))
+            return self._kernel(cols.text(name), limit)
+        return self._kernel(cols.numbers(name), float(limit))
 
 
 class MaximumRule(MinimumRule):
@@ -326,8 +386,8 @@ class MinLengthRule(Rule):
         return Violation(self.type, self.field, value, self._error.render(field=self.field, value=value,
                                                                          limit=self.params.value))
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-        return pc.greater_equal(pc.utf8_length(_as_text(column)), self.params.value)
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:
+        return pc.greater_equal(pc.utf8_length(cols.text(name)), self.params.value)
 
 
 class MaxLengthRule(MinLengthRule):
@@ -338,8 +398,8 @@ class MaxLengthRule(MinLengthRule):
     def _fine(self, length: int) -> bool:
         return length <= self.params.value
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-        return pc.less_equal(pc.utf8_length(_as_text(column)), self.params.value)
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:
+        return pc.less_equal(pc.utf8_length(cols.text(name)), self.params.value)
 
 
 class PatternParams(FieldParams):
@@ -361,9 +421,9 @@ class PatternRule(Rule):
         return Violation(self.type, self.field, value, PatternMismatch.render(field=self.field, value=value,
                                                                              pattern=self.params.pattern))
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:
         # Frictionless patterns match the whole value.
-        return pc.match_substring_regex(_as_text(column), f"^(?:{self.params.pattern})$")
+        return pc.match_substring_regex(cols.text(name), f"^(?:{self.params.pattern})$")
 
 
 class EnumParams(FieldParams):
@@ -390,8 +450,8 @@ class EnumRule(Rule):
             return None
         return Violation(self.type, self.field, value, self._render(value))
 
-    def check_column(self, column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-        return pc.is_in(_as_text(column), value_set=pa.array(sorted(self._allowed), type=pa.string()))
+    def check_column(self, cols: Columns, name: str) -> pa.ChunkedArray | pa.Array | bool:
+        return pc.is_in(cols.text(name), value_set=pa.array(sorted(self._allowed), type=pa.string()))
 
 
 class CodeListParams(FieldParams):
@@ -447,13 +507,26 @@ class UniqueRule(Rule):
             yield self._render(key)
         self._seen.add(key)
 
-    def check_batch(self, table: pa.Table) -> pa.ChunkedArray | pa.Array | None:
-        names = [f for f in self.params.fields if f in table.column_names]
+    def check_batch(self, cols: Columns) -> pa.ChunkedArray | pa.Array | bool | None:
+        names = [f for f in self.params.fields if cols.has(f)]
         if not names:
             return None
-        indexed = table.select(names).append_column("__row", pa.array(range(table.num_rows), pa.int64()))
-        firsts = indexed.group_by(names, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
-        return pc.is_in(indexed.column("__row"), value_set=firsts.combine_chunks())
+        # A stable sort puts equal keys side by side in file order: each one equal to its predecessor
+        # is a repeat. Cheaper than hashing a million distinct strings.
+        keys = cols.table.select(names)
+        order = pc.sort_indices(keys, sort_keys=[(n, "ascending") for n in names])
+        repeat = None
+        for n in names:
+            ordered = pc.take(cols.raw(n), order)
+            same = pc.fill_null(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1)), False)
+            repeat = same if repeat is None else pc.and_(repeat, same)
+        if repeat is None or not pc.any(repeat).as_py():
+            return True
+        bad_positions = pc.indices_nonzero(repeat)
+        bad_rows = pc.take(order, pc.add(bad_positions, 1))
+        mask = np.ones(cols.num_rows, dtype=bool)
+        mask[bad_rows.to_numpy()] = False
+        return pa.array(mask)
 
 
 class CompareParams(BaseModel):
@@ -487,17 +560,16 @@ class CompareRule(Rule):
         yield Violation(self.type, p.left, row.get(p.left), ComparisonFailed.render(
             left=p.left, left_value=row.get(p.left), op=p.op, right=p.right, right_value=row.get(p.right)))
 
-    def check_batch(self, table: pa.Table) -> pa.ChunkedArray | pa.Array | None:
+    def check_batch(self, cols: Columns) -> pa.ChunkedArray | pa.Array | bool | None:
         p = self.params
-        if p.left not in table.column_names or p.right not in table.column_names:
+        if not cols.has(p.left) or not cols.has(p.right):
             return None
-        left, right = table.column(p.left), table.column(p.right)
-        a, b = _numbers(left), _numbers(right)
+        a, b = cols.numbers(p.left), cols.numbers(p.right)
         numeric = pc.and_(pc.is_valid(a), pc.is_valid(b))
-        as_text = _OPS[p.op][1](_as_text(left), _as_text(right))
+        as_text = _OPS[p.op][1](cols.text(p.left), cols.text(p.right))
         as_number = _OPS[p.op][1](a, b)
         ok = pc.if_else(numeric, as_number, as_text)
-        both = pc.and_(_present(left), _present(right))
+        both = pc.and_(cols.present(p.left), cols.present(p.right))
         return pc.or_(pc.invert(both), pc.fill_null(ok, True))
 
 
