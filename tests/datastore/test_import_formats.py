@@ -81,13 +81,13 @@ def test_json_array(desk):  # noqa: ANN001
 def test_geojson_feature_collection(desk):  # noqa: ANN001
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [129.16, 35.16]},
-         "properties": {"name": "해운대", "visitors": 1000}},
+         "properties": {"place": "해운대", "visitors": 1000}},
         {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[129, 35], [129.1, 35], [129, 35.1],
                                                                              [129, 35]]]},
-         "properties": {"name": "구역", "visitors": 5}},
+         "properties": {"place": "구역", "visitors": 5}},
     ]}
     resource_id = desk.load("places.geojson", json.dumps(fc).encode())
-    assert _types(desk, resource_id) == {"_id": "integer", "name": "text", "visitors": "integer",
+    assert _types(desk, resource_id) == {"_id": "integer", "place": "text", "visitors": "integer",
                                          "geometry": "geometry", "lon": "number", "lat": "number"}
     first = desk.rows(resource_id)["records"][0]
     assert first["lon"] == 129.16 and json.loads(first["geometry"])["type"] == "Point"

@@ -75,7 +75,22 @@ def _first_failure(raw: RawTable, values: pa.ChunkedArray, missing: pa.ChunkedAr
     return f'row {index + 1} has "{value}"'
 
 
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_ISO_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+
+def _canonical(values: pa.ChunkedArray, pattern: str) -> bool:
+    """Whether every value is already in the canonical form (the fast path for machine-written files)."""
+    return _all(pc.fill_null(pc.match_substring_regex(values, pattern), True))
+
+
 def _to_dates(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    if _canonical(values, _ISO_DATE):
+        try:
+            pc.cast(values, pa.date32())  # validates 2024-02-30 and friends
+            return values
+        except pa.ArrowInvalid:
+            return None
     parts = pc.extract_regex(values, _DATE)
 
     def either(a: str, b: str) -> pa.ChunkedArray:
@@ -92,6 +107,12 @@ def _to_dates(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
 
 
 def _to_datetimes(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    if _canonical(values, _ISO_DATETIME):
+        try:
+            pc.cast(values, pa.timestamp("s"))
+        except pa.ArrowInvalid:
+            return None
+        return pc.utf8_replace_slice(values, 10, 11, "T")
     parts = pc.extract_regex(values, _DATETIME)
 
     def part(name: str, width: int = 2, default: str = "00") -> pa.ChunkedArray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -140,17 +141,39 @@ def drop_table(ctx: RequestContext, *, table: str) -> None:
         ctx.db.flush()
 
 
-def _authorized_table(ctx: RequestContext, resource_id: str, action: str = "datastore.read") -> DatastoreTable:
+@dataclass
+class _Meta:
+    """What a query needs of a DatastoreTable row; the (large) value histograms load only on demand."""
+
+    resource_id: str
+    table_name: str
+    row_count: int
+    fields: list[dict[str, str]]
+    text_index: bool
+    db: Any = None
+
+    def histograms(self, names: list[str]) -> dict[str, Any]:
+        """The value histograms of just these columns (JSON path lookups, not the whole document)."""
+        t = DatastoreTable
+        picked = [t.histograms[name] for name in names]
+        row = self.db.execute(sa.select(*picked).where(t.resource_id == self.resource_id)).first() if names else None
+        return {n: h for n, h in zip(names, row or (), strict=False) if h is not None}
+
+
+def _authorized_table(ctx: RequestContext, resource_id: str, action: str = "datastore.read") -> _Meta:
     _catalog().authorize_resource(ctx, resource_id=resource_id, action=action)
-    meta = ctx.db.get(DatastoreTable, resource_id)
-    if meta is None:
+    t = DatastoreTable
+    row = ctx.db.execute(sa.select(t.table_name, t.row_count, t.fields, t.text_index)
+                         .where(t.resource_id == resource_id)).first()
+    if row is None:
         raise NotFound(f"resource {resource_id!r} has no datastore table (only tabular files are loaded)")
-    return meta
+    return _Meta(resource_id, row.table_name, row.row_count, row.fields, row.text_index, db=ctx.db)
 
 
 def info(ctx: RequestContext, *, resource_id: str) -> DatastoreInfo:
     """The columns (with types), row count and indexes of a resource's table."""
-    meta = _authorized_table(ctx, resource_id)
+    _authorized_table(ctx, resource_id)
+    meta = ctx.db.get(DatastoreTable, resource_id)
     return DatastoreInfo(
         resource_id=resource_id, table=meta.table_name, row_count=meta.row_count,
         fields=[{"id": ID_COLUMN, "type": "integer"}, *meta.fields], indexes=meta.indexes,
@@ -166,7 +189,7 @@ def _text_terms(q: str | dict[str, str] | None) -> tuple[list[str], dict[str, st
     return [t for t in str(q).split() if t], {}
 
 
-def _conditions(meta: DatastoreTable, table: sa.Table, conn: Connection, filters: dict[str, Any],
+def _conditions(meta: _Meta, table: sa.Table, conn: Connection, filters: dict[str, Any],
                 q: str | dict[str, str] | None) -> list[Any]:
     sqlite = conn.dialect.name == "sqlite"
     where = query.filter_conditions(table, meta.fields, filters, sqlite=sqlite)
@@ -191,16 +214,16 @@ def _check_page(ctx: RequestContext, limit: int, offset: int) -> None:
         raise Invalid.field("offset", "must not be negative")
 
 
-def _total(conn: Connection, ctx: RequestContext, meta: DatastoreTable, table: sa.Table, where: list[Any],
+def _total(conn: Connection, ctx: RequestContext, meta: _Meta, table: sa.Table, where: list[Any],
            filters: dict[str, Any], q: Any, distinct_of: list[Any] | None) -> tuple[int, bool]:
     """Exact up to settings.datastore_exact_count_cap, then an estimate (flagged)."""
     cap = ctx.settings.datastore_exact_count_cap
     if distinct_of is None:
         if not where:
             return meta.row_count, False
+        histograms = meta.histograms(list(filters))
         if not q:
-            exact = query.histogram_total(filters, meta.fields, meta.histograms,
-                                          sqlite=conn.dialect.name == "sqlite")
+            exact = query.histogram_total(filters, meta.fields, histograms, sqlite=conn.dialect.name == "sqlite")
             if exact is not None:
                 return exact, False
         counted = query.capped_count(conn, table, where, cap)
@@ -209,7 +232,8 @@ def _total(conn: Connection, ctx: RequestContext, meta: DatastoreTable, table: s
         counted = int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
     if counted <= cap:
         return counted, False
-    return query.estimate(meta.row_count, filters, meta.histograms, cap + 1), True
+    histograms = meta.histograms(list(filters)) if distinct_of is not None else histograms
+    return query.estimate(meta.row_count, filters, histograms, cap + 1), True
 
 
 def search(ctx: RequestContext, *, resource_id: str, filters: dict[str, Any] | None = None,

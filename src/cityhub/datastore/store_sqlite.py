@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 BATCH_ROWS = 100_000
 # A trigram index on a huge table costs more load time than the occasional `q` scan saves.
-FTS_MAX_ROWS = 1_000_000
+FTS_MAX_ROWS = 200_000
 
 
 def _raw(conn: Connection):  # noqa: ANN202

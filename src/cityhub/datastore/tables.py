@@ -19,10 +19,30 @@ from cityhub.datastore.types import ID_COLUMN, storage_type
 INDEX_MIN_ROWS = 2_000
 MAX_FILTER_COLUMNS = 4
 MAX_TEMPORAL_COLUMNS = 2
+# An integer column with few values is a code (year, month, grade); with more it is a measurement.
+MAX_INTEGER_CATEGORIES = 50
+
+
+_CACHE: dict[tuple, sa.Table] = {}
+_CACHE_SIZE = 512
 
 
 def table_for(name: str, fields: list[dict[str, Any]], *, sqlite: bool) -> sa.Table:
-    """The Core Table for a datastore table (fresh MetaData: these tables are not in the app's)."""
+    """The Core Table for a datastore table (own MetaData: these tables are not in the app's).
+
+    Cached by name and exact column list, so SQLAlchemy's compiled-statement cache works across
+    requests; a re-upload with other columns gets a new key. Pure description, safe in any worker.
+    """
+    key = (name, sqlite, tuple((f["id"], f["type"]) for f in fields))
+    table = _CACHE.get(key)
+    if table is None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        table = _CACHE[key] = _build(name, fields, sqlite=sqlite)
+    return table
+
+
+def _build(name: str, fields: list[dict[str, Any]], *, sqlite: bool) -> sa.Table:
     columns = [sa.Column(ID_COLUMN, sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
                          autoincrement=True)]
     columns += [sa.Column(f["id"], storage_type(f["type"], sqlite=sqlite), quote=True) for f in fields]
@@ -42,7 +62,8 @@ def index_plan(typed: TypedTable) -> list[list[str]]:
     if typed.row_count < INDEX_MIN_ROWS:
         return []
     temporal = [c.name for c in typed.columns if c.type in ("datetime", "date")][:MAX_TEMPORAL_COLUMNS]
-    filters = [c.name for c in typed.columns if c.histogram is not None and c.name not in temporal]
+    filters = [c.name for c in typed.columns if c.histogram is not None and c.name not in temporal
+               and (c.type != "integer" or len(c.histogram) <= MAX_INTEGER_CATEGORIES)]
     plan: list[list[str]] = []
     for name in filters[:MAX_FILTER_COLUMNS]:
         plan.append([name, temporal[0]] if temporal else [name])

@@ -5,6 +5,7 @@ All columns are read as strings here; types are decided afterwards over the whol
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -39,8 +40,13 @@ def sniff_delimiter(head: str) -> str:
 
 
 def _header(utf8_path: Path, delimiter: str | None) -> tuple[list[str], str]:
-    with utf8_path.open("r", encoding="utf-8-sig", newline="") as fh:
-        head = fh.read(64 * 1024)
+    with utf8_path.open("rb") as fh:
+        sample = fh.read(64 * 1024)
+    try:
+        head = codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        verify_utf8(utf8_path)  # raises Invalid naming the line
+        raise
     if not head.strip():
         raise Invalid.field("file", "the file is empty")
     delimiter = delimiter or sniff_delimiter(head)
@@ -50,7 +56,8 @@ def _header(utf8_path: Path, delimiter: str | None) -> tuple[list[str], str]:
     return first, delimiter
 
 
-def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool, bad: list) -> pa.Table:
+def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool, bad: list,
+           multiline: bool = True) -> pa.Table:
     def on_bad_row(row) -> str:  # noqa: ANN001
         bad.append(row)
         return "skip" if threads else "error"
@@ -59,7 +66,7 @@ def _parse(path: Path, names: list[str], delimiter: str, *, threads: bool, bad: 
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads,
                                        block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline,
                                          invalid_row_handler=on_bad_row),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -81,24 +88,32 @@ def _ragged(path: Path, names: list[str], delimiter: str) -> Invalid:
     return Invalid(f"{where} {message}", details={where: [message]})
 
 
+def _parse_all(source: Path, names: list[str], delimiter: str) -> pa.Table:
+    """Fast parse first (no newlines inside quoted values, which lets Arrow split blocks freely);
+    if rows come out ragged, parse again allowing them; still ragged means the file is."""
+    for multiline in (False, True):
+        bad: list = []
+        try:
+            table = _parse(source, names, delimiter, threads=True, bad=bad, multiline=multiline)
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+                verify_utf8(source)  # Arrow checks UTF-8 as it converts; this names the line
+            raise Invalid.field("file", f"the file could not be parsed as CSV: {exc}") from None
+        if not bad:
+            return table
+    raise _ragged(source, names, delimiter)
+
+
 def read_delimited(path: Path, settings: Settings, *, delimiter: str | None = None) -> RawTable:
     """Read a CSV/TSV file into string columns; Invalid names bad lines (encoding, ragged rows)."""
     encoding = detect_encoding(path)
     source, temp = path, None
-    if encoding in ("utf-8", "utf-8-sig"):
-        verify_utf8(path)
-    else:
+    if encoding not in ("utf-8", "utf-8-sig"):
         temp = source = transcode_to_utf8(path, encoding, settings.data_dir / "tmp")
     try:
         header, delimiter = _header(source, delimiter)
         names = clean_column_names(header)
-        bad: list = []
-        try:
-            table = _parse(source, names, delimiter, threads=True, bad=bad)
-        except pa.ArrowInvalid as exc:
-            raise Invalid.field("file", f"the file could not be parsed as CSV: {exc}") from None
-        if bad:
-            raise _ragged(source, names, delimiter)
+        table = _parse_all(source, names, delimiter)
     finally:
         if temp is not None:
             temp.unlink(missing_ok=True)
