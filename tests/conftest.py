@@ -225,3 +225,9 @@ REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 def reference_dir() -> Path:
     """../shared/reference (the external formats we speak and the demo city's districts)."""
     return REFERENCE_DIR
+
+
+@pytest.fixture
+def live_people(live_server: LiveServer) -> People:
+    """People for tests that talk to `live_server` (do not combine `people`/`client` with it: one app, one start)."""
+    return People(live_server.app)

@@ -319,3 +319,16 @@ def test_an_import_cut_short_commits_all_or_nothing(settings: Settings, tmp_path
         assert len(resources) == 1 and resources[0]["total"] == 150_000 and tables == [resources[0]["id"]]
     else:  # cut short: the transaction rolled back and the restart swept the unreferenced upload
         assert resources == [] and tables == [] and stored == [], outcome
+
+
+def test_metrics_are_for_the_scraper_only(sqlite_settings) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from cityhub.app import create_app
+
+    sqlite_settings.metrics_token = "scrape-me"
+    with TestClient(create_app(sqlite_settings)) as c:
+        assert c.get("/metrics").status_code == 403
+        assert c.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        ok = c.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert ok.status_code == 200 and "cityhub_request_seconds" in ok.text

@@ -39,6 +39,7 @@ ROUTER_MODULES = (
     "cityhub.collect.api",
     "cityhub.context.ngsild",
     "cityhub.context.api",
+    "cityhub.ops.api",
     "cityhub.stats.api_indicators",
     "cityhub.web.routes",
 )
@@ -198,7 +199,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "checks": {"database": "ok"}})
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
+        # Totals include non-public data, so only the scraper sees them: a loopback client, or
+        # whoever presents the configured metrics token.
+        token = settings.metrics_token
+        presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        client = request.client.host if request.client else ""
+        allowed = (presented == token) if token else client in ("127.0.0.1", "::1", "localhost", "testclient")
+        if not allowed:
+            return problem(403, "Forbidden", "metrics are for the city's monitoring only", code="forbidden")
         metrics.refresh_from_database(app.state.session_factory)
         body, content_type = metrics.render()
         return PlainTextResponse(body, media_type=content_type)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     # One info line per request (with its request id); off → debug level. Slow or failed requests always log.
     access_log: bool = True
+    # When set, /metrics answers only to `Authorization: Bearer <token>`; otherwise loopback clients only.
+    metrics_token: str = ""
     # On SIGTERM: how long in-flight requests (uploads, imports) may run before they are cancelled and roll back.
     shutdown_grace_seconds: float = 30.0
     # At start-up, uploads no resource references (their import never committed) are removed once this old.
@@ -49,6 +51,16 @@ class Settings(BaseSettings):
     context_notify_max_attempts: int = 8
     context_raw_retention_days: int = 30
     context_rollup_retention_days: int = 730
+    # Integrated operations (incidents, agency webhooks, video grants).
+    ops_webhook_timeout_seconds: float = 2.0
+    ops_delivery_max_attempts: int = 8
+    ops_duplicate_radius_m: float = 300.0
+    ops_duplicate_window_minutes: float = 10.0
+    ops_camera_radius_m: float = 500.0
+    ops_grant_default_minutes: int = 30
+    ops_grant_max_minutes: int = 240
+    ops_grant_margin_minutes: int = 60  # a grant may outlive its incident's closing by this much
+    ops_sensor_incidents: bool = True  # alert.raised (high/critical) opens incidents
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
