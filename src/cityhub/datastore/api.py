@@ -98,3 +98,19 @@ def download(
                                   q=_q(q), sort=sort, fields=fields)
     return StreamingResponse(out.chunks, media_type=out.media_type,
                              headers={"Content-Disposition": f'attachment; filename="{out.filename}"'})
+
+
+def install(app) -> None:  # noqa: ANN001
+    """At start-up, set the rows gauge from what the datastore already holds (it lives in the database)."""
+
+    def count_rows(app) -> None:  # noqa: ANN001
+        import sqlalchemy as sa
+
+        from cityhub import metrics
+        from cityhub.datastore.models import DatastoreTable
+
+        with app.state.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(DatastoreTable.row_count), 0))).scalar_one()
+        metrics.DATASTORE_ROWS.set(total)
+
+    app.state.startup_hooks.append(count_rows)
