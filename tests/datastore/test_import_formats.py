@@ -131,3 +131,15 @@ def test_sql_keyword_and_quoted_column_names_work(desk):  # noqa: ANN001
     body = desk.rows(resource_id, sort='from desc', filters=json.dumps({"select": 1, 'say "hi"': "x"}))
     assert body["total"] == 1 and body["records"][0]['say "hi"'] == "x"
     assert body["records"][0]["order"] == "2024-01-01"
+
+
+def test_reupload_and_delete_leave_no_table(desk):  # noqa: ANN001
+    from tests.datastore.helpers import leftovers
+
+    resource_id = desk.load("a.csv", b"a\n1\n")
+    assert leftovers(desk.client)["tables"] == [resource_id]
+    response = desk.client.delete(f"/api/v1/resources/{resource_id}", headers=desk.headers)
+    assert response.status_code == 204, response.text
+    left = leftovers(desk.client)
+    assert left["tables"] == [] and left["registered"] == 0
+    assert desk.client.get(f"/api/v1/datastore/{resource_id}").status_code == 404
