@@ -8,3 +8,4 @@ from cityhub.governance import models as governance_models  # noqa: F401
 from cityhub.collect import models as collect_models  # noqa: F401
 from cityhub.datastore import models as datastore_models  # noqa: F401
 from cityhub.stats import models as stats_models  # noqa: F401
+from cityhub.ops import models as ops_models  # noqa: F401

@@ -36,6 +36,7 @@ ROUTER_MODULES = (
     "cityhub.governance.api",
     "cityhub.governance.api_standards",
     "cityhub.governance.api_data",
+    "cityhub.governance.api_quality",
     "cityhub.collect.api",
     "cityhub.context.ngsild",
     "cityhub.context.api",

@@ -291,3 +291,99 @@ def _read_analysis(ctx: RequestContext, obj: Any) -> bool:
 @rule("query.manage", "chart.manage", "dashboard.manage")
 def _manage_analysis(ctx: RequestContext, obj: Any) -> bool:
     return obj is not None and ctx.actor.is_authenticated and obj.owner_user_id == ctx.actor.user_id
+
+
+# --- integrated operations (incidents, agencies, video, linked services, directives) ----------------
+# Operators of the control centre see and do everything; an agency (a member of an organization of
+# kind "agency", usually through its service user's token) only for incidents it takes part in, and
+# only within its token's scopes. Citizens may report; they see nothing of incidents.
+
+
+def _ops_operator(ctx: RequestContext) -> bool:
+    return ctx.actor.role == "operator"
+
+
+def _scoped(ctx: RequestContext, scope: str) -> bool:
+    """A token with scopes must carry this one; a session (no scopes) keeps the user's rights."""
+    return not ctx.actor.scopes or scope in ctx.actor.scopes
+
+
+def _in_incident(ctx: RequestContext, incident: Any) -> bool:
+    orgs = getattr(incident, "agency_org_ids", None) or frozenset()
+    return bool(orgs & ctx.actor.org_ids)
+
+
+@rule("incident.report")
+def _incident_report(ctx: RequestContext, agency: Any) -> bool:
+    if _ops_operator(ctx):
+        return True
+    return agency is not None and agency.org_id in ctx.actor.org_ids and _scoped(ctx, "ops.incident.write")
+
+
+@rule("incident.citizen_report")
+def _incident_citizen_report(ctx: RequestContext, _resource: Any) -> bool:
+    return ctx.actor.is_authenticated
+
+
+@rule("incident.read")
+def _incident_read(ctx: RequestContext, incident: Any) -> bool:
+    return _ops_operator(ctx) or _in_incident(ctx, incident)
+
+
+@rule("incident.update")
+def _incident_update(ctx: RequestContext, incident: Any) -> bool:
+    return _ops_operator(ctx) or (_in_incident(ctx, incident) and _scoped(ctx, "ops.incident.write"))
+
+
+@rule("incident.list", "delivery.read", "agency.read")
+def _incident_list(ctx: RequestContext, _resource: Any) -> bool:
+    # Lists are filtered to the agency's own rows by the service; citizens get nothing.
+    return _ops_operator(ctx) or bool(ctx.actor.org_ids)
+
+
+@rule("agency.manage")
+def _agency_manage(ctx: RequestContext, _resource: Any) -> bool:
+    return False  # admins only
+
+
+@rule("delivery.retry", "camera.sync", "directive.issue", "linked.broadcast")
+def _ops_operator_only(ctx: RequestContext, _resource: Any) -> bool:
+    return _ops_operator(ctx)
+
+
+@rule("camera.read")
+def _camera_read(ctx: RequestContext, _resource: Any) -> bool:
+    return _ops_operator(ctx) or (bool(ctx.actor.org_ids) and _scoped(ctx, "ops.video"))
+
+
+@rule("video.grant")
+def _video_grant(ctx: RequestContext, incident: Any) -> bool:
+    return _ops_operator(ctx) or (_in_incident(ctx, incident) and _scoped(ctx, "ops.video"))
+
+
+@rule("video.grant.read", "video.revoke")
+def _video_grant_own(ctx: RequestContext, agency_org_id: Any) -> bool:
+    return _ops_operator(ctx) or (agency_org_id in ctx.actor.org_ids and _scoped(ctx, "ops.video"))
+
+
+@rule("video.view")
+def _video_view(ctx: RequestContext, _resource: Any) -> bool:
+    # The signed link is the credential; the service checks signature, expiry, grant and agency, and audits.
+    return True
+
+
+@rule("linked.use")
+def _linked_use(ctx: RequestContext, agency: Any) -> bool:
+    return _ops_operator(ctx) or (agency is not None and agency.org_id in ctx.actor.org_ids
+                                  and _scoped(ctx, "ops.linked"))
+
+
+@rule("person.register", "person.read")
+def _protected_persons(ctx: RequestContext, agency: Any) -> bool:
+    # Restricted personal data: the protection service (and admins) only.
+    return agency is not None and agency.kind == "protection" and agency.org_id in ctx.actor.org_ids
+
+
+@rule("directive.read", "directive.update")
+def _directive(ctx: RequestContext, department_org_id: Any) -> bool:
+    return _ops_operator(ctx) or (department_org_id is not None and department_org_id in ctx.actor.org_ids)

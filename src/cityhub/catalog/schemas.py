@@ -193,7 +193,7 @@ class DatasetList(BaseModel):
 
 FACET_FIELDS = ("organization", "theme", "keywords", "format", "license_id", "access_level")
 SORTS = ("relevance", "modified", "-modified", "name", "-name", "created", "-created", "views", "title",
-         "id", "-id")
+         "id", "-id", "quality", "-quality")
 
 
 class DatasetSearch(BaseModel):

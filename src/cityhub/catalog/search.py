@@ -159,6 +159,11 @@ def _order(query: DatasetSearch, scored: bool) -> list[Any]:
     if query.sort == "views":  # view counts change on every read, so they live only on `datasets`
         return [select(Dataset.view_count).where(Dataset.id == Doc.dataset_id).scalar_subquery().desc(),
                 Doc.dataset_id]
+    if query.sort in ("quality", "-quality"):  # governance keeps the scores
+        from cityhub.governance.quality import sort_key
+
+        key = sort_key(Doc.dataset_id)
+        return [key.desc() if query.sort == "quality" else key.asc(), Doc.dataset_id]
     return SORT_COLUMNS[query.sort] + [Doc.dataset_id]
 
 

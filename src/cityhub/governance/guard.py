@@ -19,7 +19,7 @@ from sqlalchemy import insert
 
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
-from cityhub.governance import privacy
+from cityhub.governance import privacy, quality
 from cityhub.governance.models import QuarantinedRecord
 from cityhub.governance.ruleset import Rejected, ruleset_for
 from cityhub.governance.validation import Violation
@@ -69,12 +69,15 @@ def screen_upload(ctx: RequestContext, *, resource: Any, raw: Any) -> Any:
     privacy.record_findings(ctx.db, dataset_id=dataset.id, resource_id=resource.id, findings=findings,
                             treatments=treatments, treated_by=ctx.actor.user_id)
     rules = ruleset_for(ctx.db, dataset.id)
+    rejected: list[Rejected] = []
     if rules:
         table, rejected = rules.check_table(table)
         count = quarantine(ctx, dataset_id=dataset.id, resource_id=resource.id, origin="upload", rejected=rejected,
                            first_line=raw.first_data_line)
         if count:
             raw.warnings.append(f"{count} rows broke the dataset's schema and were quarantined")
+    quality.record_write(ctx, dataset_id=dataset.id, resource_id=resource.id, replace=True, has_rules=bool(rules),
+                         tally=quality.tally_table(table, rejected), trigger="upload")
     raw.table = table
     raw.columns = list(table.column_names)
     return raw
@@ -112,11 +115,12 @@ def screen_collected(ctx: RequestContext, *, dataset_id: str, resource_id: str |
         privacy.record_findings(ctx.db, dataset_id=dataset_id, resource_id=resource_key, findings=findings,
                                 treatments=treatments, treated_by=privacy.SYSTEM_TREATER, replace=False)
     rules = ruleset_for(ctx.db, dataset_id)
-    if not rules:
-        return rows, 0
-    accepted, rejected = rules.validate_rows(rows)
-    return accepted, quarantine(ctx, dataset_id=dataset_id, resource_id=resource_id, origin="collect",
-                                rejected=rejected, run_id=run_id)
+    accepted, rejected = rules.validate_rows(rows) if rules else (rows, [])
+    refused = quarantine(ctx, dataset_id=dataset_id, resource_id=resource_id, origin="collect", rejected=rejected,
+                         run_id=run_id)
+    quality.record_write(ctx, dataset_id=dataset_id, resource_id=resource_key, replace=False, has_rules=bool(rules),
+                         tally=quality.tally_rows(accepted, rejected), trigger="collect", run_id=run_id)
+    return accepted, refused
 
 
 def personal_guard(ctx: RequestContext, *, dataset_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.db import Base, UTCDateTime, utcnow
@@ -132,3 +132,44 @@ class QuarantinedRecord(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(36))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- quality -----------------------------------------------------------------------------------------
+
+
+class QualityCounters(Base):
+    """Running counts per resource, updated from each write's own rows: scores never rescan a table."""
+
+    __tablename__ = "gov_quality_counters"
+
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(36), index=True)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)  # accepted rows stored
+    checked_rows: Mapped[int] = mapped_column(BigInteger, default=0)  # accepted + refused
+    cells: Mapped[int] = mapped_column(BigInteger, default=0)
+    missing_cells: Mapped[int] = mapped_column(BigInteger, default=0)
+    invalid_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    inconsistent_rows: Mapped[int] = mapped_column(BigInteger, default=0)  # cross-field and code-list rules
+    duplicate_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    has_rules: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_write_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QualityScore(Base):
+    """A dataset's quality score at one moment (current=True for the latest); history over time."""
+
+    __tablename__ = "gov_quality_scores"
+    __table_args__ = (Index("ix_gov_quality_scores_dataset", "dataset_id", "computed_at"),
+                      Index("ix_gov_quality_scores_current", "current", "total"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(String(36))
+    owner_org_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    access_level: Mapped[str] = mapped_column(String(20), default="public")  # for visibility filters
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    trigger: Mapped[str] = mapped_column(String(20))  # upload | collect | api | metadata
+    total: Mapped[float] = mapped_column(Float)
+    dimensions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,7 +12,7 @@ from cityhub.ctx import RequestContext
 from cityhub.datastore.models import DatastoreTable
 from cityhub.datastore.tables import table_for
 from cityhub.errors import Invalid, NotFound
-from cityhub.governance import guard, privacy
+from cityhub.governance import guard, privacy, quality
 from cityhub.governance.ruleset import ruleset_for
 from cityhub.governance.schemas import RowsResult
 
@@ -83,10 +83,13 @@ def write_rows(ctx: RequestContext, *, resource_id: str, rows: list[dict[str, An
         blocking = [f for f in privacy.scan(sample, ctx.db) if f.blocking]
         if blocking:
             raise privacy.refuse_public(blocking)
-    accepted, rejected = ruleset_for(ctx.db, ref.dataset_id).validate_rows(rows)
+    rules = ruleset_for(ctx.db, ref.dataset_id)
+    accepted, rejected = rules.validate_rows(rows)
     quarantined = guard.quarantine(ctx, dataset_id=ref.dataset_id, resource_id=resource_id, origin="api",
                                    rejected=rejected)
     append_rows(ctx, resource_id=resource_id, rows=accepted)
+    quality.record_write(ctx, dataset_id=ref.dataset_id, resource_id=resource_id, replace=False,
+                         has_rules=bool(rules), tally=quality.tally_rows(accepted, rejected), trigger="api")
     return RowsResult(accepted=len(accepted), quarantined=quarantined,
                       errors=[{"row": r.index, "errors": [v.as_dict() for v in r.violations]} for r in rejected])
 
