@@ -50,20 +50,35 @@ class InProcessBus:
 
 
 def publish_after_commit(session: Session, bus: InProcessBus, topic: str, payload: dict[str, Any]) -> None:
-    """Queue an event on the session; it is published when (and only if) the session commits."""
-    pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault("pending_events", [])
-    pending.append((topic, payload))
+    """Queue an event on the session; it is published when (and only if) the session commits.
+
+    SQLAlchemy also fires after_commit/after_rollback for savepoints (`begin_nested`): an event is
+    tagged with the savepoint it was raised in, moves to the enclosing one when that savepoint is
+    released, is dropped when it rolls back, and travels only when the outermost transaction commits.
+    """
+    pending: list[tuple[Any, str, dict[str, Any]]] = session.info.setdefault("pending_events", [])
+    pending.append((session.get_nested_transaction(), topic, payload))
     if not session.info.get("bus_hooked"):
         session.info["bus_hooked"] = True
 
         @event.listens_for(session, "after_commit")
         def _flush(sess: Session) -> None:
+            inner = sess.get_nested_transaction()
+            if inner is not None:  # a savepoint released: its events now belong to the enclosing transaction
+                parent = inner.parent if inner.parent is not None and inner.parent.nested else None
+                sess.info["pending_events"] = [(parent if tx is inner else tx, t, p)
+                                               for tx, t, p in sess.info.get("pending_events", [])]
+                return
             events = sess.info.pop("pending_events", [])
-            for t, p in events:
+            for _tx, t, p in events:
                 bus.publish(t, p)
 
         @event.listens_for(session, "after_rollback")
         def _drop(sess: Session) -> None:
+            inner = sess.get_nested_transaction()
+            if inner is not None:  # a savepoint rolled back: only its own events go
+                sess.info["pending_events"] = [e for e in sess.info.get("pending_events", []) if e[0] is not inner]
+                return
             sess.info.pop("pending_events", None)
 
 

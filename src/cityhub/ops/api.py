@@ -1,0 +1,52 @@
+"""The ops domain's HTTP doors (one router per sub-resource, all under /api/v1/ops) and its background work:
+the agency delivery dispatcher and the sensor-alert subscriber."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+SUB_ROUTERS = (
+    "cityhub.ops.api_incidents",
+    "cityhub.ops.api_agencies",
+    "cityhub.ops.api_video",
+    "cityhub.ops.api_linked",
+    "cityhub.ops.api_directives",
+)
+
+router = APIRouter()
+for _name in SUB_ROUTERS:
+    try:
+        router.include_router(importlib.import_module(_name).router)
+    except ModuleNotFoundError as exc:  # a sub-resource not written yet
+        if exc.name != _name:
+            raise
+
+
+def install(app: FastAPI) -> None:
+    """Start the delivery dispatcher (woken after each commit that queued deliveries) and the alert subscriber."""
+    unsubscribers: list[Any] = []
+
+    def start(app: FastAPI) -> None:
+        from cityhub.ops import sensors
+        from cityhub.ops.dispatcher import AgencyDispatcher
+        from cityhub.ops.service_agencies import WAKE_TOPIC
+
+        dispatcher = AgencyDispatcher(app.state.session_factory, app.state.settings)
+        app.state.ops_dispatcher = dispatcher
+        unsubscribers.append(app.state.bus.subscribe(WAKE_TOPIC, dispatcher.notify))
+        unsubscribers.append(sensors.subscribe(app.state.bus, app.state.session_factory, app.state.settings))
+        dispatcher.start()
+        dispatcher.notify()  # rows left pending by a previous process (kill -9) go out now
+
+    def stop(app: FastAPI) -> None:
+        for unsubscribe in unsubscribers:
+            unsubscribe()
+        dispatcher = getattr(app.state, "ops_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.stop()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)

@@ -1,0 +1,181 @@
+"""The CCTV registry: Camera entities of the context domain, indexed on a grid for "nearest within a radius".
+
+Cameras live in the context domain (NGSI-LD `Camera`: cameraName, cameraUsage, streamURL, on,
+location). This module keeps a narrow copy keyed by grid cell (≈550 m squares), refreshed from the
+context query service at start-up, when a batch with cameras is written, and on demand, so a
+radius query reads a handful of cells through one index instead of scanning every entity.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from cityhub.auth import policy
+from cityhub.ctx import RequestContext
+from cityhub.db import utcnow
+from cityhub.errors import Invalid
+from cityhub.ops.models import CameraCell
+from cityhub.ops.schemas import CameraPublic, Location
+
+log = logging.getLogger("cityhub.ops.cameras")
+C = CameraCell.__table__
+CELL_LAT = 0.005  # ≈ 555 m
+CELL_LON = 0.006  # ≈ 545 m at Busan's latitude
+# Usage words of the city's control centre → the FIWARE Camera cameraUsage values they cover.
+USAGES: dict[str, frozenset[str]] = {
+    "crime_prevention": frozenset({"SURVEILLANCE"}),
+    "traffic": frozenset({"TRAFFIC", "RLVD", "ANPR"}),
+    "disaster": frozenset({"DISASTER"}),
+    "parking": frozenset({"PARKING"}),
+}
+
+
+def cell_of(lon: float, lat: float) -> int:
+    return math.floor(lat / CELL_LAT) * 100_000 + math.floor(lon / CELL_LON)
+
+
+def cells_around(lon: float, lat: float, radius_m: float) -> list[int]:
+    """Every cell a circle of `radius_m` around the point can touch."""
+    d_lat = radius_m / 110_574.0
+    d_lon = radius_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+    rows = range(math.floor((lat - d_lat) / CELL_LAT), math.floor((lat + d_lat) / CELL_LAT) + 1)
+    cols = range(math.floor((lon - d_lon) / CELL_LON), math.floor((lon + d_lon) / CELL_LON) + 1)
+    return [r * 100_000 + c for r in rows for c in cols]
+
+
+def _distance(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+@dataclass(frozen=True)
+class NearCamera:
+    id: str
+    name: str | None
+    usage: str | None
+    district: str | None
+    lon: float
+    lat: float
+    stream_url: str | None
+    distance_m: float
+
+    def public(self) -> CameraPublic:
+        return CameraPublic(id=self.id, name=self.name, usage=self.usage, district=self.district,
+                            location=Location(lon=self.lon, lat=self.lat), distance_m=round(self.distance_m, 1))
+
+
+def usage_values(usage: str | None) -> frozenset[str] | None:
+    if not usage:
+        return None
+    if usage in USAGES:
+        return USAGES[usage]
+    if usage.upper() in {v for vs in USAGES.values() for v in vs}:
+        return frozenset({usage.upper()})
+    raise Invalid.field("usage", f"one of {', '.join(USAGES)} (or a FIWARE cameraUsage value)")
+
+
+def nearest(ctx: RequestContext, *, lon: float, lat: float, radius_m: float, usage: str | None = None,
+            limit: int = 20) -> list[NearCamera]:
+    """Active cameras within `radius_m` of the point, nearest first (no policy check: callers check)."""
+    wanted = usage_values(usage)
+    stmt = select(C.c.camera_id, C.c.lon, C.c.lat, C.c.usage, C.c.name, C.c.district, C.c.stream_url).where(
+        C.c.cell.in_(cells_around(lon, lat, radius_m)), C.c.active.is_(True))
+    out = []
+    for r in ctx.db.execute(stmt):
+        if wanted is not None and (r.usage or "").upper() not in wanted:
+            continue
+        d = _distance(lon, lat, r.lon, r.lat)
+        if d <= radius_m:
+            out.append(NearCamera(r.camera_id, r.name, r.usage, r.district, r.lon, r.lat, r.stream_url, d))
+    out.sort(key=lambda c: (c.distance_m, c.id))
+    return out[:limit]
+
+
+def find_nearest(ctx: RequestContext, *, location: Location, radius_m: float, usage: str | None = None,
+                 limit: int = 20) -> list[CameraPublic]:
+    """The nearest cameras to a point (operators and agencies)."""
+    policy.require(ctx, "camera.read")
+    if not 0 < radius_m <= 5000:
+        raise Invalid.field("radius", "between 0 and 5000 metres")
+    return [c.public() for c in nearest(ctx, lon=location.lon, lat=location.lat, radius_m=radius_m, usage=usage,
+                                        limit=limit)]
+
+
+def by_ids(ctx: RequestContext, ids: list[str]) -> dict[str, Any]:
+    return {r.camera_id: r for r in ctx.db.execute(select(C).where(C.c.camera_id.in_(ids)))}
+
+
+def within(ctx: RequestContext, polygon: Any) -> list[Any]:
+    """Cameras inside a (shapely) polygon: bounding box on the grid, then the exact test."""
+    from shapely.geometry import Point
+
+    min_lon, min_lat, max_lon, max_lat = polygon.bounds
+    stmt = select(C).where(C.c.lat.between(min_lat, max_lat), C.c.lon.between(min_lon, max_lon))
+    return [r for r in ctx.db.execute(stmt) if polygon.covers(Point(r.lon, r.lat))]
+
+
+# --- keeping the index in step with the context domain -------------------------------------------
+
+
+def _row(entity: dict[str, Any], now: Any) -> dict[str, Any] | None:
+    from cityhub.context.districts import district_for
+
+    loc = entity.get("location")
+    if not isinstance(loc, dict) or loc.get("type") != "Point":
+        return None
+    lon, lat = (float(v) for v in loc["coordinates"][:2])
+    usage = entity.get("cameraUsage")
+    return {"camera_id": entity["id"], "cell": cell_of(lon, lat), "lon": lon, "lat": lat,
+            "usage": usage if isinstance(usage, str) else None, "name": entity.get("cameraName"),
+            "district": district_for(lon, lat), "stream_url": entity.get("streamURL"),
+            "active": entity.get("on", True) is not False, "refreshed_at": now}
+
+
+def sync(ctx: RequestContext, *, ids: list[str] | None = None) -> int:
+    """Copy Camera entities (all of them, or the given ids) from the context domain into the index."""
+    from cityhub.context.query import EntityQuery, query_entities
+
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    page = max(1, min(1000, ctx.settings.context_max_limit))
+    offset = 0
+    while True:
+        q = EntityQuery(types=["Camera"], ids=list(ids or []), limit=page, offset=offset, key_values=True)
+        items = query_entities(ctx, query=q).items
+        rows.extend(r for r in (_row(e, now) for e in items) if r is not None)
+        if len(items) < page:
+            break
+        offset += page
+    if ids is None:
+        ctx.db.execute(delete(C))
+    else:
+        ctx.db.execute(delete(C).where(C.c.camera_id.in_(ids)))
+    for start in range(0, len(rows), 1000):
+        ctx.db.execute(insert(C), rows[start:start + 1000])
+    return len(rows)
+
+
+def on_batch(factory: Any, settings: Any, bus: Any) -> Any:
+    """A bus handler: cameras written in a batch are re-indexed right after that batch commits."""
+    from cityhub.ops.sensors import SENSOR_ACTOR
+
+    def handle(_topic: str, payload: dict[str, Any]) -> None:
+        if not (payload.get("types") or {}).get("Camera"):
+            return
+        ids = [i for i in payload.get("ids") or [] if ":Camera:" in i]
+        complete = payload.get("entities") == len(payload.get("ids") or [])
+        try:
+            with factory() as db:
+                ctx = RequestContext(actor=SENSOR_ACTOR, db=db, settings=settings, bus=bus, request_id="camera-sync")
+                sync(ctx, ids=ids if complete else None)
+                db.commit()
+        except Exception:  # the writer already committed; a failed re-index is retried on the next one
+            log.exception("camera index refresh failed")
+
+    return handle

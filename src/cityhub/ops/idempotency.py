@@ -1,0 +1,43 @@
+"""Idempotency-Key on agency requests: a replayed request gets the first answer, not a second incident.
+
+The remembered answer is written in the same transaction as the work it answers, so it exists
+exactly when the work committed. The same key with a different body is a client bug: 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cityhub.ctx import RequestContext
+from cityhub.errors import Conflict, Invalid
+from cityhub.ops.models import InboundRequest
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    raw = orjson.dumps({"m": method, "p": path, "b": body}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def run_once(ctx: RequestContext, *, key: str | None, print_: str, work: Callable[[], tuple[int, Any]]
+             ) -> tuple[int, Any, bool]:
+    """Do `work` unless this actor already sent this key; returns (status, body, replayed)."""
+    if not key:
+        status, body = work()
+        return status, body, False
+    if len(key) > 200:
+        raise Invalid.field("Idempotency-Key", "at most 200 characters")
+    who = ctx.actor.user_id or "anonymous"
+    seen = ctx.db.get(InboundRequest, (who, key))
+    if seen is not None:
+        if seen.fingerprint != print_:
+            raise Conflict("Idempotency-Key was already used for a different request",
+                           details={"Idempotency-Key": ["reused with a different method, path or body"]})
+        return seen.status_code, seen.response, True
+    status, body = work()
+    ctx.db.add(InboundRequest(actor_id=who, key=key, fingerprint=print_, status_code=status, response=body))
+    ctx.db.flush()
+    return status, body, False

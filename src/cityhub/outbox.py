@@ -1,0 +1,183 @@
+"""The outbox dispatcher: delivers rows promised in a writer's transaction, with retries and backoff.
+
+Any domain with an outbox table (columns id, status, attempts, next_attempt_at, claimed_until,
+delivered_at, last_error and a grouping column) subclasses `OutboxDispatcher` and implements `send`.
+A background thread claims due rows with a lease (`claimed_until`, so several workers can share one
+outbox and a crashed worker's rows come back), hands each group's rows (one endpoint, one
+subscription, one agency) in order to a worker pool, so a hanging or failing endpoint ties up one
+worker for at most its timeout and never delays the others. Failures back off exponentially; after
+`max_attempts` a row is final (`failed_status`: the dead-letter list).
+
+Rows are delivered at least once: a crash after sending and before marking sends again, so each
+payload carries an idempotency key the receiver keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityhub.db import utcnow
+
+LEASE = timedelta(seconds=30)
+BATCH = 200
+
+
+class DeliveryError(Exception):
+    """The endpoint did not take the row (timeout, refused, non-2xx)."""
+
+
+class OutboxDispatcher:
+    """One per process and outbox; started and stopped by the app's lifespan."""
+
+    table: Table
+    group_column: str
+    failed_status = "failed"
+    name = "outbox"
+
+    def __init__(self, session_factory: sessionmaker[Session], *, max_attempts: int, workers: int = 16,
+                 max_backoff: float = 60.0) -> None:
+        self.factory = session_factory
+        self.max_attempts = max_attempts
+        self.max_backoff = max_backoff
+        self.log = logging.getLogger(f"cityhub.{self.name}")
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
+        self.busy: set[str] = set()  # groups with a delivery in flight (this process)
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.run, name=f"{self.name}-dispatcher", daemon=True)
+
+    # --- what subclasses provide ------------------------------------------------------------------
+    def send(self, row: Any) -> None:
+        """Deliver one row; raise DeliveryError (or anything) when the endpoint did not take it."""
+        raise NotImplementedError
+
+    def on_success(self, db: Session, group: str, row: Any, now: datetime) -> None:
+        """Extra bookkeeping in the same transaction as marking the row done."""
+
+    def on_failure(self, db: Session, group: str, row: Any, error: str, now: datetime) -> None:
+        """Extra bookkeeping in the same transaction as recording the failure."""
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.max_backoff, 0.5 * 2 ** (attempts - 1))
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join(timeout=5)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.close()
+
+    def close(self) -> None:
+        """Release clients (subclasses)."""
+
+    def notify(self, *_: Any) -> None:
+        self.wake.set()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.wait(timeout=0.5)
+            self.wake.clear()
+            try:
+                while self.dispatch_once() and not self.stopping.is_set():
+                    pass
+            except Exception:  # the dispatcher must outlive a bad row or a database hiccup
+                self.log.exception("dispatch failed")
+
+    def dispatch_once(self) -> int:
+        """Claim due rows and hand them to the pool, grouped. Returns rows claimed."""
+        t = self.table
+        group_col = t.c[self.group_column]
+        now = utcnow()
+        with self.lock:
+            busy = set(self.busy)
+        with self.factory() as db:
+            due = [t.c.status == "pending", t.c.next_attempt_at <= now,
+                   or_(t.c.claimed_until.is_(None), t.c.claimed_until < now)]
+            if busy:
+                due.append(group_col.not_in(busy))
+            ids = [r[0] for r in db.execute(select(t.c.id).where(*due).order_by(t.c.id).limit(BATCH))]
+            if not ids:
+                return 0
+            token = now + LEASE + timedelta(microseconds=random.randint(1, 999_999))
+            db.execute(update(t).where(t.c.id.in_(ids), *due[:3]).values(claimed_until=token))
+            db.commit()
+            rows = db.execute(select(t).where(t.c.id.in_(ids), t.c.claimed_until == token).order_by(t.c.id)).all()
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            groups[getattr(row, self.group_column)].append(row)
+        for group, items in groups.items():
+            with self.lock:
+                self.busy.add(group)
+            self.pool.submit(self.deliver, group, items)
+        return len(rows)
+
+    def deliver(self, group: str, rows: list[Any]) -> None:
+        try:
+            for i, row in enumerate(rows):
+                if self.stopping.is_set():
+                    self.release(rows[i:])
+                    return
+                try:
+                    self.send(row)
+                except Exception as exc:  # any failure is the endpoint's: record it and back off
+                    self.record_failure(group, rows[i:], str(exc) or type(exc).__name__)
+                    return
+                self.record_success(group, row)
+        except Exception:
+            self.log.exception("delivery bookkeeping failed", extra={"group": group})
+        finally:
+            with self.lock:
+                self.busy.discard(group)
+            self.wake.set()
+
+    def release(self, rows: list[Any]) -> None:
+        with self.factory() as db:
+            db.execute(update(self.table).where(self.table.c.id.in_([r.id for r in rows])).values(claimed_until=None))
+            db.commit()
+
+    def record_success(self, group: str, row: Any) -> None:
+        now = utcnow()
+        with self.factory() as db:
+            db.execute(update(self.table).where(self.table.c.id == row.id).values(
+                status="done", delivered_at=now, attempts=row.attempts + 1, claimed_until=None))
+            self.on_success(db, group, row, now)
+            db.commit()
+
+    def record_failure(self, group: str, rows: list[Any], error: str) -> None:
+        """The first row failed; it and the rows behind it (kept in order) wait with exponential backoff."""
+        t = self.table
+        now = utcnow()
+        attempts = rows[0].attempts + 1
+        final = attempts >= self.max_attempts
+        next_at = now + timedelta(seconds=self.backoff(attempts))
+        with self.factory() as db:
+            db.execute(update(t).where(t.c.id == rows[0].id).values(
+                attempts=attempts, last_error=error[:500], claimed_until=None,
+                status=self.failed_status if final else "pending", next_attempt_at=next_at))
+            rest = [r.id for r in rows[1:]]
+            if rest:
+                db.execute(update(t).where(t.c.id.in_(rest)).values(claimed_until=None, next_attempt_at=next_at))
+            self.on_failure(db, group, rows[0], error, now)
+            db.commit()
+        self.log.info("delivery failed", extra={"group": group, "attempt": attempts, "final": final,
+                                                "error": error[:200]})
+
+    def purge_done(self, older_than: timedelta = timedelta(days=1)) -> None:
+        t = self.table
+        with self.factory() as db:
+            db.execute(delete(t).where(and_(t.c.status == "done", t.c.delivered_at < utcnow() - older_than)))
+            db.commit()
