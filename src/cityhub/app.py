@@ -40,6 +40,7 @@ ROUTER_MODULES = (
     "cityhub.collect.api",
     "cityhub.context.ngsild",
     "cityhub.context.api",
+    "cityhub.ops.api",
     "cityhub.stats.api_indicators",
     "cityhub.web.routes",
 )
