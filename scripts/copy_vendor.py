@@ -15,6 +15,8 @@ FILES = {
     "leaflet/dist/images": "leaflet/images",
     "echarts/dist/echarts.min.js": "echarts/echarts.min.js",
     "htmx.org/dist/htmx.min.js": "htmx/htmx.min.js",
+    "leaflet.markercluster/dist/leaflet.markercluster.js": "markercluster/leaflet.markercluster.js",
+    "leaflet.markercluster/dist/MarkerCluster.css": "markercluster/MarkerCluster.css",
 }
 
 
