@@ -4,6 +4,8 @@ the agency delivery dispatcher and the sensor-alert subscriber."""
 from __future__ import annotations
 
 import importlib
+import logging
+import threading
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -25,12 +27,29 @@ for _name in SUB_ROUTERS:
             raise
 
 
+log = logging.getLogger("cityhub.ops")
+
+
+def _sync_cameras(app: FastAPI) -> None:
+    from cityhub.ctx import RequestContext
+    from cityhub.ops import cameras
+    from cityhub.ops.sensors import SENSOR_ACTOR
+
+    try:
+        with app.state.session_factory() as db:
+            ctx = RequestContext(actor=SENSOR_ACTOR, db=db, settings=app.state.settings, bus=app.state.bus)
+            cameras.sync(ctx)
+            db.commit()
+    except Exception:  # a missing index only means fewer cameras until the next batch
+        log.exception("camera index sync at start-up failed")
+
+
 def install(app: FastAPI) -> None:
     """Start the delivery dispatcher (woken after each commit that queued deliveries) and the alert subscriber."""
     unsubscribers: list[Any] = []
 
     def start(app: FastAPI) -> None:
-        from cityhub.ops import sensors
+        from cityhub.ops import cameras, sensors
         from cityhub.ops.dispatcher import AgencyDispatcher
         from cityhub.ops.service_agencies import WAKE_TOPIC
 
@@ -38,6 +57,10 @@ def install(app: FastAPI) -> None:
         app.state.ops_dispatcher = dispatcher
         unsubscribers.append(app.state.bus.subscribe(WAKE_TOPIC, dispatcher.notify))
         unsubscribers.append(sensors.subscribe(app.state.bus, app.state.session_factory, app.state.settings))
+        unsubscribers.append(app.state.bus.subscribe(
+            "observation.batch", cameras.on_batch(app.state.session_factory, app.state.settings, app.state.bus)))
+        # Cameras written while this process was down (or by another process) join the index.
+        threading.Thread(target=_sync_cameras, args=(app,), name="ops-camera-sync", daemon=True).start()
         dispatcher.start()
         dispatcher.notify()  # rows left pending by a previous process (kill -9) go out now
 
