@@ -44,6 +44,8 @@ ROUTER_MODULES = (
     "cityhub.context.api",
     "cityhub.ops.api",
     "cityhub.stats.api_indicators",
+    "cityhub.stats.api_queries",
+    "cityhub.stats.api_charts",
     "cityhub.web.routes",
 )
 

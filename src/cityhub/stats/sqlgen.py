@@ -47,8 +47,10 @@ def column(name: str) -> exp.Expression:
 
 def bucket(name: str, grain: str, dialect: str) -> exp.Expression:
     """A time column cut to a bucket label (or hour-of-day / weekday number)."""
-    template = (_SQLITE if dialect == "sqlite" else _POSTGRES)[grain]
-    return sqlglot.parse_one(template.format(c=quote(name)), read=dialect)
+    if dialect == "sqlite":
+        return sqlglot.parse_one(_SQLITE[grain].format(c=quote(name)), read=dialect)
+    # A text column holding ISO times (a collected feed) reads as a timestamp too; a no-op on timestamps.
+    return sqlglot.parse_one(_POSTGRES[grain].format(c=f"CAST({quote(name)} AS TIMESTAMP)"), read=dialect)
 
 
 def aggregate(agg: str, name: str | None) -> exp.Expression:
