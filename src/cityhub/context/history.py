@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityhub.context.models import Observation, Rollup
@@ -71,9 +70,8 @@ def record(db: Session, readings: Iterable[Reading]) -> int:
         return 0
     if db.get_bind().dialect.name == "sqlite":
         inserted = _sqlite_fast_insert(db, rows)
-        if inserted is not None:
-            _roll_up(db, inserted)
-            return len(inserted)
+        _roll_up(db, inserted)
+        return len(inserted)
     stmt = _insert(db, Observation).on_conflict_do_nothing(index_elements=["entity_id", "attr", "observed_at"])
     O = Observation.__table__  # noqa: N806, E741
     stmt = stmt.returning(O.c.entity_id, O.c.attr, O.c.observed_at, O.c.value_num, O.c.entity_type)
@@ -89,20 +87,34 @@ def _sqlite_text(ts: datetime) -> str:
     return ts.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_fast_insert(db: Session, rows: list[dict[str, Any]]) -> list[tuple] | None:
-    """Plain executemany in a savepoint (new values are the common case); None if a duplicate was met,
-    and the caller falls back to INSERT … ON CONFLICT DO NOTHING RETURNING."""
-    params = [(r["entity_id"], r["attr"], _sqlite_text(r["observed_at"]), r["value_num"],
-               None if r["value_json"] is None else orjson.dumps(r["value_json"]).decode(), r["entity_type"])
-              for r in rows]
-    try:
-        with db.begin_nested():
-            db.connection().exec_driver_sql(
-                "INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
-                "VALUES (?, ?, ?, ?, ?, ?)", params)
-    except IntegrityError:
-        return None
-    return [(r["entity_id"], r["attr"], r["observed_at"], r["value_num"], r["entity_type"]) for r in rows]
+def _sqlite_fast_insert(db: Session, rows: list[dict[str, Any]]) -> list[tuple]:
+    """Driver-level executemany. Values already stored (same entity, attribute, observedAt) are found
+    first with one indexed lookup and skipped; no SAVEPOINT (pysqlite keeps the write lock after one).
+    The writer already holds SQLite's write lock here (entity rows were written), so nothing races."""
+    conn = db.connection()
+    lo = min(r["observed_at"] for r in rows)
+    hi = max(r["observed_at"] for r in rows)
+    ids = list({r["entity_id"] for r in rows})
+    existing: set[tuple[str, str, str]] = set()
+    for k in range(0, len(ids), 900):
+        chunk = ids[k:k + 900]
+        marks = ",".join("?" * len(chunk))
+        existing.update(conn.exec_driver_sql(
+            f"SELECT entity_id, attr, observed_at FROM ctx_observations WHERE entity_id IN ({marks}) "
+            "AND observed_at >= ? AND observed_at <= ?", (*chunk, _sqlite_text(lo), _sqlite_text(hi))).all())
+    fresh, params = [], []
+    for r in rows:
+        stamp = _sqlite_text(r["observed_at"])
+        if (r["entity_id"], r["attr"], stamp) in existing:
+            continue
+        fresh.append((r["entity_id"], r["attr"], r["observed_at"], r["value_num"], r["entity_type"]))
+        params.append((r["entity_id"], r["attr"], stamp, r["value_num"],
+                       None if r["value_json"] is None else orjson.dumps(r["value_json"]).decode(), r["entity_type"]))
+    if params:
+        conn.exec_driver_sql(
+            "INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
+            "VALUES (?, ?, ?, ?, ?, ?)", params)
+    return fresh
 
 
 def _roll_up(db: Session, inserted: list) -> None:

@@ -54,12 +54,12 @@ def install(app: FastAPI) -> None:
     feed = LiveFeed()
     app.state.context_feed = feed
     unsubscribers: list[Any] = []
-    for topic in FEED_TOPICS:
-        unsubscribers.append(app.state.bus.subscribe(topic, feed.publish))
 
     def start(app: FastAPI) -> None:
         from cityhub.context.notifier import Dispatcher
 
+        for topic in FEED_TOPICS:
+            unsubscribers.append(app.state.bus.subscribe(topic, feed.publish))
         dispatcher = Dispatcher(app.state.session_factory, app.state.settings)
         app.state.context_dispatcher = dispatcher
         unsubscribers.append(app.state.bus.subscribe(NOTIFY_TOPIC, dispatcher.notify))
@@ -68,6 +68,7 @@ def install(app: FastAPI) -> None:
     def stop(app: FastAPI) -> None:
         for unsubscribe in unsubscribers:
             unsubscribe()
+        unsubscribers.clear()
         dispatcher = getattr(app.state, "context_dispatcher", None)
         if dispatcher is not None:
             dispatcher.stop()
