@@ -100,3 +100,37 @@ def test_catalogue_plans_are_stable_and_cover_300_datasets() -> None:
     assert sum(p.big for p in plans) >= 3
     spatial = " ".join(p.data.spatial or "" for p in plans)
     assert all(d.code in spatial for d in districts())
+
+
+def _browse_and_live(ctx) -> tuple:  # noqa: ANN001
+    """Facets browsing the whole catalog (stored counts) and the same set counted live (a filter
+    on every theme forces the live pass; every demo dataset has a theme)."""
+    stored = search_datasets(ctx, query=DatasetSearch(limit=0))
+    live = search_datasets(ctx, query=DatasetSearch(limit=0, filters={"theme": list(THEMES)}))
+    return (stored.total, stored.facets), (live.total, live.facets)
+
+
+def test_stored_browse_facets_match_live_counts_for_every_caller(settings: Settings) -> None:
+    from cityhub.auth.service import actor_for_user, get_user_by_email
+    from cityhub.catalog.schemas import DatasetUpdate
+    from cityhub.catalog.service import update_dataset
+    from cityhub.ctx import ANONYMOUS
+
+    with system_ctx(settings) as ctx:
+        assert seed_demo_city(ctx, datasets=SMALL, rows_scale=0.002).failures == []
+        # a restricted dataset of the safety office, visible to its steward and the admin only
+        update_dataset(ctx, id_or_name="shelters", data=DatasetUpdate(access_level="restricted"))
+    with system_ctx(settings) as ctx:
+        people = {"anonymous": ANONYMOUS, "admin": ctx.actor}
+        for email in ("citizen@demo.cityhub.kr", "analyst@demo.cityhub.kr",
+                      "steward.safety-office@demo.cityhub.kr"):
+            people[email] = actor_for_user(ctx.db, get_user_by_email(ctx.db, email))
+        seen = {}
+        for who, actor in people.items():
+            stored, live = _browse_and_live(ctx.with_actor(actor))
+            for field in live[1]:
+                assert stored[1][field] == live[1][field], (who, field, stored[1][field], live[1][field])
+            assert stored[0] == live[0], who
+            seen[who] = stored[0]
+    assert seen["anonymous"] == seen["citizen@demo.cityhub.kr"] < seen["analyst@demo.cityhub.kr"]
+    assert seen["analyst@demo.cityhub.kr"] < seen["steward.safety-office@demo.cityhub.kr"] <= seen["admin"]

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
 from cityhub.auth.models import Organization
-from cityhub.catalog import ngrams, search_postgres, search_sqlite
+from cityhub.catalog import ngrams, search_facets, search_postgres, search_sqlite
 from cityhub.catalog.models import Dataset, DatasetKeyword, Resource
 from cityhub.catalog.schemas import DatasetSearch
-from cityhub.catalog.search_docs import DatasetSearchDoc, delete_doc, doc_values, split, upsert_doc
+from cityhub.catalog.search_docs import DatasetSearchDoc, current, delete_doc, doc_values, split, upsert_doc
 from cityhub.ctx import RequestContext
 
 Doc = DatasetSearchDoc
@@ -44,19 +44,26 @@ def _formats_of(db: Session, dataset_id: str) -> list[str]:
 
 
 def reindex(db: Session, ds: Dataset, org_title: str | None, keywords: list[str]) -> None:
-    """Bring a dataset's projection row and full-text entry up to date (after any change)."""
+    """Bring a dataset's projection row, full-text entry and facet counts up to date (after any change)."""
     body = index_body(ds.title, ds.title_en, ds.notes, ds.notes_en, keywords, org_title, ds.name)
-    doc = upsert_doc(db, doc_values(ds, keywords, _formats_of(db, ds.id)))
+    old = current(db, ds.id)
+    new = doc_values(ds, keywords, _formats_of(db, ds.id))
+    doc = upsert_doc(db, new, old["doc"] if old else None)  # type: ignore[arg-type]
     dialect_module(db).upsert(db, doc, ds.id, body)
+    search_facets.apply(db, old, new)
 
 
 def unindex(db: Session, dataset_id: str) -> None:
-    doc = delete_doc(db, dataset_id)
-    dialect_module(db).delete(db, doc, dataset_id)
+    old = current(db, dataset_id)
+    if old is not None:
+        delete_doc(db, old["doc"])  # type: ignore[arg-type]
+        search_facets.apply(db, old, None)
+    dialect_module(db).delete(db, old["doc"] if old else None, dataset_id)  # type: ignore[arg-type]
 
 
-def rebuild(db: Session, *, batch: int = 5_000) -> int:
-    """Re-create the projection and the full-text index from `datasets` (migrations, bulk loads)."""
+def rebuild(db: Session, *, batch: int = 5_000, facets: bool = True) -> int:
+    """Re-create the projection, the full-text index and (unless `facets` is false: the first search
+    migration runs before that table exists) the facet counts from `datasets`."""
     module = dialect_module(db)
     db.execute(Doc.__table__.delete())
     module.clear(db)
@@ -85,6 +92,8 @@ def rebuild(db: Session, *, batch: int = 5_000) -> int:
         if len(docs) >= batch:
             done += _flush_rows(db, module, docs, bodies)
     done += _flush_rows(db, module, docs, bodies)
+    if facets:
+        search_facets.rebuild(db)
     return done
 
 
@@ -186,22 +195,49 @@ def run_search(ctx: RequestContext, query: DatasetSearch) -> tuple[list[str], in
         stmt = select(Doc.dataset_id).select_from(source).where(where)
         ids = list(db.scalars(stmt.order_by(*_order(query, bool(phrases))).limit(query.limit).offset(query.offset)))
     if query.facets:
-        total, facets = _count_and_facets(db, source, where, query)
+        if not phrases and _whole_catalog(query):
+            total, counters = _browse_tally(ctx, query, where)
+        else:
+            total, counters = _tally(db, source, where, _facet_fields(query))
+        facets = _finish(db, counters, query.facet_limit) if total else {}
     else:
         total = db.scalar(select(func.count()).select_from(source).where(where)) or 0
         facets = {}
     return ids, total, facets
 
 
-def _count_and_facets(db: Session, source: Any, where: Any,
-                      query: DatasetSearch) -> tuple[int, dict[str, dict[str, int]]]:
-    """One read of the matched rows gives the total and every facet."""
-    fields = [f for f in query.facet_fields if f in ("organization", "theme", "keywords", "format", "license_id",
-                                                       "access_level")]
+def _facet_fields(query: DatasetSearch) -> list[str]:
+    return [f for f in query.facet_fields if f in search_facets.COLUMNS]
+
+
+def _whole_catalog(query: DatasetSearch) -> bool:
+    """No query words and nothing narrowing: the stored counts answer for whole access levels."""
+    return not (query.filters and any(query.filters.values())) and not (
+        query.exclude and any(query.exclude.values())) and not query.include_drafts and not (
+        query.modified_since or query.modified_until)
+
+
+def _browse_tally(ctx: RequestContext, query: DatasetSearch, where: Any) -> tuple[int, dict[str, Counter]]:
+    """Stored counts for the access levels the caller reads wholesale, plus a live count of the
+    datasets they see one by one (their organizations' restricted ones, grants)."""
+    fields = _facet_fields(query)
+    levels = search_facets.wholesale_levels(ctx)
+    if not query.include_private:
+        levels = [lvl for lvl in levels if lvl == "public"]
+    total, counters = search_facets.stored_counts(ctx.db, levels, fields)
+    rest = and_(where, Doc.access_level.not_in(levels)) if levels else where
+    extra, more = _tally(ctx.db, Doc.__table__, rest, fields)
+    for field, counts in more.items():
+        counters[field].update(counts)
+    return total + extra, counters
+
+
+def _tally(db: Session, source: Any, where: Any, fields: list[str]) -> tuple[int, dict[str, Counter]]:
+    """One read of the matched rows gives the total and every facet's counts."""
     counters: dict[str, Counter] = {f: Counter() for f in fields}
-    cols = [Doc.owner_org_id, Doc.theme, Doc.keywords, Doc.formats, Doc.license_id, Doc.access_level]
     total = 0
-    rows = db.execute(select(*cols).select_from(source).where(where))
+    rows = db.execute(select(Doc.owner_org_id, Doc.theme, Doc.keywords, Doc.formats, Doc.license_id,
+                             Doc.access_level).select_from(source).where(where))
     org, theme, kw, fmt, lic, acc = (counters.get(f) for f in ("organization", "theme", "keywords", "format",
                                                                 "license_id", "access_level"))
     for owner, th, words, formats, license_id, access in rows:
@@ -218,14 +254,18 @@ def _count_and_facets(db: Session, source: Any, where: Any,
             lic[license_id] += 1
         if acc is not None:
             acc[access] += 1
-    if not total:
-        return 0, {}
+    return total, counters
+
+
+def _finish(db: Session, counters: dict[str, Counter], limit: int) -> dict[str, dict[str, int]]:
+    """The top values per facet; organizations by name."""
     out: dict[str, dict[str, int]] = {}
     for field, counts in counters.items():
-        top = counts.most_common(query.facet_limit)
+        # Ties broken by value, so the same counts always give the same top list.
+        top = sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kv: (-kv[1], kv[0]))[:limit]
         if field == "organization" and top:
             names = dict(db.execute(select(Organization.id, Organization.name)
                                     .where(Organization.id.in_([k for k, _ in top]))).all())
             top = [(names[k], n) for k, n in top if k in names]
         out[field] = dict(top)
-    return total, out
+    return out

@@ -53,9 +53,14 @@ def doc_values(ds: object, keywords: list[str], formats: list[str]) -> dict[str,
     }
 
 
-def upsert_doc(db: Session, values: dict[str, object]) -> int:
-    """Write a dataset's projection row; returns its integer key."""
-    doc = db.scalar(select(DatasetSearchDoc.doc).where(DatasetSearchDoc.dataset_id == values["dataset_id"]))
+def current(db: Session, dataset_id: str) -> dict[str, object] | None:
+    """A dataset's projection row as it stands (None when not indexed)."""
+    row = db.execute(select(DatasetSearchDoc.__table__).where(DatasetSearchDoc.dataset_id == dataset_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def upsert_doc(db: Session, values: dict[str, object], doc: int | None) -> int:
+    """Write a dataset's projection row (`doc` is its key if it has one); returns its key."""
     if doc is None:
         db.add(row := DatasetSearchDoc(**values))
         db.flush()
@@ -64,11 +69,8 @@ def upsert_doc(db: Session, values: dict[str, object]) -> int:
     return doc
 
 
-def delete_doc(db: Session, dataset_id: str) -> int | None:
-    doc = db.scalar(select(DatasetSearchDoc.doc).where(DatasetSearchDoc.dataset_id == dataset_id))
-    if doc is not None:
-        db.execute(delete(DatasetSearchDoc).where(DatasetSearchDoc.doc == doc))
-    return doc
+def delete_doc(db: Session, doc: int) -> None:
+    db.execute(delete(DatasetSearchDoc).where(DatasetSearchDoc.doc == doc))
 
 
 def next_doc(db: Session) -> int:

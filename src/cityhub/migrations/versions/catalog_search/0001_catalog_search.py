@@ -43,7 +43,7 @@ def upgrade() -> None:
     from cityhub.catalog import search
 
     session = Session(bind=op.get_bind())
-    search.rebuild(session)
+    search.rebuild(session, facets=False)  # catalog_search_0002 adds and fills the facet counts
     session.flush()
 
 
