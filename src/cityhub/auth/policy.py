@@ -335,7 +335,7 @@ def _incident_update(ctx: RequestContext, incident: Any) -> bool:
     return _ops_operator(ctx) or (_in_incident(ctx, incident) and _scoped(ctx, "ops.incident.write"))
 
 
-@rule("incident.list", "delivery.read", "agency.read")
+@rule("incident.list", "delivery.read", "agency.read", "directive.list")
 def _incident_list(ctx: RequestContext, _resource: Any) -> bool:
     # Lists are filtered to the agency's own rows by the service; citizens get nothing.
     return _ops_operator(ctx) or bool(ctx.actor.org_ids)
