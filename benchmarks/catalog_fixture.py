@@ -42,6 +42,9 @@ def build(data_dir: Path, n: int) -> Settings:
     marker = data_dir / f"catalog-fixture-{n}-v{VERSION}"
     settings = settings_for(data_dir)
     if marker.exists():
+        from cityhub.migrations.runner import upgrade
+
+        upgrade(settings)  # a cached fixture still gets the schema changes made since it was built
         return settings
     if data_dir.exists():
         import shutil
