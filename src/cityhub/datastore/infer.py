@@ -178,9 +178,7 @@ def _near_miss(sample: pa.Array) -> str | None:
 
 def _type_column(raw: RawTable, name: str, column: pa.ChunkedArray) -> tuple[str, pa.ChunkedArray, str | None]:
     """(type, converted values, warning) for one column, judged over every value."""
-    # Trimming copies every string; most machine-written columns need none, and a scan is cheaper.
-    padded = pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py()
-    values = pc.utf8_trim_whitespace(column) if padded else column
+    values = pc.utf8_trim_whitespace(column)
     missing = pc.fill_null(pc.is_in(values, NULL_TOKENS), True)
     sample = pc.filter(values.slice(0, SAMPLE * 4), pc.invert(missing.slice(0, SAMPLE * 4))).slice(0, SAMPLE)
     if len(sample) == 0:
