@@ -74,8 +74,8 @@ def test_disaster_room_sees_the_area_and_broadcasts_to_every_agency(world):
     assert bad.status_code == 422 and "area" in bad.json()["errors"]
     assert c.post(f"{API}/linked/disaster/area", json={"area": area},
                   headers=world.headers("police-112")).status_code == 403
-    b = c.post(f"{API}/linked/broadcast", json={"message": "해운대구 저지대 주민 대피 안내", "incident_id": inside["id"]},
-               headers=world.headers("disaster-room"))
+    b = c.post(f"{API}/linked/broadcast", headers=world.headers("disaster-room"),
+               json={"message": "해운대구 저지대 주민 대피 안내", "incident_id": inside["id"]})
     assert b.status_code == 202 and set(b.json()["agencies"]) == {"police-112", "fire-119", "protection"}
     for code in ("police-112", "fire-119", "protection"):
         assert wait_until(lambda code=code: any(m["event"] == "instruction.broadcast"
@@ -90,8 +90,9 @@ def test_wearable_sos_notifies_guardians_and_112_with_nearest_cameras(world):
     with Webhook() as guardian_app:
         person = c.post(f"{API}/persons", json={
             "device_id": "WEAR-0042", "kind": "dementia", "name": "박순자", "birth_year": 1941,
-            "description": "회색 점퍼, 지팡이", "guardians": [{"name": "박민수", "relation": "아들", "phone": "010-0000-0000",
-                                                        "notify_url": guardian_app.url}]},
+            "description": "회색 점퍼, 지팡이",
+            "guardians": [{"name": "박민수", "relation": "아들", "phone": "010-0000-0000",
+                           "notify_url": guardian_app.url}]},
             headers=world.headers("protection"))
         assert person.status_code == 201, person.text
         assert c.post(f"{API}/persons", json={"device_id": "WEAR-0043", "kind": "child", "name": "x"},
