@@ -10,3 +10,5 @@ from cityhub.collect import models as collect_models  # noqa: F401
 from cityhub.datastore import models as datastore_models  # noqa: F401
 from cityhub.stats import models as stats_models  # noqa: F401
 from cityhub.ops import models as ops_models  # noqa: F401
+from cityhub.projects import models as projects_models  # noqa: F401
+from cityhub.board import models as board_models  # noqa: F401

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     ops_grant_max_minutes: int = 240
     ops_grant_margin_minutes: int = 60  # a grant may outlive its incident's closing by this much
     ops_sensor_incidents: bool = True  # alert.raised (high/critical) opens incidents
+    board_basemap_url: str = ""  # a tile URL template ({z}/{x}/{y}); empty: districts only, no internet needed
     ops_hazard_dataset: str = "hazardous-facilities"  # catalog dataset (lon/lat rows) for 119 dispatch
 
     @model_validator(mode="after")

@@ -387,3 +387,36 @@ def _protected_persons(ctx: RequestContext, agency: Any) -> bool:
 @rule("directive.read", "directive.update")
 def _directive(ctx: RequestContext, department_org_id: Any) -> bool:
     return _ops_operator(ctx) or (department_org_id is not None and department_org_id in ctx.actor.org_ids)
+
+
+# --- major projects and the city board ------------------------------------------------------------
+# Projects: public ones for everyone, internal ones for city staff and the department; the
+# responsible department's stewards and editors (org editors/admins) edit. The live board (/ops) is
+# for the control-room operators, the mayor's office and department heads (organization admins).
+
+
+@rule("project.read")
+def _project_read(ctx: RequestContext, project: Any) -> bool:
+    return project is not None and can_read_dataset(ctx, project)
+
+
+@rule("project.create")
+def _project_create(ctx: RequestContext, department_org_id: str | None) -> bool:
+    return _can_edit_for(ctx, department_org_id)
+
+
+@rule("project.update")
+def _project_update(ctx: RequestContext, project: Any) -> bool:
+    return project is not None and _can_edit_for(ctx, project.department_org_id)
+
+
+@rule("board.view")
+def _board_view(ctx: RequestContext, _resource: Any) -> bool:
+    if ctx.actor.role == "operator":
+        return True
+    return ctx.actor.city_member and "admin" in ctx.actor.capacities.values()
+
+
+@rule("board.public")
+def _board_public(ctx: RequestContext, _resource: Any) -> bool:
+    return True  # the citizens' board shows public data only
