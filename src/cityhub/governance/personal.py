@@ -24,9 +24,18 @@ CARD_RE = r"(?:^|[^0-9])((?:[0-9]{4}[- ]?){3}[0-9]{4})(?:[^0-9]|$)"
 # A detailed address: a road name (…로/…길) followed by a building number, or a lot number with 번지/동 호.
 ADDRESS_RE = r"[가-힣0-9]+(?:로|길)\s*[0-9]+(?:-[0-9]+)?|[0-9]+번지|[0-9]+동\s*[0-9]+호"
 
-NAME_COLUMN = re.compile(r"(성명|이름|고객명|보호자|신청인|^name$|_name$|^nm$|person)", re.I)
+# Columns that hold people's names by their standard terms — not any "…명"/"name" column, which in
+# public data is far more often a facility, stop or place name.
+NAME_COLUMN = re.compile(
+    r"(성명|성함|^이름|고객명|보호자명?|신청인|대상자명|환자명|수급자명|민원인|person_?name|full_?name|customer_?name|"
+    r"guardian|applicant|resident_?name)",
+    re.I,
+)
+SURNAMES = (
+    "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진나지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부가복태목형피두감"
+)
 ADDRESS_COLUMN = re.compile(r"(주소|addr|address|거주지)", re.I)
-KOREAN_NAME = r"^[가-힣]{2,4}$"
+KOREAN_NAME = rf"^(?:[{SURNAMES}][가-힣]{{1,2}}|(?:남궁|황보|제갈|선우|독고|사공|서문)[가-힣]{{1,2}})$"
 
 KINDS = ("rrn", "phone", "email", "card", "address", "name")
 
