@@ -46,6 +46,7 @@ ROUTER_MODULES = (
     "cityhub.stats.api_indicators",
     "cityhub.stats.api_queries",
     "cityhub.stats.api_charts",
+    "cityhub.stats.api_dashboards",
     "cityhub.web.routes",
 )
 

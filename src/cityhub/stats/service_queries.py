@@ -59,6 +59,14 @@ def find(ctx: RequestContext, query_id: str, action: str = "query.read") -> Save
     return q
 
 
+def load(ctx: RequestContext, query_id: str) -> SavedQuery:
+    """A saved query reached through something the caller may open (a shared dashboard's card)."""
+    q = ctx.db.get(SavedQuery, query_id)
+    if q is None:
+        raise NotFound(f"query {query_id!r} not found")
+    return q
+
+
 # --- parameters ------------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ PAGE_MODULES = (
     "cityhub.web.pages_dataset",
     "cityhub.web.pages_org",
     "cityhub.web.pages_geo",
+    "cityhub.stats.pages",
 )
 
 router = APIRouter(include_in_schema=False)
