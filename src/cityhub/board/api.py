@@ -13,6 +13,8 @@ from cityhub.http import Ctx, ORJSONResponse, dumps
 
 router = APIRouter(prefix="/api/v1/board", tags=["board"])
 KEEPALIVE_SECONDS = 15.0
+# A stream ends itself after a while (the browser resumes by id at once), so no shutdown waits on it forever.
+MAX_STREAM_SECONDS = 300.0
 
 
 def install(app: FastAPI) -> None:
@@ -77,6 +79,7 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
 
     async def stream():  # noqa: ANN202
         sent = start
+        ends = asyncio.get_running_loop().time() + MAX_STREAM_SECONDS
         try:
             yield b"retry: 1000\n: connected\n\n"
             if gap:
@@ -84,7 +87,7 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
             if replay:
                 sent = replay[-1]["id"]
                 yield _frame(replay, public)
-            while True:
+            while asyncio.get_running_loop().time() < ends:
                 try:
                     batch = await asyncio.wait_for(listener.queue.get(), timeout=KEEPALIVE_SECONDS)
                 except TimeoutError:
