@@ -47,6 +47,8 @@ ROUTER_MODULES = (
     "cityhub.stats.api_queries",
     "cityhub.stats.api_charts",
     "cityhub.stats.api_dashboards",
+    "cityhub.projects.api",
+    "cityhub.board.api",
     "cityhub.web.routes",
 )
 

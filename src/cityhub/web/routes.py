@@ -22,6 +22,8 @@ PAGE_MODULES = (
     "cityhub.web.pages_org",
     "cityhub.web.pages_geo",
     "cityhub.stats.pages",
+    "cityhub.projects.pages",
+    "cityhub.board.pages",
 )
 
 router = APIRouter(include_in_schema=False)
