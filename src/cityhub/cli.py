@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -72,6 +73,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
     settings = get_settings()
     upgrade(settings)
+    # Migrated once here; workers must not race each other migrating again at their start-up.
+    os.environ["CITYHUB_RUN_MIGRATIONS_ON_START"] = "false"
     # On SIGTERM uvicorn stops accepting, lets requests in flight finish within the grace period, then cancels
     # them (their transactions roll back); see app._drain.
     uvicorn.run("cityhub.app:create_app", factory=True, host=host, port=port, workers=workers,
