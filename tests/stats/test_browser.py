@@ -1,0 +1,132 @@
+"""Statistics pages in a real browser (Playwright driving Debian's Chromium against the real server):
+an indicator page (series, district picks, comparison, downloads, a failing source) and a shared
+dashboard (a card the visitor may not see says so, the others render; PNG and CSV export)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import People
+from tests.stats.conftest import Office
+from tests.stats.test_charts import _readings
+from tests.web.test_browser import ARTIFACTS, LAUNCH_ARGS, _require_browser, _watch_console
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"])]
+
+
+@pytest.fixture
+def browser():  # noqa: ANN201
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_office(live_server) -> Iterator[Office]:  # noqa: ANN001
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield Office(http, People(live_server.app))
+
+
+def test_indicator_page_in_a_browser(live_server, live_office, kosis, browser) -> None:  # noqa: ANN001
+    server, behaviour = kosis
+    office = live_office
+    office.dataset("kosis-pop-ds")
+    office.kosis_source("kosis-pop", server, "kosis-pop-ds")
+    office.run("kosis-pop")
+    r = office.client.post("/api/v1/stats/indicators", headers=office.steward.headers, json={
+        "slug": "pop-total", "title": "총인구", "title_en": "Population", "unit": "명", "period": "M",
+        "kosis": {"source": "kosis-pop", "item": "T20"}})
+    assert r.status_code == 201, r.text
+    problems: list[str] = []
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    _watch_console(page, problems)
+    page.goto(f"{live_server.url}/stats")
+    page.click("text=총인구")
+    page.wait_for_url("**/stats/indicators/pop-total")
+    page.wait_for_selector("#indicator[data-ready] #series-chart canvas")
+    assert page.locator("#compare-table tbody tr").count() == 17
+    assert page.locator("#compare-period").inner_text() == "(2026-06)"
+    page.locator("#district-picks input").nth(0).check()
+    page.locator("#district-picks input").nth(2).check()
+    page.wait_for_function("document.getElementById('dl-csv').href.includes('district=city%2C11%2C13')")
+    with page.expect_download() as download:
+        page.click("#dl-csv")
+    body = open(download.value.path(), encoding="utf-8-sig").read().splitlines()
+    assert body[0].startswith("indicator,district_code") and len(body) == 1 + 2 * 18
+    page.screenshot(path=str(ARTIFACTS.parent / "stats-indicator.png"), full_page=True)
+
+    behaviour.fail_with = "50"
+    assert office.run("kosis-pop")["status"] == "failed"
+    page.reload()
+    page.wait_for_selector("#source-failing")
+    assert "마지막" in page.inner_text("#source-failing")
+    page.wait_for_selector("#indicator[data-ready] #series-chart canvas")  # last good figures still drawn
+    assert not problems, problems
+    context.close()
+
+
+def test_shared_dashboard_in_a_browser(live_server, live_office, browser) -> None:  # noqa: ANN001
+    office = live_office
+    office.dataset("air-quality")
+    air = office.upload("air-quality", "air.csv", _readings())
+    office.dataset("patrols", access_level="internal")
+    patrols = office.upload("patrols", "patrols.csv", "district,patrols\n중구,3\n서구,5\n".encode())
+    headers = office.steward.headers
+
+    def chart(title: str, spec: dict) -> str:
+        r = office.client.post("/api/v1/stats/charts", json={"title": title, "spec": spec}, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    by_month = chart("월별 PM2.5", {"type": "line", "source": {"resource_id": air["id"]},
+                                   "x": {"column": "measured", "bucket": "day"}, "series": "district",
+                                   "y": [{"column": "pm25", "agg": "avg"}], "district_column": "district",
+                                   "time_column": "measured"})
+    kpi = chart("최고 PM2.5", {"type": "kpi", "source": {"resource_id": air["id"]},
+                             "y": [{"column": "pm25", "agg": "max"}], "district_column": "district"})
+    secret = chart("순찰", {"type": "bar", "source": {"resource_id": patrols["id"]}, "x": {"column": "district"},
+                          "y": [{"column": "patrols", "agg": "sum"}]})
+    r = office.client.post("/api/v1/stats/dashboards", headers=headers, json={
+        "slug": "air-watch", "title": "대기 감시", "title_en": "Air watch", "visibility": "link",
+        "refresh_seconds": 10, "cards": [{"kind": "chart", "chart_id": by_month, "id": "pm", "w": 8},
+                                         {"kind": "chart", "chart_id": kpi, "id": "kpi", "w": 4},
+                                         {"kind": "chart", "chart_id": secret, "id": "patrols", "w": 6}]})
+    assert r.status_code == 201, r.text
+
+    problems: list[str] = []
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    _watch_console(page, problems)
+    page.goto(f"{live_server.url}/stats/dashboards/air-watch")
+    page.wait_for_selector("#dashboard[data-ready] [data-card=pm] canvas")
+    assert page.inner_text("[data-card=kpi] .stats-kpi") == "30"
+    assert page.get_attribute("[data-card=patrols]", "data-status") == "no_access"
+    assert "no access" in page.inner_text("[data-card=patrols] .card-body")
+    assert page.locator("#board-filters select[name=refresh]").input_value() == "10"
+
+    page.select_option("#board-filters select[name=district]", "서구")
+    page.evaluate("document.getElementById('dashboard').removeAttribute('data-ready')")
+    page.click("#board-filters button[type=submit]")
+    page.wait_for_selector("#dashboard[data-ready]")
+    assert page.inner_text("[data-card=kpi] .stats-kpi") == "25"
+
+    with page.expect_download() as png:
+        page.click("[data-card=pm] [data-export=png]")
+    assert png.value.suggested_filename == "air-watch-pm.png"
+    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as csv:
+        page.click("[data-card=pm] [data-export=csv]")
+    lines = open(csv.value.path(), encoding="utf-8-sig").read().splitlines()
+    assert lines[0] == "x,series,y0" and all(",서구," in line for line in lines[1:])
+    page.screenshot(path=str(ARTIFACTS.parent / "stats-dashboard.png"), full_page=True)
+    assert not problems, problems
+    context.close()
