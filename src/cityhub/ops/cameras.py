@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
@@ -39,13 +39,13 @@ def cell_of(lon: float, lat: float) -> int:
     return math.floor(lat / CELL_LAT) * 100_000 + math.floor(lon / CELL_LON)
 
 
-def cells_around(lon: float, lat: float, radius_m: float) -> list[int]:
-    """Every cell a circle of `radius_m` around the point can touch."""
+def cells_around(lon: float, lat: float, radius_m: float) -> list[tuple[int, int]]:
+    """The cells a circle of `radius_m` around the point can touch, as one key range per grid row."""
     d_lat = radius_m / 110_574.0
     d_lon = radius_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
     rows = range(math.floor((lat - d_lat) / CELL_LAT), math.floor((lat + d_lat) / CELL_LAT) + 1)
-    cols = range(math.floor((lon - d_lon) / CELL_LON), math.floor((lon + d_lon) / CELL_LON) + 1)
-    return [r * 100_000 + c for r in rows for c in cols]
+    first, last = math.floor((lon - d_lon) / CELL_LON), math.floor((lon + d_lon) / CELL_LON)
+    return [(r * 100_000 + first, r * 100_000 + last) for r in rows]
 
 
 def _distance(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -84,8 +84,9 @@ def nearest(ctx: RequestContext, *, lon: float, lat: float, radius_m: float, usa
             limit: int = 20) -> list[NearCamera]:
     """Active cameras within `radius_m` of the point, nearest first (no policy check: callers check)."""
     wanted = usage_values(usage)
+    ranges = [C.c.cell.between(lo, hi) for lo, hi in cells_around(lon, lat, radius_m)]
     stmt = select(C.c.camera_id, C.c.lon, C.c.lat, C.c.usage, C.c.name, C.c.district, C.c.stream_url).where(
-        C.c.cell.in_(cells_around(lon, lat, radius_m)), C.c.active.is_(True))
+        or_(*ranges), C.c.active.is_(True))
     out = []
     for r in ctx.db.execute(stmt):
         if wanted is not None and (r.usage or "").upper() not in wanted:
