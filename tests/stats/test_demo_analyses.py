@@ -1,0 +1,48 @@
+"""Demonstration dashboards over demo data (a small slice of the demo catalogue plus the KOSIS seed)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+WANTED = ("air-quality-hourly", "traffic-speed-links", "haeundae-gu-cctv-locations", "jung-gu-cctv-locations")
+
+
+def test_demonstration_dashboards_render(client) -> None:  # noqa: ANN001
+    from cityhub.cli import SYSTEM
+    from cityhub.ctx import RequestContext
+    from cityhub.demo.catalogue import catalogue_size, plan_datasets
+    from cityhub.demo.organizations import seed_organizations, seed_users
+    from cityhub.demo.seed import SeedReport, _seed_dataset
+    from cityhub.stats.demo_analyses import seed_analyses
+    from cityhub.stats.kosis_demo import seed_statistics
+
+    app = client.app
+    db = app.state.session_factory()
+    ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
+    try:
+        seed_organizations(ctx)
+        seed_users(ctx)
+        db.commit()
+        report = SeedReport()
+        for plan in plan_datasets(catalogue_size(), rows_scale=0.02):
+            if plan.data.name in WANTED:
+                _seed_dataset(ctx, plan, report)
+        assert report.datasets_created == len(WANTED), report.failures
+        seed_statistics(ctx)
+        made = seed_analyses(ctx)
+        assert made == ["air-quality-traffic", "population-ageing", "cctv-coverage"]
+        assert seed_analyses(ctx) == []
+    finally:
+        db.close()
+    for slug in ("air-quality-traffic", "population-ageing", "cctv-coverage"):
+        cards = client.get(f"/api/v1/stats/dashboards/{slug}/data").json()
+        assert cards and all(c["status"] == "ok" for c in cards), [(c["title"], c["message"]) for c in cards]
+        assert all((c["chart"] and c["chart"]["rows"]) or c["indicator"] for c in cards), slug
+    ageing = client.get("/api/v1/stats/dashboards/population-ageing/data").json()
+    choropleth = next(c for c in ageing if c["spec"] and c["spec"]["type"] == "choropleth")
+    assert len(choropleth["chart"]["rows"]) == 16
+    cctv = client.get("/api/v1/stats/dashboards/cctv-coverage/data").json()
+    gaps = cctv[-1]["chart"]["rows"]
+    assert {r[0] for r in gaps} == {"해운대구", "중구"} and all(r[1] > 0 for r in gaps)
+    assert client.get("/api/v1/stats/dashboards/population-ageing/embed").status_code == 200
