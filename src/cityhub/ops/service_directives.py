@@ -117,8 +117,8 @@ def complete(ctx: RequestContext, *, directive_id: str, data: DirectiveNoteCreat
 
 
 def list_directives(ctx: RequestContext, *, department: str | None = None, state: str | None = None,
-                    overdue: bool | None = None, incident_id: str | None = None, limit: int = 50,
-                    offset: int = 0) -> DirectiveList:
+                    overdue: bool | None = None, incident_id: str | None = None, open_only: bool = False,
+                    limit: int = 50, offset: int = 0) -> DirectiveList:
     """Directives by due time: all for operators, a department's own for its members; overdue=true lists late ones."""
     policy.require(ctx, "directive.list")
     conds = []
@@ -128,6 +128,8 @@ def list_directives(ctx: RequestContext, *, department: str | None = None, state
         conds.append(Directive.department_org_id == auth_service.get_org(ctx.db, department).id)
     if state:
         conds.append(Directive.state == state)
+    if open_only:
+        conds.append(Directive.state != "completed")
     if incident_id:
         conds.append(Directive.incident_id == incident_id)
     if overdue is not None:

@@ -24,6 +24,7 @@ PAGE_MODULES = (
     "cityhub.stats.pages",
     "cityhub.projects.pages",
     "cityhub.board.pages",
+    "cityhub.ops.pages",
 )
 
 router = APIRouter(include_in_schema=False)
