@@ -17,6 +17,11 @@ const Board = (() => {
     disaster: ["재난", "Disaster", "#0a84ff"], environment: ["환경", "Environment", "#30d158"],
     vulnerable_person: ["사회적 약자", "Vulnerable person", "#64d2ff"],
   };
+  const STATES = {
+    dispatched: ["출동지령", "Dispatch order"], arrived: ["현장도착", "Arrived on scene"], operating: ["활동개시", "Operations started"],
+    initially_suppressed: ["초진", "Initially suppressed"], fully_suppressed: ["완진", "Fully suppressed"], closed: ["종결", "Closed"],
+    reported: ["접수", "Reported"], acknowledged: ["확인", "Acknowledged"], on_scene: ["현장도착", "On scene"], resolved: ["조치완료", "Resolved"],
+  };
   const L10N = {
     open: ["진행 중 사건", "Open incidents"], today: ["오늘", "Today"], fires: ["화재", "Fires"],
     rescues: ["구조", "Rescues"], ems: ["구급", "EMS"], disasterAreas: ["재난 지역", "Disaster areas"],
@@ -42,6 +47,7 @@ const Board = (() => {
   };
   const tr = (key) => (L10N[key] ? L10N[key][lang === "en" ? 1 : 0] : key);
   const typeLabel = (t) => (TYPES[t] ? TYPES[t][lang === "en" ? 1 : 0] : t);
+  const stateLabel = (s) => (STATES[s] ? STATES[s][lang === "en" ? 1 : 0] : s);
   const typeColour = (t) => (TYPES[t] ? TYPES[t][2] : "#aaaaaa");
 
   // Korean air-quality bands (AirKorea): PM2.5 15/35/75, PM10 30/80/150.
@@ -120,6 +126,6 @@ const Board = (() => {
     source.addEventListener("resync", () => emit("resync", null));
   }
 
-  return { state, words, lang, view, tr, typeLabel, typeColour, TYPES, band, bandLabel, BAND_COLOURS, speedColour,
+  return { state, words, lang, view, tr, typeLabel, stateLabel, typeColour, TYPES, band, bandLabel, BAND_COLOURS, speedColour,
            esc, fmt, time, sparkline, getJSON, on, emit, connect };
 })();

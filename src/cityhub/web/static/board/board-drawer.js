@@ -37,9 +37,9 @@ const Drawer = (() => {
     try { inc = await B.getJSON(`/api/v1/board/incidents/${encodeURIComponent(id)}`); } catch (err) {
       open(`incident:${id}`, B.typeLabel(""), `<p class="error">${B.esc(err.message)}</p>`); return;
     }
-    const label = (inc.state_label || [])[isEn ? 1 : 0] || inc.state;
+    const label = B.stateLabel(inc.state);
     const timeline = (inc.timeline || []).map((t) =>
-      `<li><time>${B.time(t.at, true)}</time> <b>${B.esc(t.to_state || t.kind)}</b> ${B.esc(t.actor_label || "")} ${B.esc(t.note || "")}</li>`).join("");
+      `<li><time>${B.time(t.at, true)}</time> <b>${B.esc(t.to_state ? B.stateLabel(t.to_state) : t.kind)}</b> ${B.esc(t.actor_label || "")} ${B.esc(t.note || "")}</li>`).join("");
     const cams = (inc.cameras || []).map((c) =>
       `<li data-camera="${B.esc(c.id)}">${B.esc(c.name || c.id)} <span class="muted">${B.fmt(c.distance_m, 0)} m · ${B.esc(c.usage || "")}</span></li>`).join("");
     const canVideo = S.snap && S.snap.can.video && (inc.agencies || []).length;

@@ -62,7 +62,7 @@
       `<li class="chip" style="border-color:${B.typeColour(t)}"><i style="background:${B.typeColour(t)}"></i>${B.esc(B.typeLabel(t))} <b>${n}</b></li>`).join("");
     const list = open.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at)).slice(0, 5).map((i) =>
       `<li><button type="button" class="inc-row" data-incident="${B.esc(i.id)}"><i style="background:${B.typeColour(i.type)}"></i>` +
-      `${B.esc(B.typeLabel(i.type))} · ${B.esc(i.district || "")} <span class="muted">${B.time(i.created_at)} ${B.esc((i.state_label || [])[isEn ? 1 : 0] || i.state)}</span></button></li>`).join("");
+      `${B.esc(B.typeLabel(i.type))} · ${B.esc(i.district || "")} <span class="muted">${B.time(i.created_at)} ${B.esc(B.stateLabel(i.state))}</span></button></li>`).join("");
     const count = (t) => today.filter((i) => i.type === t).length;
     const urgent = open.some((i) => i.type === "fire" || i.type === "rescue");
     setPanel("safety",
