@@ -102,3 +102,23 @@ def test_only_stewards_define_indicators(office, kosis) -> None:  # noqa: ANN001
     assert r.status_code == 403
     r = office.client.post("/api/v1/stats/indicators", json=body, headers=office.steward.headers)
     assert r.status_code == 404 and "nope" in r.text
+
+
+def test_indicator_computed_from_a_city_dataset(office) -> None:  # noqa: ANN001
+    from tests.stats.test_charts import _readings
+
+    office.dataset("air-quality")
+    air = office.upload("air-quality", "air.csv", _readings())
+    body = {"slug": "pm25-monthly", "title": "월평균 초미세먼지", "unit": "㎍/㎥", "period": "M", "topic": "environment",
+            "dataset": {"resource_id": air["id"], "time": "measured", "value": "pm25", "agg": "avg",
+                        "district": "district"}}
+    r = office.client.post("/api/v1/stats/indicators", json=body, headers=office.steward.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["values_count"] == 2 * 4 and r.json()["source_kind"] == "dataset"
+    series = office.client.get("/api/v1/stats/indicators/pm25-monthly/series?district=city,동래구").json()
+    city, dongnae = series["series"]
+    assert [p["period"] for p in city["points"]] == ["2025-01", "2025-02"]
+    assert round(dongnae["points"][0]["value"], 3) == round((20 * 2 + 30) / 3, 3)
+    bad = {**body, "slug": "bad-one", "dataset": {**body["dataset"], "value": "nope"}}
+    r = office.client.post("/api/v1/stats/indicators", json=bad, headers=office.steward.headers)
+    assert r.status_code == 422 and "dataset.value" in r.json()["errors"] and "'nope'" in r.text

@@ -122,8 +122,16 @@ def _attach_kosis(ctx: RequestContext, ind: Indicator, data: IndicatorCreate) ->
 def _attach_dataset(ctx: RequestContext, ind: Indicator, data: IndicatorCreate) -> None:
     from cityhub.catalog import service as catalog
 
+    from cityhub.stats.service_queries import columns_of
+
     spec = data.dataset
     ref = catalog.authorize_resource(ctx, resource_id=spec.resource_id)
+    # SQLite reads an unknown "column" as a string: name a missing column here instead.
+    known = {c["id"] for c in columns_of(ctx, spec.resource_id)}
+    for field in ("time", "value", "district"):
+        column = getattr(spec, field)
+        if column is not None and column not in known:
+            raise Invalid.field(f"dataset.{field}", f"no column {column!r} in {spec.resource_id}")
     ind.source_kind = "dataset"
     ind.source_name = ref.dataset.title
     ind.spec = spec.model_dump()

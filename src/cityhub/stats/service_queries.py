@@ -123,21 +123,21 @@ def run_query(ctx: RequestContext, *, data: RunRequest) -> RunResult:
     if not sql or not sql.strip():
         raise Invalid.field("sql", "sql is empty")
     started = time.perf_counter()
-    error: str | None = None
     try:
         bound = bind(ctx, sql, params_decl, data.params)
         result = run_sql(ctx, sql=page_sql(bound, data.limit, data.offset), limit=data.limit + 1)
     except CityhubError as exc:
-        error = exc.message
+        _remember(ctx, sql, data, _since(started), 0, exc.message)
         raise _unwrapped(exc, sql) from None
-    finally:
-        millis = round((time.perf_counter() - started) * 1000, 1)
-        _remember(ctx, sql, data, millis, error)
     records = result.records[: data.limit]
-    fields = [f for f in result.fields]
-    _remember_rows(ctx, len(records))
-    return RunResult(fields=fields, records=records, offset=data.offset, limit=data.limit,
+    millis = _since(started)
+    _remember(ctx, sql, data, millis, len(records), None)
+    return RunResult(fields=result.fields, records=records, offset=data.offset, limit=data.limit,
                      has_more=len(result.records) > data.limit, millis=millis)
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _unwrapped(exc: CityhubError, sql: str) -> CityhubError:
@@ -152,20 +152,17 @@ def _unwrapped(exc: CityhubError, sql: str) -> CityhubError:
     return exc
 
 
-def _remember(ctx: RequestContext, sql: str, data: RunRequest, millis: float, error: str | None) -> None:
+def _remember(ctx: RequestContext, sql: str, data: RunRequest, millis: float, rows: int,
+              error: str | None) -> None:
+    """History in its own short transaction, so a failed query (whose request rolls back) is kept too."""
     if not ctx.actor.is_authenticated:
         return
-    run = QueryRun(user_id=ctx.actor.user_id, query_id=data.query_id, sql=sql[:20000], params=data.params,
-                   rows=0, millis=millis, error=error)
-    ctx.db.add(run)
-    ctx.db.flush()
-    ctx.extra["stats_last_run"] = run
+    from sqlalchemy.orm import Session
 
-
-def _remember_rows(ctx: RequestContext, rows: int) -> None:
-    run = ctx.extra.pop("stats_last_run", None)
-    if run is not None:
-        run.rows = rows
+    with Session(bind=ctx.db.get_bind()) as db:
+        db.add(QueryRun(user_id=ctx.actor.user_id, query_id=data.query_id, sql=sql[:20000], params=data.params,
+                        rows=rows, millis=millis, error=error and error[:4000]))
+        db.commit()
 
 
 def history(ctx: RequestContext, *, limit: int = 50) -> list[HistoryItem]:
