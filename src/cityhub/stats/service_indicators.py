@@ -121,7 +121,6 @@ def _attach_kosis(ctx: RequestContext, ind: Indicator, data: IndicatorCreate) ->
 
 def _attach_dataset(ctx: RequestContext, ind: Indicator, data: IndicatorCreate) -> None:
     from cityhub.catalog import service as catalog
-
     from cityhub.stats.service_queries import columns_of
 
     spec = data.dataset
