@@ -109,7 +109,8 @@ def test_indicator_computed_from_a_city_dataset(office) -> None:  # noqa: ANN001
 
     office.dataset("air-quality")
     air = office.upload("air-quality", "air.csv", _readings())
-    body = {"slug": "pm25-monthly", "title": "월평균 초미세먼지", "unit": "㎍/㎥", "period": "M", "topic": "environment",
+    body = {"slug": "pm25-monthly", "title": "월평균 초미세먼지", "unit": "㎍/㎥", "period": "M",
+            "topic": "environment",
             "dataset": {"resource_id": air["id"], "time": "measured", "value": "pm25", "agg": "avg",
                         "district": "district"}}
     r = office.client.post("/api/v1/stats/indicators", json=body, headers=office.steward.headers)
