@@ -38,6 +38,7 @@ ROUTER_MODULES = (
     "cityhub.governance.api_standards",
     "cityhub.governance.api_data",
     "cityhub.governance.api_quality",
+    "cityhub.governance.api_versions",
     "cityhub.governance.pages",
     "cityhub.collect.api",
     "cityhub.context.ngsild",

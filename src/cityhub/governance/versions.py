@@ -1,0 +1,289 @@
+"""Dataset versions: every change to a dataset's metadata or rows makes a version with a diff summary.
+
+A version keeps the dataset's metadata and a manifest of its resources: file sha256, row count and, for
+tables up to SNAPSHOT_ROW_CAP rows, a CSV snapshot stored content-addressed under data_dir/versions (an
+unchanged table costs no new file). Diffs compare snapshots row by row, keyed by the schema's primary
+key (or a first column unique in both versions) so edited rows count as changed, not added+removed.
+A steward's roll-back restores metadata and rows and is itself a new version.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import logging
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from cityhub.auth import policy
+from cityhub.catalog import service as catalog
+from cityhub.catalog.schemas import DatasetPublic, DatasetUpdate
+from cityhub.ctx import RequestContext
+from cityhub.errors import Conflict, NotFound
+from cityhub.governance.models import DatasetSchema
+from cityhub.governance.models_market import DatasetVersion
+
+log = logging.getLogger("cityhub.governance")
+SNAPSHOT_ROW_CAP = 200_000
+# Metadata a version records and a roll-back restores (the owner organization is never moved back).
+META_FIELDS = tuple(f for f in DatasetUpdate.model_fields if f not in ("owner_org",))
+
+
+class VersionPublic(BaseModel):
+    number: int
+    trigger: str
+    actor_user_id: str | None
+    created_at: Any
+    diff: dict[str, Any]
+    restored_from: int | None = None
+    meta: dict[str, Any] | None = None
+    resources: list[dict[str, Any]] | None = None
+
+
+def _public(v: DatasetVersion, full: bool = False) -> VersionPublic:
+    return VersionPublic(number=v.number, trigger=v.trigger, actor_user_id=v.actor_user_id, created_at=v.created_at,
+                         diff=v.diff, restored_from=v.restored_from, meta=v.meta if full else None,
+                         resources=v.resources if full else None)
+
+
+def snapshot_path(ctx: RequestContext, sha: str) -> Path:
+    return Path(ctx.settings.data_dir) / "versions" / sha[:2] / f"{sha}.csv"
+
+
+def _meta_of(ds: DatasetPublic) -> dict[str, Any]:
+    data = ds.model_dump(mode="json")
+    return {f: data.get(f) for f in META_FIELDS if f in data}
+
+
+def _export_rows(ctx: RequestContext, resource_id: str) -> str | None:
+    """Write the table's rows (without _id) to a content-addressed CSV; returns its sha256."""
+    from cityhub.datastore import service as datastore
+
+    info = datastore.info(ctx, resource_id=resource_id)
+    if info.row_count > SNAPSHOT_ROW_CAP:
+        return None
+    names = [f["id"] for f in info.fields if f["id"] != "_id"]
+    download = datastore.stream_download(ctx, resource_id=resource_id, fmt="csv", fields=names, sort="_id")
+    root = Path(ctx.settings.data_dir) / "versions"
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=root, suffix=".part")
+    with os.fdopen(fd, "wb") as out:
+        for chunk in download.chunks:
+            digest.update(chunk)
+            out.write(chunk)
+    sha = digest.hexdigest()
+    final = snapshot_path(ctx, sha)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        os.unlink(tmp)
+    else:
+        os.replace(tmp, final)
+    return sha
+
+
+def _manifest(ctx: RequestContext, ds: DatasetPublic) -> list[dict[str, Any]]:
+    entries = []
+    for res in ds.resources:
+        entry = {"resource_id": res.id, "name": res.name, "format": res.format, "sha256": res.sha256,
+                 "row_count": res.row_count, "datastore": res.datastore_active, "snapshot": None,
+                 "modified_at": res.modified_at.isoformat()}
+        if res.datastore_active:
+            try:
+                entry["snapshot"] = _export_rows(ctx, res.id)
+            except Exception:  # a table that cannot be read still gets a version (count and sha only)
+                log.exception("could not snapshot a table", extra={"resource": res.id})
+        entries.append(entry)
+    return entries
+
+
+def _read_rows(ctx: RequestContext, sha: str | None) -> tuple[list[str], list[tuple[str, ...]]] | None:
+    if not sha or not snapshot_path(ctx, sha).exists():
+        return None
+    with snapshot_path(ctx, sha).open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        return header, [tuple(r) for r in reader]
+
+
+def _key_index(header: list[str], old: list[tuple], new: list[tuple], primary: list[str]) -> int | None:
+    candidates = [header.index(k) for k in primary if k in header][:1] or ([0] if header else [])
+    for i in candidates:
+        if len({r[i] for r in old}) == len(old) and len({r[i] for r in new}) == len(new):
+            return i
+    return None
+
+
+def diff_rows(old: tuple[list[str], list[tuple]] | None, new: tuple[list[str], list[tuple]] | None,
+              primary: list[str]) -> dict[str, int]:
+    """Rows added, changed and removed between two snapshots (keyed when a unique key exists)."""
+    old_header, old_rows = old or ([], [])
+    new_header, new_rows = new or ([], [])
+    if old_header == new_header and old_header:
+        key = _key_index(new_header, old_rows, new_rows, primary)
+        if key is not None:
+            before = {r[key]: r for r in old_rows}
+            after = {r[key]: r for r in new_rows}
+            changed = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
+            return {"rows_added": len(after.keys() - before.keys()), "rows_changed": changed,
+                    "rows_removed": len(before.keys() - after.keys())}
+    a, b = Counter(old_rows), Counter(new_rows)
+    return {"rows_added": sum((b - a).values()), "rows_changed": 0, "rows_removed": sum((a - b).values())}
+
+
+def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, meta: dict[str, Any],
+          resources: list[dict[str, Any]]) -> dict[str, Any]:
+    schema = ctx.db.get(DatasetSchema, dataset_id)
+    primary = (schema.table_schema or {}).get("primaryKey") if schema else None
+    primary = [primary] if isinstance(primary, str) else list(primary or [])
+    before = {r["resource_id"]: r for r in (prev.resources if prev else [])}
+    totals = {"rows_added": 0, "rows_changed": 0, "rows_removed": 0}
+    per_resource = {}
+    for entry in resources:
+        old = before.get(entry["resource_id"])
+        if old and old.get("snapshot") == entry.get("snapshot") and old.get("row_count") == entry.get("row_count"):
+            continue
+        if old and entry.get("snapshot") is None and old.get("snapshot") is None:
+            delta = (entry.get("row_count") or 0) - (old.get("row_count") or 0)
+            d = {"rows_added": max(delta, 0), "rows_changed": 0, "rows_removed": max(-delta, 0)}
+        else:
+            d = diff_rows(_read_rows(ctx, old.get("snapshot")) if old else None,
+                          _read_rows(ctx, entry.get("snapshot")), primary)
+        per_resource[entry["resource_id"]] = d
+        for k in totals:
+            totals[k] += d[k]
+    now_ids = {r["resource_id"] for r in resources}
+    for rid, old in before.items():
+        if rid not in now_ids:
+            totals["rows_removed"] += old.get("row_count") or 0
+    old_meta = prev.meta if prev else {}
+    return {**totals, "metadata_changed": sorted(k for k in meta if meta.get(k) != old_meta.get(k)) if prev else [],
+            "resources_added": sorted(now_ids - before.keys()) if prev else sorted(now_ids),
+            "resources_removed": sorted(before.keys() - now_ids), "per_resource": per_resource}
+
+
+def latest(ctx: RequestContext, dataset_id: str) -> DatasetVersion | None:
+    return ctx.db.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+                         .order_by(DatasetVersion.number.desc()).limit(1))
+
+
+def _changed(diff: dict[str, Any]) -> bool:
+    return bool(diff["rows_added"] or diff["rows_changed"] or diff["rows_removed"] or diff["metadata_changed"]
+                or diff["resources_added"] or diff["resources_removed"] or diff["per_resource"])
+
+
+def _add(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, *, trigger: str,
+         meta: dict[str, Any], resources: list[dict[str, Any]], diff: dict[str, Any],
+         restored_from: int | None = None) -> DatasetVersion:
+    version = DatasetVersion(dataset_id=dataset_id, number=(prev.number + 1) if prev else 1, trigger=trigger,
+                             actor_user_id=ctx.actor.user_id if ctx.actor.user_id != "system" else None,
+                             meta=meta, resources=resources, diff=diff, restored_from=restored_from)
+    ctx.db.add(version)
+    ctx.db.flush()
+    ctx.publish("dataset.versioned", {"id": dataset_id, "number": version.number, "trigger": trigger})
+    return version
+
+
+def record_version(ctx: RequestContext, *, dataset_id: str, actor_user_id: str | None = None) -> int | None:
+    """Make a version when the dataset's metadata or rows differ from its latest version (bus subscriber).
+
+    Returns the new version number, or None when nothing changed."""
+    ds = catalog.get_dataset(ctx, id_or_name=dataset_id)
+    prev = latest(ctx, ds.id)
+    meta = _meta_of(ds)
+    resources = _manifest(ctx, ds)
+    diff = _diff(ctx, ds.id, prev, meta, resources)
+    if prev is not None and not _changed(diff):
+        return None
+    rows_moved = diff["rows_added"] or diff["rows_changed"] or diff["rows_removed"] or diff["per_resource"]
+    trigger = "created" if prev is None else ("rows" if rows_moved or diff["resources_added"]
+                                              or diff["resources_removed"] else "metadata")
+    version = _add(ctx, ds.id, prev, trigger=trigger, meta=meta, resources=resources, diff=diff)
+    if actor_user_id:
+        version.actor_user_id = actor_user_id
+    return version.number
+
+
+def _version(ctx: RequestContext, dataset_id: str, number: int) -> DatasetVersion:
+    found = ctx.db.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,
+                                                       DatasetVersion.number == number))
+    if found is None:
+        raise NotFound(f"version {number} not found")
+    return found
+
+
+def list_versions(ctx: RequestContext, *, dataset: str, limit: int = 100, offset: int = 0) -> tuple[list, int]:
+    """A dataset's versions, newest first, with their diff summaries."""
+    ref = catalog.get_dataset_ref(ctx, id_or_name=dataset)
+    total = ctx.db.scalar(select(func.count()).where(DatasetVersion.dataset_id == ref.id)) or 0
+    rows = ctx.db.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == ref.id)
+                          .order_by(DatasetVersion.number.desc()).limit(limit).offset(offset))
+    return [_public(v) for v in rows], total
+
+
+def get_version(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic:
+    """One version: its metadata, resource manifest and diff."""
+    ref = catalog.get_dataset_ref(ctx, id_or_name=dataset)
+    return _public(_version(ctx, ref.id, number), full=True)
+
+
+def version_rows(ctx: RequestContext, *, dataset: str, number: int, resource_id: str) -> Path:
+    """The CSV snapshot of one resource's rows in a version (for download)."""
+    ref = catalog.get_dataset_ref(ctx, id_or_name=dataset)
+    policy.require(ctx, "dataset.download", ref)
+    version = _version(ctx, ref.id, number)
+    entry = next((r for r in version.resources if r["resource_id"] == resource_id), None)
+    if entry is None or not entry.get("snapshot") or not snapshot_path(ctx, entry["snapshot"]).exists():
+        raise NotFound("this version keeps no row snapshot of that resource")
+    return snapshot_path(ctx, entry["snapshot"])
+
+
+def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic:
+    """Restore a version's metadata and table rows (stewards); the result is recorded as a new version."""
+    from cityhub.datastore import service as datastore
+
+    ref = catalog.get_dataset_ref(ctx, id_or_name=dataset, action="dataset.govern")
+    target = _version(ctx, ref.id, number)
+    prev = latest(ctx, ref.id)
+    catalog.update_dataset(ctx, id_or_name=ref.id, data=DatasetUpdate(**target.meta))
+    current = {r.id: r for r in catalog.get_dataset(ctx, id_or_name=ref.id).resources}
+    restored = []
+    for entry in target.resources:
+        res = current.get(entry["resource_id"])
+        if res is None or not entry.get("snapshot"):
+            continue
+        if res.datastore_active and entry.get("snapshot") == _current_snapshot(prev, res.id):
+            restored.append(entry)
+            continue
+        path = snapshot_path(ctx, entry["snapshot"])
+        if not path.exists():
+            raise Conflict(f"the row snapshot of resource {res.id} in version {number} is gone")
+        resource_ref = dataclasses.replace(catalog.authorize_resource(ctx, resource_id=res.id,
+                                                                      action="datastore.write"), format="CSV")
+        if res.datastore_active:
+            datastore.drop_table(ctx, table=res.id)
+        loaded = datastore.load_resource(ctx, resource=resource_ref, path=path)
+        catalog.mark_datastore(ctx, resource_id=res.id, table=loaded.table, row_count=loaded.row_count)
+        restored.append(entry)
+    meta = _meta_of(catalog.get_dataset(ctx, id_or_name=ref.id))
+    resources = [*restored, *[r for r in (prev.resources if prev else [])
+                              if r["resource_id"] not in {e["resource_id"] for e in restored}
+                              and r["resource_id"] in current]]
+    diff = _diff(ctx, ref.id, prev, meta, resources)
+    version = _add(ctx, ref.id, prev, trigger="rollback", meta=meta, resources=resources, diff=diff,
+                   restored_from=number)
+    return _public(version, full=True)
+
+
+def _current_snapshot(prev: DatasetVersion | None, resource_id: str) -> str | None:
+    for r in prev.resources if prev else []:
+        if r["resource_id"] == resource_id:
+            return r.get("snapshot")
+    return None

@@ -1,0 +1,74 @@
+"""Dataset versions: metadata and row changes make versions with diff summaries; any version can be
+viewed and its rows downloaded; a steward rolls back (metadata and rows), itself a new version."""
+
+from __future__ import annotations
+
+import io
+
+V1 = "id,name,value\n1,a,10\n2,b,20\n3,c,30\n"
+V2 = "id,name,value\n1,a,10\n2,b,25\n4,d,40\n5,e,50\n"
+
+
+def test_versions_diff_download_and_rollback(client, people) -> None:  # noqa: ANN001
+    people.org("env", "환경정책과")
+    steward = people.user("v@city.test", role="steward", org="env")
+    outsider = people.user("o@city.test")
+    body = {"name": "air", "title": "대기", "owner_org": "env", "access_level": "public"}
+    assert client.post("/api/v1/datasets", json=body, headers=steward.headers).status_code == 201
+    r = client.post("/api/v1/datasets/air/resources", headers=steward.headers,
+                    files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert client.patch("/api/v1/datasets/air", json={"title": "대기질"}, headers=steward.headers).status_code == 200
+
+    items = client.get("/api/v1/governance/datasets/air/versions").json()["items"]
+    assert [v["trigger"] for v in items] == ["metadata", "rows", "created"]
+    assert items[0]["diff"]["metadata_changed"] == ["title"]
+    assert items[1]["diff"]["rows_added"] == 3 and items[1]["diff"]["resources_added"] == [rid]
+    rows_version = items[1]["number"]
+
+    # edited rows count as changed when a key (schema primaryKey, else a unique first column) pairs them
+    from cityhub.governance import versions
+
+    assert versions.diff_rows((["id", "v"], [("1", "a"), ("2", "b"), ("3", "c")]),
+                              (["id", "v"], [("1", "a"), ("2", "x"), ("4", "d"), ("5", "e")]), []) == \
+        {"rows_added": 2, "rows_changed": 1, "rows_removed": 1}
+
+    shown = client.get(f"/api/v1/governance/datasets/air/versions/{rows_version}").json()
+    assert shown["meta"]["title"] == "대기" and shown["resources"][0]["row_count"] == 3
+    csv_v = client.get(f"/api/v1/governance/datasets/air/versions/{rows_version}/resources/{rid}.csv")
+    text = csv_v.text.replace("\r\n", "\n").lstrip("\ufeff")
+    assert csv_v.status_code == 200 and text.startswith("id,name,value\n1,a,10")
+
+    # only the publisher's stewards roll back
+    assert client.post(f"/api/v1/governance/datasets/air/versions/{rows_version}/rollback",
+                       headers=outsider.headers).status_code == 403
+    r = client.post(f"/api/v1/governance/datasets/air/versions/{rows_version}/rollback", headers=steward.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["trigger"] == "rollback" and r.json()["diff"]["metadata_changed"] == ["title"]
+    assert client.get("/api/v1/datasets/air").json()["title"] == "대기"
+    after = client.get("/api/v1/governance/datasets/air/versions").json()
+    assert after["items"][0]["trigger"] == "rollback" and after["total"] == 4  # no extra version after commit
+    assert client.get("/api/v1/governance/datasets/air/versions/99").status_code == 404
+
+
+def test_rollback_restores_rows(client, people) -> None:  # noqa: ANN001
+    people.org("env", "환경정책과")
+    steward = people.user("r@city.test", role="steward", org="env")
+    body = {"name": "rows", "title": "rows", "owner_org": "env"}
+    assert client.post("/api/v1/datasets", json=body, headers=steward.headers).status_code == 201
+    rid = client.post("/api/v1/datasets/rows/resources", headers=steward.headers,
+                      files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")}).json()["id"]
+    first = client.get("/api/v1/governance/datasets/rows/versions").json()["items"][0]["number"]
+    # rows change through the governance rows API (appends)
+    r = client.post(f"/api/v1/governance/resources/{rid}/rows", headers=steward.headers,
+                    json={"rows": [{"id": 9, "name": "z", "value": 90}]})
+    assert r.status_code in (200, 201), r.text
+    latest = client.get("/api/v1/governance/datasets/rows/versions").json()["items"][0]
+    assert latest["trigger"] == "rows" and latest["diff"]["rows_added"] == 1, latest
+    r = client.post(f"/api/v1/governance/datasets/rows/versions/{first}/rollback", headers=steward.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["diff"]["rows_removed"] == 1
+    found = client.get(f"/api/v1/datastore/{rid}", headers=steward.headers)
+    assert found.status_code == 200
+    assert client.get("/api/v1/governance/datasets/restricted-nothing/versions").status_code == 404
