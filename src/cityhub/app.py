@@ -185,6 +185,32 @@ def _check_database(app: FastAPI) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
+def _install_probes(app: FastAPI) -> None:
+    """/healthz for load balancers and /metrics for Prometheus."""
+    settings = app.state.settings
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> Response:
+        problem_text = _check_database(app)
+        if problem_text:
+            return JSONResponse({"status": "unavailable", "checks": {"database": problem_text}}, status_code=503)
+        return JSONResponse({"status": "ok", "checks": {"database": "ok"}})
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus(request: Request) -> Response:
+        # Totals include non-public data, so only the scraper sees them: a loopback client, or
+        # whoever presents the configured metrics token.
+        token = settings.metrics_token
+        presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        client = request.client.host if request.client else ""
+        allowed = (presented == token) if token else client in ("127.0.0.1", "::1", "localhost", "testclient")
+        if not allowed:
+            return problem(403, "Forbidden", "metrics are for the city's monitoring only", code="forbidden")
+        metrics.refresh_from_database(app.state.session_factory)
+        body, content_type = metrics.render()
+        return PlainTextResponse(body, media_type=content_type)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_json)
@@ -226,26 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_middleware(app)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> Response:
-        problem_text = _check_database(app)
-        if problem_text:
-            return JSONResponse({"status": "unavailable", "checks": {"database": problem_text}}, status_code=503)
-        return JSONResponse({"status": "ok", "checks": {"database": "ok"}})
-
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus(request: Request) -> Response:
-        # Totals include non-public data, so only the scraper sees them: a loopback client, or
-        # whoever presents the configured metrics token.
-        token = settings.metrics_token
-        presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        client = request.client.host if request.client else ""
-        allowed = (presented == token) if token else client in ("127.0.0.1", "::1", "localhost", "testclient")
-        if not allowed:
-            return problem(403, "Forbidden", "metrics are for the city's monitoring only", code="forbidden")
-        metrics.refresh_from_database(app.state.session_factory)
-        body, content_type = metrics.render()
-        return PlainTextResponse(body, media_type=content_type)
+    _install_probes(app)
 
     for module_name in ROUTER_MODULES:
         module = importlib.import_module(module_name)
