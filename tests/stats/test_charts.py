@@ -56,6 +56,8 @@ def test_bar_chart_by_district_and_line_by_month(office, air) -> None:  # noqa: 
     hours = {**line, "x": {"column": "measured", "bucket": "hour_of_day"}, "series": None}
     status, data = _data(office, hours)
     assert status == 200 and [r[0] for r in data["rows"]] == [0, 8, 18]
+    ranked = {**spec, "y": [{"column": "pm25", "agg": "avg"}], "sort": "-y"}
+    assert [r[0] for r in _data(office, ranked)[1]["rows"]] == ["동래구", "서구", "중구"]
     kpi = {"type": "kpi", "source": {"resource_id": air["rid"]}, "y": [{"column": "pm25", "agg": "max"}]}
     assert _data(office, kpi)[1]["rows"] == [[30]]
     csv = office.client.post("/api/v1/stats/charts/data?format=csv", json=kpi, headers=office.steward.headers)

@@ -163,7 +163,8 @@ def usable(db: Session, resource_id: str, row_count: int | None) -> list[Cube]:
 
 
 def plan(cube: Cube, *, x: Any, series: str | None, measures: list[Any], filters: list[tuple[str, str, Any]],
-         date_from: str | None, date_to: str | None, dialect: str, limit: int) -> exp.Expression | None:
+         date_from: str | None, date_to: str | None, dialect: str, limit: int,
+         order: Any = None) -> exp.Expression | None:
     """The cube query answering a grouped chart, or None when this cube cannot answer it."""
     dims = {d: f"d{i}" for i, d in enumerate(cube.dimensions)}
     measure_index = {m: i for i, m in enumerate(cube.measures)}
@@ -215,7 +216,7 @@ def plan(cube: Cube, *, x: Any, series: str | None, measures: list[Any], filters
         query = query.where(*where)
     if groups:
         query = query.group_by(*[exp.Literal.number(i + 1) for i in range(groups)])
-        query = query.order_by(*[exp.Literal.number(i + 1) for i in range(groups)])
+        query = query.order_by(*(order(groups) if order else [exp.Literal.number(i + 1) for i in range(groups)]))
     return query.limit(limit + 1)
 
 

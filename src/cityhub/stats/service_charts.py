@@ -148,13 +148,22 @@ def build_query(src: Source, spec: ChartSpec, view: ViewFilters | None, dialect:
         query = exp.select(*select_list).from_(src.table.copy())
         if groups:
             query = query.group_by(*[exp.Literal.number(i + 1) for i in range(groups)])
-            query = query.order_by(*[exp.Literal.number(i + 1) for i in range(groups)])
+            query = query.order_by(*order_of(spec, groups))
     if where:
         query = query.where(*where)
     query = query.limit(spec.limit + 1)
     if src.cte is not None:
         query = query.with_("q", as_=src.cte.copy())
     return query
+
+
+def order_of(spec: ChartSpec, groups: int) -> list[exp.Expression]:
+    """ORDER BY for grouped charts: by the groups (default), by x, or by the first measure."""
+    if spec.sort in ("y", "-y"):
+        return [exp.Ordered(this=exp.column("y0"), desc=spec.sort == "-y")]
+    if spec.sort == "-x":
+        return [exp.Ordered(this=exp.Literal.number(1), desc=True)]
+    return [exp.Literal.number(i + 1) for i in range(groups)]
 
 
 def _columns(spec: ChartSpec, src: Source) -> list[str]:
@@ -213,7 +222,8 @@ def _from_rollup(ctx: RequestContext, src: Source, spec: ChartSpec, view: ViewFi
         if (date_from or date_to) and cube.time_column != spec.time_column:
             continue
         query = rollups.plan(cube, x=spec.x, series=spec.series, measures=spec.y, filters=conds,
-                             date_from=date_from, date_to=date_to, dialect=dialect, limit=spec.limit)
+                             date_from=date_from, date_to=date_to, dialect=dialect, limit=spec.limit,
+                             order=lambda groups: order_of(spec, groups))
         if query is None:
             continue
         text = sqlgen.render(query, dialect)
