@@ -39,6 +39,7 @@ ROUTER_MODULES = (
     "cityhub.governance.api_data",
     "cityhub.governance.api_quality",
     "cityhub.governance.api_versions",
+    "cityhub.governance.api_lineage",
     "cityhub.governance.pages",
     "cityhub.collect.api",
     "cityhub.context.ngsild",
