@@ -130,3 +130,34 @@ def test_shared_dashboard_in_a_browser(live_server, live_office, browser) -> Non
     page.screenshot(path=str(ARTIFACTS.parent / "stats-dashboard.png"), full_page=True)
     assert not problems, problems
     context.close()
+
+
+def test_chart_builder_previews_and_saves(live_server, live_office, browser) -> None:  # noqa: ANN001
+    office = live_office
+    office.dataset("air-quality")
+    air = office.upload("air-quality", "air.csv", _readings())
+    problems: list[str] = []
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    _watch_console(page, problems)
+    page.goto(f"{live_server.url}/user/login?next=/stats/charts/new?resource={air['id']}")
+    page.fill("#login-email", office.steward.email)
+    page.fill("#login-password", "password123")
+    page.click("form.form button[type=submit]")
+    page.wait_for_url("**/stats/charts/new*")
+    page.wait_for_selector("#cb-form select[name=x] option[value=district]", state="attached")
+    page.select_option("#cb-form select[name=type]", "choropleth")
+    page.select_option("#cb-form select[name=x]", "district")
+    page.select_option("#cb-form select[name=y]", "pm25")
+    page.select_option("#cb-form select[name=agg]", "avg")
+    page.click("#cb-form button[type=submit]")
+    page.wait_for_selector("#cb-preview[data-ready] canvas")
+    assert "sql" in page.inner_text("#cb-note")
+    page.fill("#cb-save input[name=title]", "구별 PM2.5")
+    page.click("#cb-save button[type=submit]")
+    page.wait_for_selector("#cb-saved a")
+    saved = office.client.get("/api/v1/stats/charts", headers=office.steward.headers).json()
+    assert saved["items"][0]["title"] == "구별 PM2.5" and saved["items"][0]["spec"]["type"] == "choropleth"
+    page.screenshot(path=str(ARTIFACTS.parent / "stats-chart-builder.png"), full_page=True)
+    assert not problems, problems
+    context.close()

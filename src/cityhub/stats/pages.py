@@ -40,7 +40,12 @@ TEXT = {
            "off": "끔", "fullscreen": "전체 화면", "png": "PNG", "csv": "CSV",
            "no_access": "이 카드의 데이터를 볼 권한이 없습니다.",
            "no_dashboards": "아직 대시보드가 없습니다.", "embed": "다른 사이트에 넣기", "updated_at": "갱신 시각",
-           "loading": "불러오는 중…", "capped": "일부만 표시"},
+           "loading": "불러오는 중…", "capped": "일부만 표시", "builder": "차트 만들기", "chart_type": "차트 종류",
+           "bucket": "시간 단위", "colour": "색 구분", "agg": "집계", "size": "크기", "time_column": "기간 필터 열",
+           "district_column": "구·군 필터 열", "preview": "미리 보기", "type.bar": "막대", "type.line": "선",
+           "type.area": "영역", "type.stacked_bar": "누적 막대", "type.pie": "원", "type.scatter": "산점도",
+           "type.heatmap": "히트맵", "type.kpi": "핵심 수치", "type.table": "표", "type.choropleth": "구·군 지도",
+           "type.points": "지점 지도"},
     "en": {"title": "Statistics", "lead": "Statistics collected automatically from KOSIS (Statistics Korea) and "
            "indicators computed from the city's own data.", "indicators": "Indicators", "period": "Period",
            "last": "Latest", "updated": "Updated", "source": "Source", "unit": "Unit", "workbench": "SQL workbench",
@@ -57,7 +62,13 @@ TEXT = {
            "filters": "Filters", "from": "From", "to": "To", "all": "All", "apply": "Apply",
            "refresh": "Auto-refresh", "off": "off", "fullscreen": "Full screen", "png": "PNG", "csv": "CSV",
            "no_access": "You have no access to this card's data.", "no_dashboards": "No dashboards yet.",
-           "embed": "Embed", "updated_at": "Updated at", "loading": "Loading…", "capped": "partial"},
+           "embed": "Embed", "updated_at": "Updated at", "loading": "Loading…", "capped": "partial",
+           "builder": "Chart builder", "chart_type": "Chart type", "bucket": "Time bucket", "colour": "Colour by",
+           "agg": "Aggregation", "size": "Size", "time_column": "Date filter column",
+           "district_column": "District filter column", "preview": "Preview", "type.bar": "Bar", "type.line": "Line",
+           "type.area": "Area", "type.stacked_bar": "Stacked bar", "type.pie": "Pie", "type.scatter": "Scatter",
+           "type.heatmap": "Heatmap", "type.kpi": "KPI figure", "type.table": "Table",
+           "type.choropleth": "District map", "type.points": "Point map"},
 }
 
 
@@ -90,6 +101,12 @@ def indicator_page(slug: str, request: Request, ctx: Ctx) -> Response:
 def workbench_page(request: Request, ctx: Ctx) -> Response:
     """The SQL workbench (completion, paging, history, saved and shared queries)."""
     return _page(request, "workbench.html")
+
+
+@router.get("/stats/charts/new")
+def chart_builder_page(request: Request, ctx: Ctx) -> Response:
+    """The chart builder: a table or saved query, a chart type, columns to axes, colour and size."""
+    return _page(request, "chart_builder.html")
 
 
 @router.get("/stats/dashboards")
