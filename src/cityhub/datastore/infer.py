@@ -18,6 +18,8 @@ Rules (documented for stewards):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -244,20 +246,28 @@ def _point_geometry(columns: list[TypedColumn], arrays: dict[str, pa.ChunkedArra
                                        pc.cast(la, pa.string()), "]}", "")
 
 
+def _decide(raw: RawTable, name: str, column: pa.ChunkedArray) -> tuple[TypedColumn, pa.ChunkedArray, str | None]:
+    if name in raw.forced:
+        kind, values, warning = raw.forced[name], column, None
+    else:
+        kind, values, warning = _type_column(raw, name, column)
+    return TypedColumn(name, kind, _histogram(kind, values)), values, warning
+
+
 def infer_types(raw: RawTable) -> TypedTable:
     """Decide every column's type over all its values and convert them for loading."""
     columns: list[TypedColumn] = []
     arrays: dict[str, pa.ChunkedArray] = {}
     warnings = list(raw.warnings)
-    for name, column in zip(raw.columns, raw.table.columns, strict=True):
-        if name in raw.forced:
-            kind, values, warning = raw.forced[name], column, None
-        else:
-            kind, values, warning = _type_column(raw, name, column)
+    # Each Arrow kernel runs on one thread and releases the GIL: columns are typed side by side.
+    workers = min(len(raw.columns), os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        decided = list(pool.map(lambda pair: _decide(raw, *pair), zip(raw.columns, raw.table.columns, strict=True)))
+    for column, values, warning in decided:
         if warning:
             warnings.append(warning)
-        columns.append(TypedColumn(name, kind, _histogram(kind, values)))
-        arrays[name] = values
+        columns.append(column)
+        arrays[column.name] = values
     point = _point_geometry(columns, arrays)
     if point is not None:
         columns.append(TypedColumn("geometry", "geometry"))

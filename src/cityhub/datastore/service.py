@@ -24,7 +24,7 @@ from cityhub.datastore.importers import guess_format, read_tabular
 from cityhub.datastore.infer import TypedTable, infer_types
 from cityhub.datastore.models import DatastoreTable
 from cityhub.datastore.schemas import DatastoreInfo, DatastoreResult, Download, LoadResult
-from cityhub.datastore.tables import create_indexes, index_plan, table_for
+from cityhub.datastore.tables import index_plan, new_table, plan_indexes, table_for
 from cityhub.datastore.types import ID_COLUMN
 from cityhub.errors import CityhubError, Invalid, NotFound
 from cityhub.governance import guard as governance_guard
@@ -66,8 +66,7 @@ def _write_table(ctx: RequestContext, name: str, typed: TypedTable, report: Prog
         metrics.DATASTORE_ROWS.dec(previous.row_count)
         ctx.db.delete(previous)
         ctx.db.flush()
-    table = table_for(name, _fields(typed), sqlite=conn.dialect.name == "sqlite")
-    table.create(conn)
+    table = new_table(name, _fields(typed), sqlite=conn.dialect.name == "sqlite")
     total, done = typed.row_count, 0
 
     def loaded(rows: int) -> None:
@@ -75,10 +74,10 @@ def _write_table(ctx: RequestContext, name: str, typed: TypedTable, report: Prog
         done += rows
         report("loading", done, total)
 
-    store.bulk_insert(conn, table, typed.table, loaded)
     plan = index_plan(typed)
+    store.load_table(conn, table, typed.table, plan_indexes(table, plan), scratch_dir=ctx.settings.data_dir / "tmp",
+                     progress=loaded)
     report("indexing", 0, len(plan) + 1)
-    create_indexes(conn, table, plan)
     text_columns = [c.name for c in typed.columns if c.type == "text"]
     text_index = store.build_text_index(conn, name, text_columns, typed.row_count)
     report("indexing", len(plan) + 1, len(plan) + 1)

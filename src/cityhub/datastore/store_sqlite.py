@@ -1,17 +1,31 @@
 """SQLite specifics for the datastore: transactional DDL, bulk load, FTS5 trigram text index.
 
 Dialect-specific SQL lives here and in store_postgres.py only.
+
+Big loads go through a scratch database: ADBC's SQLite driver writes the Arrow batches and builds the
+indexes there in C, on its own file (so it never waits for the write lock the request's transaction
+holds), then one `INSERT INTO main.t SELECT * FROM scratch.t` on the request's connection copies rows
+and index b-trees page by page (SQLite's transfer optimisation: identical column affinities and
+indexes, empty target). The copy is part of the request's transaction, so a failure or kill -9 leaves
+no table behind; the scratch file is unlinked as soon as it is attached and read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+log = logging.getLogger("cityhub.datastore")
 BATCH_ROWS = 100_000
+# Below this many rows executemany is as quick as setting up a scratch database.
+SCRATCH_MIN_ROWS = 50_000
+SCRATCH_ALIAS_KEY = "datastore_scratch_aliases"  # on the pool record: scratch databases to DETACH at check-in
 # A trigram index on a huge table costs more load time than the occasional `q` scan saves.
 FTS_MAX_ROWS = 200_000
 
@@ -36,6 +50,99 @@ def begin(conn: Connection) -> None:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def load_table(conn: Connection, table: sa.Table, data: pa.Table, indexes: list[sa.Index], *, scratch_dir: Path,
+               progress: Callable[[int], None] | None = None) -> None:
+    """Create `table` with its rows and `indexes` inside the caller's transaction."""
+    if data.num_rows >= SCRATCH_MIN_ROWS and _adbc() is not None and _file_backed(conn):
+        _load_via_scratch(conn, table, data, indexes, scratch_dir, progress)
+        return
+    conn.execute(sa.schema.CreateTable(table))  # the table only: its indexes come after the rows
+    bulk_insert(conn, table, data, progress)
+    for index in indexes:
+        index.create(conn)
+
+
+def _adbc():  # noqa: ANN202
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:  # optional: executemany still works, only slower
+        return None
+    return adbc
+
+
+def _file_backed(conn: Connection) -> bool:
+    return any(row[1] == "main" and row[2] for row in _raw(conn).execute("PRAGMA database_list"))
+
+
+def _scratch_shape(conn: Connection, table: sa.Table, indexes: list[sa.Index]) -> tuple[str, list[str]]:
+    """DDL for a twin of `table` in the scratch file: same column affinities and index columns by position
+    (what the transfer optimisation compares), neutral names so no user-given name needs quoting by ADBC."""
+    twin = sa.Table("t", sa.MetaData(), *(sa.Column(f"c{i}" if i else "_id", c.type, primary_key=c.primary_key)
+                                          for i, c in enumerate(table.columns)))
+    position = {c.name: i for i, c in enumerate(table.columns)}
+    ddl = str(sa.schema.CreateTable(twin).compile(dialect=conn.dialect))
+    index_ddl = [f"CREATE INDEX i{n} ON t ({', '.join(f'c{position[c.name]}' for c in index.columns)})"
+                 for n, index in enumerate(indexes)]
+    return ddl, index_ddl
+
+
+def _fill_scratch(path: Path, ddl: str, index_ddl: list[str], batches: Iterator[pa.RecordBatch],
+                  schema: pa.Schema) -> None:
+    with _adbc().connect(str(path), autocommit=True) as scratch, scratch.cursor() as cursor:
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY",
+                       "threads=2"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.execute(ddl)
+        cursor.adbc_ingest("t", pa.RecordBatchReader.from_batches(schema, batches), mode="append")
+        for statement in index_ddl:
+            cursor.execute(statement)
+
+
+def _load_via_scratch(conn: Connection, table: sa.Table, data: pa.Table, indexes: list[sa.Index],
+                      scratch_dir: Path, progress: Callable[[int], None] | None) -> None:
+    names = [c.name for c in table.columns if c.name in data.column_names]
+    if names != [c.name for c in table.columns][1:]:
+        raise ValueError("the Arrow table must hold every column of the datastore table, in order")
+    data = data.select(names).rename_columns([f"c{i + 1}" for i in range(len(names))])
+    ddl, index_ddl = _scratch_shape(conn, table, indexes)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in data.to_batches(max_chunksize=BATCH_ROWS):
+            yield batch
+            if progress:
+                progress(batch.num_rows)
+
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    # "upload-" prefix: start-up recovery sweeps such files left by a process killed mid-load.
+    path = scratch_dir / f"upload-datastore-{uuid.uuid4().hex}.sqlite"
+    alias = f"ds_scratch_{uuid.uuid4().hex[:12]}"
+    try:
+        _fill_scratch(path, ddl, index_ddl, batches(), data.schema)
+        conn.execute(sa.schema.CreateTable(table))  # the table only: its indexes come after the rows
+        for index in indexes:  # empty twins of the scratch indexes: the copy fills them in order
+            index.create(conn)
+        raw = _raw(conn)
+        raw.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
+        conn.connection.info.setdefault(SCRATCH_ALIAS_KEY, []).append(alias)
+        path.unlink()  # the attached handle keeps reading it; nothing is left if we die now
+        raw.execute(f"INSERT INTO main.{quote(table.name)} SELECT * FROM {alias}.t")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def _detach_scratch(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    """DETACH is refused inside a transaction, so scratch databases go when the connection comes back."""
+    aliases = connection_record.info.pop(SCRATCH_ALIAS_KEY, None) if connection_record is not None else None
+    if not aliases or dbapi_connection is None:
+        return
+    for alias in aliases:
+        try:
+            dbapi_connection.execute(f"DETACH DATABASE {alias}")
+        except Exception:  # noqa: BLE001 — a broken connection is discarded by the pool anyway
+            log.warning("could not detach a datastore scratch database", extra={"alias": alias})
 
 
 def bulk_insert(conn: Connection, table: sa.Table, data: pa.Table,

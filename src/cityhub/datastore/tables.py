@@ -24,6 +24,9 @@ MAX_INTEGER_CATEGORIES = 50
 # Beyond this many values (sensor ids, stations) a filter is selective enough that walking the time index
 # finds a page quickly, and its total still comes exactly from the histogram: no composite index needed.
 MAX_INDEXED_CATEGORIES = 100
+# Index entries a filtered page may visit while walking the time index before a composite index pays off.
+MAX_TIME_WALK = 20_000
+PAGE_ROWS = 100
 
 
 _CACHE: dict[tuple, sa.Table] = {}
@@ -45,6 +48,11 @@ def table_for(name: str, fields: list[dict[str, Any]], *, sqlite: bool) -> sa.Ta
     return table
 
 
+def new_table(name: str, fields: list[dict[str, Any]], *, sqlite: bool) -> sa.Table:
+    """A fresh, uncached Core Table to create (indexes planned for it attach to it, not to the cache)."""
+    return _build(name, fields, sqlite=sqlite)
+
+
 def _build(name: str, fields: list[dict[str, Any]], *, sqlite: bool) -> sa.Table:
     columns = [sa.Column(ID_COLUMN, sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
                          autoincrement=True)]
@@ -57,7 +65,9 @@ def index_plan(typed: TypedTable) -> list[list[str]]:
 
     - Each low-cardinality column (a district, a category, a year) is a filter column. Paired with the
       first temporal column, as (filter, time), it answers "district = X ORDER BY time LIMIT 100" by
-      reading 100 index entries instead of sorting every row of district X.
+      reading 100 index entries instead of sorting every row of district X — needed only when some value
+      is rare (see _has_rare_value); otherwise the time index alone finds the page. Without a temporal
+      column the filter column gets its own index.
     - Each temporal column gets its own index (range filters and sorting by time).
     High-cardinality text and measurements are left unindexed: equality on them is rare and every index
     costs load time.
@@ -69,9 +79,25 @@ def index_plan(typed: TypedTable) -> list[list[str]]:
                and len(c.histogram) <= (MAX_INTEGER_CATEGORIES if c.type == "integer" else MAX_INDEXED_CATEGORIES)]
     plan: list[list[str]] = []
     for name in filters[:MAX_FILTER_COLUMNS]:
-        plan.append([name, temporal[0]] if temporal else [name])
+        if not temporal:
+            plan.append([name])
+        elif _has_rare_value(typed, name):
+            plan.append([name, temporal[0]])
     plan += [[name] for name in temporal]
     return plan
+
+
+def _has_rare_value(typed: TypedTable, name: str) -> bool:
+    """Whether some value of a filter column is too rare to find a page of it by walking the time index.
+
+    For a value holding a share p of the rows, "column = value ORDER BY time LIMIT 100" read through the
+    time index visits about 100 / p entries. When every value is common (16 districts, each ~6 %), that is
+    a couple of thousand entries (a millisecond or two) and a composite index would only cost load time
+    (the slowest index to build: its input is not in time order).
+    """
+    histogram = next(c.histogram for c in typed.columns if c.name == name) or {}
+    rarest = min((rows for value, rows in histogram.items() if value != ""), default=0)  # "" is null
+    return rarest * MAX_TIME_WALK < PAGE_ROWS * typed.row_count
 
 
 def index_name(table: str, position: int) -> str:
@@ -79,9 +105,15 @@ def index_name(table: str, position: int) -> str:
     return f"ix_ds_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{position}"
 
 
+def plan_indexes(table: sa.Table, plan: list[list[str]]) -> list[sa.Index]:
+    """The Core Index objects for an index plan (bound to `table`, not yet created)."""
+    return [sa.Index(index_name(table.name, position), *(table.c[n] for n in names))
+            for position, names in enumerate(plan)]
+
+
 def create_indexes(conn: Connection, table: sa.Table, plan: list[list[str]]) -> None:
-    for position, names in enumerate(plan):
-        sa.Index(index_name(table.name, position), *(table.c[n] for n in names)).create(conn)
+    for index in plan_indexes(table, plan):
+        index.create(conn)
 
 
 def reflect(conn: Connection, name: str, fields: list[dict[str, Any]]) -> sa.Table:
