@@ -75,13 +75,13 @@ def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
         box = query.geo.bbox()
         if box is not None:
             min_lon, min_lat, max_lon, max_lat = box
-            if query.geo.rel == "near" or query.geo.geom.geom_type == "Point":
-                # points: the representative point lies in the box (uses the type+lat+lon index)
-                conds.append(and_(T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
-                                  T.c.max_lon >= min_lon, T.c.min_lon <= max_lon))
-            else:
-                conds.append(and_(T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
-                                  T.c.max_lon >= min_lon, T.c.min_lon <= max_lon))
+            # The representative point lies within the box grown by the largest entity extent indexed
+            # (uses the type+lat+lon index); the exact bbox overlap and shapely test follow.
+            pad = ctx.settings.context_geo_max_extent_deg
+            conds.append(and_(T.c.lat.between(min_lat - pad, max_lat + pad),
+                              T.c.lon.between(min_lon - pad, max_lon + pad),
+                              T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
+                              T.c.max_lon >= min_lon, T.c.min_lon <= max_lon))
         conds.append(T.c.min_lat.is_not(None))
     return conds
 
