@@ -154,8 +154,13 @@ def test_chart_builder_previews_and_saves(live_server, live_office, browser) -> 
     page.wait_for_selector("#cb-preview[data-ready] canvas")
     assert "sql" in page.inner_text("#cb-note")
     page.fill("#cb-save input[name=title]", "구별 PM2.5")
+    page.fill("#cb-save input[name=dashboard]", "my-air")
     page.click("#cb-save button[type=submit]")
     page.wait_for_selector("#cb-saved a")
+    board = office.client.get("/api/v1/stats/dashboards/my-air", headers=office.steward.headers).json()
+    assert board["visibility"] == "link" and board["refresh_seconds"] == 60 and len(board["cards"]) == 1
+    page.click("#cb-saved a")
+    page.wait_for_selector("#dashboard[data-ready] .stats-card canvas")
     saved = office.client.get("/api/v1/stats/charts", headers=office.steward.headers).json()
     assert saved["items"][0]["title"] == "구별 PM2.5" and saved["items"][0]["spec"]["type"] == "choropleth"
     page.screenshot(path=str(ARTIFACTS.parent / "stats-chart-builder.png"), full_page=True)

@@ -56,12 +56,27 @@
   if (save) save.addEventListener("submit", function (ev) {
     ev.preventDefault();
     getJSON("/api/v1/stats/charts", { method: "POST", body: JSON.stringify({ title: save.elements.title.value, spec: spec(), visibility: save.elements.visibility.value }) })
-      .then(function (chart) {
+      .then(function (chart) { return addToBoard(chart, save.elements.dashboard.value).then(function (board) {
         var out = document.getElementById("cb-saved"); out.textContent = "";
-        var a = document.createElement("a"); a.href = "/api/v1/stats/charts/" + chart.id + "/data"; a.textContent = chart.id;
+        var a = document.createElement("a");
+        a.href = board ? "/stats/dashboards/" + board.slug : "/api/v1/stats/charts/" + chart.id + "/data";
+        a.textContent = board ? board.title : chart.id;
         out.appendChild(a);
-      }).catch(function (body) { document.getElementById("cb-error").textContent = (body && body.detail) || "error"; });
+      }); }).catch(function (body) { document.getElementById("cb-error").textContent = (body && body.detail) || "error"; });
   });
+
+  // A saved chart goes onto a dashboard of yours (made, shared by link, when it does not exist yet).
+  function addToBoard(chart, slug) {
+    if (!slug) return Promise.resolve(null);
+    var url = "/api/v1/stats/dashboards/" + encodeURIComponent(slug), card = { kind: "chart", chart_id: chart.id, w: 6, h: 5 };
+    return getJSON("/api/v1/stats/dashboards?limit=500").then(function (page) {
+      var board = page.items.filter(function (b) { return b.slug === slug && b.mine; })[0];
+      if (!board) {
+        return getJSON("/api/v1/stats/dashboards", { method: "POST", body: JSON.stringify({ slug: slug, title: slug, cards: [card], visibility: "link", refresh_seconds: 60 }) });
+      }
+      return getJSON(url, { method: "PATCH", body: JSON.stringify({ cards: board.cards.concat([card]) }) });
+    });
+  }
 
   Promise.all([getJSON("/api/v1/stats/workbench/tables"), getJSON("/api/v1/stats/queries").catch(function () { return { items: [] }; })])
     .then(function (both) {
