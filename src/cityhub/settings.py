@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     context_notify_timeout_seconds: float = 2.0
     context_notify_max_attempts: int = 8
     # Geo queries find entities whose geometry reaches at most this far (degrees) from its representative point.
-    context_geo_max_extent_deg: float = 0.05
+    context_geo_max_extent_deg: float = 0.01
     context_raw_retention_days: int = 30
     context_rollup_retention_days: int = 730
     # Integrated operations (incidents, agency webhooks, video grants).
