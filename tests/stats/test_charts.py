@@ -147,3 +147,33 @@ def test_a_big_tables_chart_is_answered_from_its_rollup(office, air, monkeypatch
                         headers=office.steward.headers)
     status, body = _data(office, spec, headers=office.citizen.headers)
     assert status == 422 and "not permitted" in body["detail"]
+
+
+def test_a_rollup_follows_its_table_when_the_dataset_changes(office, kosis, monkeypatch) -> None:  # noqa: ANN001
+    from cityhub.stats import rollups
+
+    monkeypatch.setattr(rollups, "CUBE_MIN_ROWS", 10)
+    server, behaviour = kosis
+    office.dataset("kosis-pop-ds")
+    source = office.kosis_source("kosis-pop", server, "kosis-pop-ds")
+    office.run("kosis-pop")
+    spec = {"type": "bar", "source": {"resource_id": source["resource_id"]}, "x": {"column": "district"},
+            "y": [{"column": "value", "agg": "max"}], "filters": [{"column": "item", "value": "T20"}]}
+    r = office.client.post("/api/v1/stats/charts", json={"title": "인구", "spec": spec}, headers=office.steward.headers)
+    assert r.status_code == 201, r.text
+
+    def wait_rollup() -> dict:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            data = _data(office, spec)[1]
+            if data["engine"] == "rollup":
+                return data
+            time.sleep(0.2)
+        raise AssertionError("rollup not used")
+
+    before = wait_rollup()
+    behaviour.value_bump = 1000  # KOSIS revises its figures; same number of rows
+    assert office.run("kosis-pop")["rows_updated"] > 0
+    after = _data(office, spec)[1]  # right after the run: never the old rollup's figures
+    assert after["rows"] != before["rows"] and after["rows"][0][1] == before["rows"][0][1] + 1000
+    assert wait_rollup()["rows"] == after["rows"]

@@ -50,6 +50,8 @@ def install(app: FastAPI) -> None:
 
 
 def _cubes_of_dataset(app: FastAPI, dataset_id: str) -> list[tuple[str, str]]:
+    """The rollups of a changed dataset's tables, marked pending at once so none answers from old rows
+    while it is rebuilt."""
     from sqlalchemy import select
 
     from cityhub.catalog import service as catalog
@@ -68,7 +70,9 @@ def _cubes_of_dataset(app: FastAPI, dataset_id: str) -> list[tuple[str, str]]:
             except NotFound:
                 continue
             if ref.dataset_id == dataset_id:
+                cube.status = "pending"
                 out.append((cube.id, ref.datastore_table or ref.id))
+        db.commit()
         return out
     finally:
         db.close()
