@@ -59,6 +59,8 @@ def has_rule(action: str) -> bool:
 
 
 def can(ctx: RequestContext, action: str, resource: Any = None) -> bool:
+    if not _within_dataset_scope(ctx, action, resource):
+        return False
     if ctx.actor.is_admin:
         return True
     check = _RULES.get(action)
@@ -130,6 +132,13 @@ def visible_dataset_clause(
     ctx: RequestContext, *, id_col: Any, access_col: Any, org_col: Any
 ) -> ColumnElement[bool]:
     """A WHERE clause keeping only datasets the actor may read (search, counts, facets, lists)."""
+    scoped = dataset_scopes(ctx)
+    if scoped is not None:
+        return and_(id_col.in_(sorted(scoped)), _visible(ctx, id_col=id_col, access_col=access_col, org_col=org_col))
+    return _visible(ctx, id_col=id_col, access_col=access_col, org_col=org_col)
+
+
+def _visible(ctx: RequestContext, *, id_col: Any, access_col: Any, org_col: Any) -> ColumnElement[bool]:
     actor = ctx.actor
     if actor.is_admin:
         return true()
@@ -420,3 +429,49 @@ def _board_view(ctx: RequestContext, _resource: Any) -> bool:
 @rule("board.public")
 def _board_public(ctx: RequestContext, _resource: Any) -> bool:
     return True  # the citizens' board shows public data only
+
+
+# --- dataset-scoped tokens (the data market) --------------------------------------------------------
+# A token issued for an approved access request carries `dataset:<id>` scopes: it reads those datasets
+# and nothing else — no other dataset (public ones included), no write, whatever its user may do otherwise.
+
+DATASET_SCOPE = "dataset:"
+SCOPED_READS = frozenset({"dataset.read", "resource.read", "datastore.read", "dataset.download", "sql.run",
+                          "organization.read", "user.read_self", "access.consume"})
+
+
+def dataset_scopes(ctx: RequestContext) -> frozenset[str] | None:
+    """The dataset ids a dataset-scoped token is limited to, or None for an unscoped actor."""
+    ids = frozenset(s[len(DATASET_SCOPE):] for s in ctx.actor.scopes if s.startswith(DATASET_SCOPE))
+    return ids or None
+
+
+def _within_dataset_scope(ctx: RequestContext, action: str, resource: Any) -> bool:
+    scoped = dataset_scopes(ctx)
+    if scoped is None:
+        return True
+    if action not in SCOPED_READS:
+        return False
+    if action in ("dataset.read", "resource.read", "datastore.read", "dataset.download"):
+        return getattr(resource, "id", None) in scoped
+    return True
+
+
+# --- access requests and usage (the data market) -----------------------------------------------------
+
+
+@rule("access.request")
+def _access_request(ctx: RequestContext, _resource: Any) -> bool:
+    # Anyone signed in (a company's or researcher's account) may ask; the publisher decides.
+    return ctx.actor.is_authenticated
+
+
+@rule("access.decide")
+def _access_decide(ctx: RequestContext, ds: DatasetLike | None) -> bool:
+    return ds is not None and _can_edit_for(ctx, ds.owner_org_id)
+
+
+@rule("access.consume")
+def _access_consume(ctx: RequestContext, request: Any) -> bool:
+    # The requester claims the token of an approved request and reads their own usage.
+    return request is not None and ctx.actor.is_authenticated and request.requester_user_id == ctx.actor.user_id
