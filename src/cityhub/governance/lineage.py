@@ -56,8 +56,9 @@ class _Graph:
         self.nodes: dict[str, LineageNode] = {}
         self.edges: list[LineageEdge] = []
 
-    def node(self, id: str, kind: str, label: str, href: str | None = None, **detail: Any) -> str:
-        self.nodes.setdefault(id, LineageNode(id=id, kind=kind, label=label, href=href, detail=detail))
+    def node(self, id: str, kind: str, label: str, href: str | None = None,
+             detail: dict[str, Any] | None = None) -> str:
+        self.nodes.setdefault(id, LineageNode(id=id, kind=kind, label=label, href=href, detail=detail or {}))
         return id
 
     def edge(self, source: str, target: str, relation: str) -> None:
@@ -110,13 +111,13 @@ def _downstream(ctx: RequestContext, g: _Graph, ds: DatasetPublic, ds_node: str)
     query_nodes: dict[str, str] = {}
     for q in service_queries.list_queries(ctx, limit=1000).items:
         if tables & tables_in_sql(q.sql, dialect):
-            query_nodes[q.id] = g.node(f"query:{q.id}", "query", q.title, f"/stats/workbench?query={q.id}")
+            query_nodes[q.id] = g.node(f"query:{q.id}", "query", q.title, f"/api/v1/stats/queries/{q.id}")
             g.edge(ds_node, query_nodes[q.id], "queried by")
     chart_nodes: dict[str, str] = {}
     for c in service_charts.list_charts(ctx, limit=1000).items:
         src = c.spec.source
         if src.resource_id in tables or src.query_id in query_nodes:
-            chart_nodes[c.id] = g.node(f"chart:{c.id}", "chart", c.title, f"/stats/charts/{c.id}")
+            chart_nodes[c.id] = g.node(f"chart:{c.id}", "chart", c.title, f"/api/v1/stats/charts/{c.id}")
             g.edge(query_nodes.get(src.query_id or "", ds_node), chart_nodes[c.id], "charted by")
     for d in service_dashboards.list_dashboards(ctx, limit=1000).items:
         for card in d.cards:
@@ -155,7 +156,7 @@ def dataset_lineage(ctx: RequestContext, *, dataset: str) -> Lineage:
     shown, _total = versions.list_versions(ctx, dataset=ds.id, limit=VERSIONS_SHOWN)
     for v in reversed(shown):
         vid = g.node(f"version:{v.number}", "version", f"v{v.number} ({v.trigger})",
-                     f"/api/v1/governance/datasets/{ds.name}/versions/{v.number}", diff={
+                     f"/api/v1/governance/datasets/{ds.name}/versions/{v.number}", detail={
                          k: v.diff.get(k) for k in ("rows_added", "rows_changed", "rows_removed",
                                                     "metadata_changed")})
         g.edge(vid, ds_node, "version of")
