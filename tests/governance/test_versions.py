@@ -72,3 +72,19 @@ def test_rollback_restores_rows(client, people) -> None:  # noqa: ANN001
     found = client.get(f"/api/v1/datastore/{rid}", headers=steward.headers)
     assert found.status_code == 200
     assert client.get("/api/v1/governance/datasets/restricted-nothing/versions").status_code == 404
+
+
+def test_metadata_edit_reuses_the_row_snapshot(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
+    client, people = sqlite_client, sqlite_people
+    people.org("env", "환경정책과")
+    steward = people.user("m@city.test", role="steward", org="env")
+    assert client.post("/api/v1/datasets", json={"name": "meta", "title": "m", "owner_org": "env"},
+                       headers=steward.headers).status_code == 201
+    client.post("/api/v1/datasets/meta/resources", headers=steward.headers,
+                files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
+    client.patch("/api/v1/datasets/meta", json={"notes": "설명"}, headers=steward.headers)
+    newest, before = client.get("/api/v1/governance/datasets/meta/versions").json()["items"][:2]
+    assert newest["trigger"] == "metadata" and newest["diff"]["metadata_changed"] == ["notes"]
+    snap = [client.get(f"/api/v1/governance/datasets/meta/versions/{v['number']}").json()["resources"][0]["snapshot"]
+            for v in (newest, before)]
+    assert snap[0] == snap[1] and len(snap[0]) == 64

@@ -37,6 +37,7 @@ class DatasetVersion(Base):
 class AccessRequest(Base):
     """A company's or researcher's request to use an internal or restricted dataset."""
 
+    __audited__ = True
     __tablename__ = "gov_access_requests"
     __table_args__ = (Index("ix_gov_access_requests_dataset", "dataset_id", "status"),)
 

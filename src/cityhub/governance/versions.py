@@ -89,13 +89,17 @@ def _export_rows(ctx: RequestContext, resource_id: str) -> str | None:
     return sha
 
 
-def _manifest(ctx: RequestContext, ds: DatasetPublic) -> list[dict[str, Any]]:
+def _manifest(ctx: RequestContext, ds: DatasetPublic, prev: DatasetVersion | None) -> list[dict[str, Any]]:
+    before = {r["resource_id"]: r for r in (prev.resources if prev else [])}
     entries = []
     for res in ds.resources:
         entry = {"resource_id": res.id, "name": res.name, "format": res.format, "sha256": res.sha256,
                  "row_count": res.row_count, "datastore": res.datastore_active, "snapshot": None,
                  "modified_at": res.modified_at.isoformat()}
-        if res.datastore_active:
+        old = before.get(res.id)
+        if old and old.get("snapshot") and all(old.get(k) == entry[k] for k in ("modified_at", "row_count", "sha256")):
+            entry["snapshot"] = old["snapshot"]  # rows untouched since (a metadata edit): no re-export
+        elif res.datastore_active:
             try:
                 entry["snapshot"] = _export_rows(ctx, res.id)
             except Exception:  # a table that cannot be read still gets a version (count and sha only)
@@ -198,7 +202,7 @@ def record_version(ctx: RequestContext, *, dataset_id: str, actor_user_id: str |
     ds = catalog.get_dataset(ctx, id_or_name=dataset_id)
     prev = latest(ctx, ds.id)
     meta = _meta_of(ds)
-    resources = _manifest(ctx, ds)
+    resources = _manifest(ctx, ds, prev)
     diff = _diff(ctx, ds.id, prev, meta, resources)
     if prev is not None and not _changed(diff):
         return None
@@ -272,7 +276,13 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
         loaded = datastore.load_resource(ctx, resource=resource_ref, path=path)
         catalog.mark_datastore(ctx, resource_id=res.id, table=loaded.table, row_count=loaded.row_count)
         restored.append(entry)
-    meta = _meta_of(catalog.get_dataset(ctx, id_or_name=ref.id))
+    after = catalog.get_dataset(ctx, id_or_name=ref.id)
+    meta = _meta_of(after)
+    now = {r.id: r for r in after.resources}
+    # the restored tables as they now stand, so the after-commit check sees nothing new to record
+    restored = [{**e, "modified_at": now[e["resource_id"]].modified_at.isoformat(),
+                 "row_count": now[e["resource_id"]].row_count, "sha256": now[e["resource_id"]].sha256}
+                for e in restored]
     resources = [*restored, *[r for r in (prev.resources if prev else [])
                               if r["resource_id"] not in {e["resource_id"] for e in restored}
                               and r["resource_id"] in current]]
