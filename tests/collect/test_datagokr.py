@@ -38,7 +38,7 @@ def test_envelopes_shapes_and_both_key_forms(sqlite_collect, airkorea, return_ty
     assert run["status"] == "succeeded", run
     assert run["requests"] == 3 and run["rows_inserted"] == 23  # pages of 10, 10 and 3 by totalCount
     rows = sqlite_collect.rows(src)
-    assert str(rows[0]["measured"]).startswith("2025-05-10 00:00")  # hour 24
+    assert str(rows[0]["measured"]).replace("T", " ").startswith("2025-05-10 00:00")  # hour 24 (ISO as stored)
     assert rows[2]["pm10"] is None and rows[2]["pm10_flag"] == "점검및교정" and rows[0]["pm10_flag"] in (None, "")
     assert ("returnType" in behaviour.requests[0]) == (return_type == "json")
 

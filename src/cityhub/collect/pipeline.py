@@ -51,7 +51,8 @@ class TableSink:
     _table: Any = None
 
     def prepare(self, db: Session) -> None:
-        self._table = upsert.ensure_table(db.connection(), self.table_name, self.fields, self.source.key or [])
+        self._table = upsert.ensure_table(db.connection(), self.table_name, self.fields, self.source.key or [],
+                                          resource_id=self.source.resource_id)
 
     def write(self, db: Session, rows: list[dict[str, Any]], page: Page) -> upsert.UpsertCounts:
         return upsert.upsert_rows(db.connection(), self._table, rows, self.source.key or [])

@@ -20,9 +20,11 @@ from cityhub import metrics
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
 from cityhub.datastore import query, store_postgres, store_sqlite
+from cityhub.datastore import rows as fed_rows
 from cityhub.datastore.importers import guess_format, read_tabular
 from cityhub.datastore.infer import TypedTable, infer_types
 from cityhub.datastore.models import DatastoreTable
+from cityhub.datastore.rows import UpsertCounts  # noqa: F401 — re-exported for the collection pipeline
 from cityhub.datastore.schemas import DatastoreInfo, DatastoreResult, Download, LoadResult
 from cityhub.datastore.tables import index_plan, new_table, plan_indexes, table_for
 from cityhub.datastore.types import ID_COLUMN
@@ -125,6 +127,20 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
     metrics.DATASTORE_ROWS.inc(typed.row_count)
     return LoadResult(table=resource.id, row_count=typed.row_count, fields=_fields(typed), indexes=plan,
                       seconds=time.perf_counter() - started, encoding=raw.encoding, warnings=typed.warnings)
+
+
+def ensure_fed_table(conn: Connection, *, name: str, fields: list[tuple[str, str]], key: list[str],
+                     resource_id: str | None = None) -> fed_rows.FedTable:
+    """Create or extend the typed table `name` for (column, type) fields fed row by row (collection), with a
+    unique index on `key`, registered for `resource_id` so search, downloads, SQL and CKAN serve it. The
+    caller (the collection pipeline) authorized the feed when its source was set up."""
+    return fed_rows.ensure_table(conn, name=name, fields=fields, key=key, resource_id=resource_id)
+
+
+def upsert_fed_rows(conn: Connection, fed: fed_rows.FedTable, records: list[dict[str, Any]]) -> fed_rows.UpsertCounts:
+    """Merge records into a fed table by its key (insert new, update changed, count unchanged); the
+    registry's row count follows in the same transaction."""
+    return fed_rows.upsert_rows(conn, fed, records)
 
 
 def drop_table(ctx: RequestContext, *, table: str) -> None:
