@@ -41,7 +41,7 @@ def test_request_approve_scoped_token_and_metering(client, people) -> None:  # n
     other_steward = people.user("x@city.test", role="steward", org="other")
     corp = people.user("data@acme.test")
     rid = _dataset(client, steward, "bus-od", "restricted")
-    _dataset(client, steward, "open-od", "public")
+    open_rid = _dataset(client, steward, "open-od", "public")
     _dataset(client, steward, "hidden-od", "restricted", market=False)
 
     terms = client.get(f"{API}/datasets/bus-od/access-terms", headers=corp.headers).json()
@@ -83,17 +83,26 @@ def test_request_approve_scoped_token_and_metering(client, people) -> None:  # n
     assert csv.status_code == 200
     ckan = client.post("/api/3/action/datastore_search", json={"resource_id": rid, "limit": 2}, headers=scoped)
     assert ckan.status_code == 200 and len(ckan.json()["result"]["records"]) == 2
+    sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{rid}" LIMIT 1'}, headers=scoped)
+    assert sql.status_code == 200 and len(sql.json()["records"]) == 1
+    ckan_sql = client.get("/api/3/action/datastore_search_sql", params={"sql": f'SELECT * FROM "{rid}"'},
+                          headers=scoped)
+    assert ckan_sql.status_code == 200, ckan_sql.text
     # ... and gains nothing else: no other dataset (not even public ones), no writes, no new tokens
     assert client.get("/api/v1/datasets/open-od", headers=scoped).status_code == 404
+    assert client.get(f"/api/v1/datastore/{open_rid}", headers=scoped).status_code == 404
+    other_sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{open_rid}"'}, headers=scoped)
+    assert 400 <= other_sql.status_code < 500
     assert [d["name"] for d in client.get("/api/v1/datasets", headers=scoped).json()["items"]] == ["bus-od"]
     assert client.patch("/api/v1/datasets/bus-od", json={"title": "x"}, headers=scoped).status_code in (403, 404)
     assert client.post(f"{API}/access-requests/{req['id']}/token", headers=scoped).status_code == 403
 
     mine = client.get(f"{API}/usage/mine", headers=corp.headers).json()
     assert len(mine) == 1 and mine[0]["dataset"] == "bus-od"
-    assert mine[0]["requests"] == 3 and mine[0]["rows"] == 3 + 3 + 2 and mine[0]["bytes"] >= len(csv.content)
+    assert mine[0]["requests"] == 5 and mine[0]["rows"] == 3 + 3 + 2 + 1 + 3
+    assert mine[0]["bytes"] >= len(csv.content) + len(sql.content)
     seen = client.get(f"{API}/datasets/bus-od/usage", headers=steward.headers).json()
-    assert seen[0]["consumer"] == "data@acme.test" and seen[0]["rows"] == 8
+    assert seen[0]["consumer"] == "data@acme.test" and seen[0]["rows"] == 12
     assert client.get(f"{API}/datasets/bus-od/usage", headers=corp.headers).status_code == 403
 
     for lang, word in (("ko", "데이터 이용 신청"), ("en", "Data access requests")):

@@ -1,7 +1,8 @@
 """Usage metering: requests, rows and bytes each consumer draws from each dataset, per day.
 
 One hook counts every data path without touching their code: a plain ASGI middleware watches the
-datastore API (search and downloads), the CKAN datastore actions and uploaded-file downloads, counts the
+datastore API (search and downloads), the SQL API, the CKAN datastore actions (search and SQL; tables
+found with sqlglot) and uploaded-file downloads, counts the
 bytes it sends (and rows: CSV lines, JSON records), and upserts a daily counter once the response is done.
 Counters live in the database, so several workers add to the same figures.
 """
@@ -30,7 +31,9 @@ log = logging.getLogger("cityhub.governance")
 JSON_ROWS_CAP = 8 * 1024 * 1024  # bodies up to this size are parsed to count records
 _NATIVE = re.compile(r"^/api/v1/datastore/([0-9a-fA-F-]{36})(?:/download\.\w+)?$")
 _FILE = re.compile(r"^/dataset/[^/]+/resource/([0-9a-fA-F-]{36})/download$")
-_CKAN = re.compile(r"^/api/(?:3/)?action/(datastore_search)$")
+_CKAN = re.compile(r"^/api/(?:3/)?action/(datastore_search|datastore_search_sql)$")
+_SQL_PATHS = ("/api/v1/sql",)
+_TABLE_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
 class UsageRow(BaseModel):
@@ -129,33 +132,44 @@ class _Tally:
         return len(doc) if isinstance(doc, list) else 0
 
 
-async def _resource_of(scope: dict, receive: Callable[[], Awaitable[dict]]) -> tuple[str | None, Any]:
-    path = scope.get("path", "")
-    match = _NATIVE.match(path) or _FILE.match(path)
-    if match:
-        return match.group(1), receive
-    if not _CKAN.match(path):
-        return None, receive
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    rid = (query.get("resource_id") or query.get("id") or [None])[0]
-    if rid or scope.get("method") != "POST":
-        return rid, receive
+async def _buffered(receive: Callable[[], Awaitable[dict]]) -> tuple[bytes, Any]:
+    """Read the (small) request body, and a receive that replays it to the app."""
     messages, body = [], b""
-    while True:  # buffer the (small) JSON body to read resource_id, then replay it to the app
+    while True:
         message = await receive()
         messages.append(message)
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
-    try:
-        rid = json.loads(body or b"{}").get("resource_id")
-    except (ValueError, AttributeError):
-        rid = None
 
     async def replay() -> dict:
         return messages.pop(0) if messages else await receive()
 
-    return (rid if isinstance(rid, str) else None), replay
+    return body, replay
+
+
+async def _target_of(scope: dict, receive: Callable[[], Awaitable[dict]]) -> tuple[str | None, str | None, Any]:
+    """(resource id, SQL) the request reads, and the receive to hand on."""
+    path = scope.get("path", "")
+    match = _NATIVE.match(path) or _FILE.match(path)
+    if match:
+        return match.group(1), None, receive
+    ckan = _CKAN.match(path)
+    if not ckan and path not in _SQL_PATHS:
+        return None, None, receive
+    key = "sql" if path in _SQL_PATHS or ckan.group(1) == "datastore_search_sql" else "resource_id"
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    names = ("sql",) if key == "sql" else ("resource_id", "id")
+    value = next((query[n][0] for n in names if query.get(n)), None)
+    if value or scope.get("method") != "POST":
+        return (None, value, receive) if key == "sql" else (value, None, receive)
+    body, receive = await _buffered(receive)
+    try:
+        value = json.loads(body or b"{}").get(key)
+    except (ValueError, AttributeError):
+        value = None
+    value = value if isinstance(value, str) else None
+    return (None, value, receive) if key == "sql" else (value, None, receive)
 
 
 class UsageMeterMiddleware:
@@ -169,8 +183,8 @@ class UsageMeterMiddleware:
         if scope["type"] != "http" or scope.get("method") not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
-        resource_id, receive = await _resource_of(scope, receive)
-        if not resource_id:
+        resource_id, sql, receive = await _target_of(scope, receive)
+        if not resource_id and not sql:
             await self.app(scope, receive, send)
             return
         tally = _Tally()
@@ -187,17 +201,24 @@ class UsageMeterMiddleware:
         await self.app(scope, receive, counting_send)
         actor = (scope.get("state") or {}).get("actor")
         if tally.status == 200 and actor is not None and actor.is_authenticated and actor.user_id != "system":
-            await anyio.to_thread.run_sync(self._save, actor.user_id, resource_id, tally.rows(), tally.nbytes)
+            await anyio.to_thread.run_sync(self._save, actor.user_id, resource_id, sql, tally.rows(), tally.nbytes)
 
-    def _save(self, user_id: str, resource_id: str, rows: int, nbytes: int) -> None:
+    def _save(self, user_id: str, resource_id: str | None, sql: str | None, rows: int, nbytes: int) -> None:
         from cityhub.cli import SYSTEM
+        from cityhub.governance.lineage import tables_in_sql
 
         state = self.owner.state
         db = state.session_factory()
         try:
             ctx = RequestContext(actor=SYSTEM, db=db, settings=state.settings, bus=state.bus)
-            ref = catalog.authorize_resource(ctx, resource_id=resource_id, action="resource.read")
-            record(ctx, user_id=user_id, dataset_id=ref.dataset_id, rows=rows, nbytes=nbytes)
+            tables = {resource_id} if resource_id else {
+                t for t in tables_in_sql(sql or "", "sqlite" if state.settings.is_sqlite else "postgres")
+                if _TABLE_ID.match(t)}
+            # a query over several datasets counts in full for each of them
+            datasets = {catalog.authorize_resource(ctx, resource_id=t, action="resource.read").dataset_id
+                        for t in sorted(tables)}
+            for dataset_id in sorted(datasets):
+                record(ctx, user_id=user_id, dataset_id=dataset_id, rows=rows, nbytes=nbytes)
             db.commit()
         except Exception:
             db.rollback()
