@@ -41,6 +41,7 @@ ROUTER_MODULES = (
     "cityhub.governance.api_versions",
     "cityhub.governance.api_lineage",
     "cityhub.governance.api_access",
+    "cityhub.governance.pages_market",
     "cityhub.governance.pages",
     "cityhub.collect.api",
     "cityhub.context.ngsild",

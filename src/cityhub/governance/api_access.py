@@ -67,11 +67,13 @@ TEXT = {
     "ko": {"title": "데이터 이용 신청", "mine": "내 신청", "inbox": "받은 신청 (제공 기관)", "dataset": "데이터셋",
            "purpose": "목적", "period": "기간", "status": "상태", "reason": "사유", "usage": "내 이용량",
            "requests": "요청", "rows": "행", "bytes": "바이트", "none": "없음", "requester": "신청자",
-           "statuses": {"pending": "검토 중", "approved": "승인", "refused": "거절"}},
+           "statuses": {"pending": "검토 중", "approved": "승인", "refused": "거절"}, "approve": "승인",
+           "refuse": "거절"},
     "en": {"title": "Data access requests", "mine": "My requests", "inbox": "Requests received (publisher)",
            "dataset": "Dataset", "purpose": "Purpose", "period": "Period", "status": "Status", "reason": "Reason",
            "usage": "My usage", "requests": "Requests", "rows": "Rows", "bytes": "Bytes", "none": "none",
-           "requester": "Requester", "statuses": {"pending": "pending", "approved": "approved", "refused": "refused"}},
+           "requester": "Requester", "statuses": {"pending": "pending", "approved": "approved", "refused": "refused"},
+           "approve": "Approve", "refuse": "Refuse"},
 }
 
 
