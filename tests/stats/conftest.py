@@ -34,8 +34,9 @@ class Office:
         people.org("stats-office", "통계담당관")
         people.org("other-org", "다른 기관")
         self.steward = people.user("stats@city.test", role="steward", org="stats-office", capacity="editor")
-        self.analyst = people.user("analyst@city.test", role="analyst", org="other-org")
-        self.citizen = people.user("citizen@example.test", role="citizen")
+        # Only the steward signs in through a form; the others use tokens (no password hashing to wait for).
+        self.analyst = people.user("analyst@city.test", role="analyst", org="other-org", password=None)
+        self.citizen = people.user("citizen@example.test", role="citizen", password=None)
 
     def dataset(self, name: str, access_level: str = "public", **extra: object) -> dict:
         body = {"name": name, "title": extra.pop("title", name), "owner_org": "stats-office",
