@@ -187,3 +187,22 @@ def test_sensor_alert_opens_one_flood_incident(world):
     assert (inc["type"], inc["subtype"], inc["source"]) == ("disaster", "flood", "sensor")
     assert wait_until(lambda: c.get(f"{API}/incidents/{inc['id']}", headers=world.operator.headers)
                       .json()["reports"] == 2)
+
+
+def test_concurrent_twins_with_one_idempotency_key_make_one_incident(world):
+    import threading
+
+    results: list = []
+    h = world.headers("fire-119", **{"Idempotency-Key": "119-twin-1"})
+
+    def send() -> None:
+        results.append(world.client.post(f"{API}/incidents", json=fire(), headers=h))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in results] == [201] * 4
+    assert len({r.json()["id"] for r in results}) == 1
+    assert world.client.get(f"{API}/incidents", headers=world.operator.headers).json()["total"] == 1

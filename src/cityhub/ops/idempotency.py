@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 
 from cityhub.ctx import RequestContext
 from cityhub.errors import Conflict, Invalid
@@ -32,12 +33,23 @@ def run_once(ctx: RequestContext, *, key: str | None, print_: str, work: Callabl
         raise Invalid.field("Idempotency-Key", "at most 200 characters")
     who = ctx.actor.user_id or "anonymous"
     seen = ctx.db.get(InboundRequest, (who, key))
-    if seen is not None:
-        if seen.fingerprint != print_:
-            raise Conflict("Idempotency-Key was already used for a different request",
-                           details={"Idempotency-Key": ["reused with a different method, path or body"]})
-        return seen.status_code, seen.response, True
-    status, body = work()
-    ctx.db.add(InboundRequest(actor_id=who, key=key, fingerprint=print_, status_code=status, response=body))
-    ctx.db.flush()
-    return status, body, False
+    if seen is None:
+        # Claim the key before the work: a concurrent twin waits on the key's row and then replays.
+        seen = InboundRequest(actor_id=who, key=key, fingerprint=print_, status_code=0, response={})
+        ctx.db.add(seen)
+        try:
+            ctx.db.flush()
+        except IntegrityError:
+            ctx.db.rollback()
+            seen = ctx.db.get(InboundRequest, (who, key))
+            if seen is None:  # the twin failed and rolled back: its key is free again
+                raise Conflict("a request with this Idempotency-Key was running; retry") from None
+        else:
+            status, body = work()
+            seen.status_code, seen.response = status, body
+            ctx.db.flush()
+            return status, body, False
+    if seen.fingerprint != print_:
+        raise Conflict("Idempotency-Key was already used for a different request",
+                       details={"Idempotency-Key": ["reused with a different method, path or body"]})
+    return seen.status_code, seen.response, True
