@@ -91,8 +91,19 @@ const Board = (() => {
       `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${path}"/></svg>`;
   }
 
+  /* The first snapshot and layers calls were started by the page's head; later calls go to the network. */
+  const early = window.__boardEarly || {};
+  function take(url) {
+    const m = /^\/api\/v1\/board\/(snapshot|layers)\?view=/.exec(url);
+    if (!m || !early[m[1]]) return null;
+    const pending = early[m[1]];
+    delete early[m[1]];
+    return pending;
+  }
+
   async function getJSON(url, opts = {}) {
-    const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, ...opts });
+    const res = await ((!opts.method && take(url)) ||
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, ...opts }));
     if (!res.ok) {
       let detail = res.statusText;
       try { detail = (await res.json()).detail || detail; } catch (e) { /* not JSON */ }

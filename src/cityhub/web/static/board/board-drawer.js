@@ -100,8 +100,25 @@ const Drawer = (() => {
       `${row("alerts", live.alerts ?? 0)}${B.view === "ops" ? row("open", openCount) : ""}</dl>`);
   }
 
+  /* ECharts (1 MB) is only needed by the sensor chart: fetched after the board is drawn, or on the first sensor. */
+  let charts = null;
+  function loadCharts() {
+    if (window.echarts) return Promise.resolve(true);
+    if (!charts) {
+      charts = new Promise((resolve) => {
+        const script = document.createElement("script");
+        script.src = "/static/vendor/echarts/echarts.min.js";
+        script.onload = () => resolve(true);
+        script.onerror = () => { charts = null; resolve(false); };
+        document.head.appendChild(script);
+      });
+    }
+    return charts;
+  }
+
   async function sensor(id) {
     let data;
+    const chartsReady = loadCharts();
     try { data = await B.getJSON(`/api/v1/board/sensors/${encodeURIComponent(id)}?view=${B.view}`); } catch (err) {
       open(`sensor:${id}`, id, `<p class="error">${B.esc(err.message)}</p>`); return;
     }
@@ -110,6 +127,8 @@ const Drawer = (() => {
       .map(([k, v]) => `<dt>${B.esc(k)}</dt><dd>${B.esc(typeof v === "object" ? JSON.stringify(v) : v)}</dd>`).join("");
     open(`sensor:${id}`, `${e.type} · ${id.split(":").pop()}`,
       `<dl class="facts">${facts}</dl><h3>${B.tr("last24")} — ${B.esc(data.attr || "")}</h3><div id="sensor-chart" class="chart"></div>`);
+    await chartsReady;
+    if (api.current !== `sensor:${id}`) return; // another drawer was opened meanwhile
     if (data.series.length && window.echarts) {
       chart = echarts.init(document.getElementById("sensor-chart"), "dark", { renderer: "canvas" });
       chart.setOption({ backgroundColor: "transparent", grid: { left: 48, right: 16, top: 16, bottom: 32 },
@@ -131,5 +150,5 @@ const Drawer = (() => {
       `<a class="btn" href="/projects/${encodeURIComponent(p.slug)}">${B.tr("openProject")}</a>`);
   }
 
-  return Object.assign(api, { incident, district, sensor, project, close });
+  return Object.assign(api, { incident, district, sensor, project, close, loadCharts });
 })();

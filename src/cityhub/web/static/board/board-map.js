@@ -22,7 +22,8 @@ const BoardMap = (() => {
     const overlays = {};
     if (B.view === "ops") {
       overlays[B.tr("incidentsLayer")] = incidentLayer;
-      cameraLayer = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50 });
+      // Cameras go in one pass: chunked loading spread the clustering over many frames, each repainting the board.
+      cameraLayer = L.markerClusterGroup({ chunkedLoading: false, showCoverageOnHover: false, maxClusterRadius: 50 });
       overlays[B.tr("cctv")] = cameraLayer;
       cameraLayer.addTo(map);
     }

@@ -299,7 +299,16 @@
   window.BoardPage = { setDistrict, loadSnapshot, state: S };
   BoardMap.init().catch(report).finally(() => BoardMap.restyle());
   Promise.all([loadSnapshot(), loadLayers()])
-    .then(() => { document.body.dataset.ready = "1"; B.connect(); })
+    .then(() => new Promise((resolve) => requestAnimationFrame(() => resolve())))
+    .then(() => {
+      // First complete render: every panel filled (renderAll ran earlier in this frame) and every layer on the map.
+      performance.mark("board:ready");
+      try { performance.measure("board:first-render", "board:start", "board:ready"); } catch (e) { /* no start mark */ }
+      window.__boardReady = performance.now();
+      document.body.dataset.ready = "1";
+      B.connect();
+      (window.requestIdleCallback || setTimeout)(() => Drawer.loadCharts());
+    })
     .catch((err) => { report(err); B.connect(); });
   setInterval(watchStaleness, 1000);
   watchStaleness();
