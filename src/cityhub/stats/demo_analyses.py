@@ -123,12 +123,28 @@ def _air_traffic(ctx: RequestContext) -> bool:
     choropleth = _chart(ctx, "구·군별 평균 PM2.5", "Mean PM2.5 by district",
                         {"type": "choropleth", "source": {"resource_id": a_id}, "x": {"column": a_gu},
                          "y": [{"column": pm25, "agg": "avg"}], "district_column": a_gu, "time_column": a_time})
+    cards = [Card(chart_id=heat, w=12, h=5), Card(chart_id=by_hour, w=6), Card(chart_id=scatter, w=6),
+             Card(chart_id=choropleth, w=6, h=6), *_live_air(ctx)]
     _board(ctx, "air-quality-traffic", "대기질과 교통", "Air quality and traffic",
            "구·군별, 시간대별로 초미세먼지와 도로 통행속도·교통량을 함께 봅니다.",
-           "PM2.5 against road speed and traffic volume, by district and hour of the day.",
-           [Card(chart_id=heat, w=12, h=5), Card(chart_id=by_hour, w=6), Card(chart_id=scatter, w=6),
-            Card(chart_id=choropleth, w=6, h=6)], refresh=60)
+           "PM2.5 against road speed and traffic volume, by district and hour of the day.", cards, refresh=60)
     return True
+
+
+def _live_air(ctx: RequestContext) -> list[Card]:
+    """Current PM2.5 by district from the sensors' latest-state table, when the context publishes it."""
+    live = _table(ctx, "live-airqualityobserved")
+    if live is None:
+        return []
+    rid, cols, _ = live
+    try:
+        pm25 = _col(cols, "pm25", "pm2_5", "PM2.5")
+    except LookupError:
+        return []
+    now = _chart(ctx, "지금 구·군별 PM2.5 (센서)", "PM2.5 now by district (sensors)",
+                 {"type": "choropleth", "source": {"resource_id": rid}, "x": {"column": "district"},
+                  "y": [{"column": pm25, "agg": "avg"}], "district_column": "district"})
+    return [Card(chart_id=now, w=6, h=6)]
 
 
 def _kosis_table(ctx: RequestContext, tbl_id: str) -> str | None:
