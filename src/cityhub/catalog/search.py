@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
 from cityhub.auth.models import Organization
-from cityhub.catalog import ngrams, search_facets, search_postgres, search_sqlite
+from cityhub.catalog import ngrams, search_broad, search_facets, search_postgres, search_sqlite
 from cityhub.catalog.models import Dataset, DatasetKeyword, Resource
 from cityhub.catalog.schemas import DatasetSearch
 from cityhub.catalog.search_docs import DatasetSearchDoc, current, delete_doc, doc_values, split, upsert_doc
@@ -43,13 +43,25 @@ def _formats_of(db: Session, dataset_id: str) -> list[str]:
                                                          Resource.state == "active", Resource.format.is_not(None))))
 
 
+def index_title(title: str | None, title_en: str | None) -> str:
+    """The title terms (SQLite's `title` column: broad searches put title hits first)."""
+    return ngrams.index_text(title, title_en)
+
+
 def reindex(db: Session, ds: Dataset, org_title: str | None, keywords: list[str]) -> None:
-    """Bring a dataset's projection row, full-text entry and facet counts up to date (after any change)."""
+    """Bring a dataset's projection row, full-text entry and facet counts up to date (after any change).
+
+    The row gets a fresh key on every change, so key order is the order datasets last changed:
+    broad searches page newest-changed first by walking the index backwards (search_broad.py)."""
     body = index_body(ds.title, ds.title_en, ds.notes, ds.notes_en, keywords, org_title, ds.name)
     old = current(db, ds.id)
     new = doc_values(ds, keywords, _formats_of(db, ds.id))
-    doc = upsert_doc(db, new, old["doc"] if old else None)  # type: ignore[arg-type]
-    dialect_module(db).upsert(db, doc, ds.id, body)
+    if old is not None:
+        delete_doc(db, old["doc"])  # type: ignore[arg-type]
+    doc = upsert_doc(db, new, None)
+    dialect_module(db).upsert(db, doc, ds.id, body, title=index_title(ds.title, ds.title_en),
+                              vis=search_sqlite.visibility_term(ds.state, ds.access_level),
+                              old_doc=old["doc"] if old else None)  # type: ignore[arg-type]
     search_facets.apply(db, old, new)
 
 
@@ -81,14 +93,16 @@ def rebuild(db: Session, *, batch: int = 5_000, facets: bool = True) -> int:
     stmt = (select(Dataset.id, Dataset.name, Dataset.title, Dataset.title_en, Dataset.notes, Dataset.notes_en,
                    Dataset.state, Dataset.access_level, Dataset.owner_org_id, Dataset.theme, Dataset.license_id,
                    Dataset.created_at, Dataset.modified_at)
-            .where(Dataset.state != "deleted").order_by(Dataset.created_at, Dataset.id))
+            .where(Dataset.state != "deleted").order_by(Dataset.modified_at, Dataset.id))  # keys in order of change
     docs, bodies = [], []
     for ds in db.execute(stmt.execution_options(yield_per=batch)):
         doc += 1
         words = keywords.get(ds.id, [])
         docs.append({"doc": doc, **doc_values(ds, words, formats.get(ds.id, []))})
         bodies.append({"doc": doc, "id": ds.id, "body": index_body(ds.title, ds.title_en, ds.notes, ds.notes_en,
-                                                                  words, orgs.get(ds.owner_org_id), ds.name)})
+                                                                  words, orgs.get(ds.owner_org_id), ds.name),
+                       "title": index_title(ds.title, ds.title_en),
+                       "vis": search_sqlite.visibility_term(ds.state, ds.access_level)})
         if len(docs) >= batch:
             done += _flush_rows(db, module, docs, bodies)
     done += _flush_rows(db, module, docs, bodies)
@@ -182,6 +196,8 @@ def run_search(ctx: RequestContext, query: DatasetSearch) -> tuple[list[str], in
     conds = _conditions(ctx, query, Doc)
     phrases = ngrams.query_phrases(query.q) if query.q and query.q.strip() not in ("*", "*:*") else []
     module = dialect_module(db)
+    if phrases and module is search_sqlite and _whole_catalog(query):
+        return _broad(ctx, query, module.match_expression(phrases), and_(*conds))
     if phrases:
         fts = text(module.matching_sql()).bindparams(match=module.match_expression(phrases))
         fts_sub = fts.columns(literal_column("key"), literal_column("score")).subquery("fts")
@@ -203,6 +219,21 @@ def run_search(ctx: RequestContext, query: DatasetSearch) -> tuple[list[str], in
     else:
         total = db.scalar(select(func.count()).select_from(source).where(where)) or 0
         facets = {}
+    return ids, total, facets
+
+
+def _broad(ctx: RequestContext, query: DatasetSearch, words: str,
+           where: Any) -> tuple[list[str], int, dict[str, dict[str, int]]]:
+    """Words over the whole catalog on SQLite: answered mostly inside the index (search_broad.py)."""
+    levels = search_broad.Levels(ctx, query)
+    parts = search_broad.count_parts(ctx.db, levels, words, where) if levels.any else (0, 0)
+    total = sum(parts)
+    order = None if query.sort == "relevance" else _order(query, False)
+    ids = search_broad.page(ctx.db, levels, words, where, query, total, order)
+    facets: dict[str, dict[str, int]] = {}
+    if query.facets and total:
+        counters = search_broad.facets(ctx.db, levels, words, where, parts, _facet_fields(query))
+        facets = _finish(ctx.db, counters, query.facet_limit)
     return ids, total, facets
 
 

@@ -15,7 +15,10 @@ CREATE = (
 KEY = "dataset_id"  # the projection column the match's `key` joins
 
 
-def upsert(db: Session, doc: int, dataset_id: str, body: str) -> None:
+def upsert(db: Session, doc: int, dataset_id: str, body: str, *, title: str = "", vis: str = "",
+           old_doc: int | None = None) -> None:
+    """`title` and `vis` serve SQLite's broad-search path only; here the GIN index and the
+    projection join answer every search."""
     db.execute(
         text(
             "INSERT INTO dataset_fts (dataset_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
@@ -27,7 +30,8 @@ def upsert(db: Session, doc: int, dataset_id: str, body: str) -> None:
 
 def insert_many(db: Session, rows: list[dict]) -> None:
     """Rows of {"doc", "id", "body"} not in the index yet (bulk loads)."""
-    db.execute(text("INSERT INTO dataset_fts (dataset_id, tsv) VALUES (:id, to_tsvector('simple', :body))"), rows)
+    db.execute(text("INSERT INTO dataset_fts (dataset_id, tsv) VALUES (:id, to_tsvector('simple', :body))"),
+               [{"id": r["id"], "body": r["body"]} for r in rows])
 
 
 def delete(db: Session, doc: int | None, dataset_id: str) -> None:

@@ -1,0 +1,113 @@
+"""Broad word searches (search_broad.py): title hits first, newest-changed first, estimated facets —
+and, whatever the path, totals, pages and facets agree with the joined path and never include what
+the caller may not see. The limits are lowered so a handful of datasets takes the broad rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from cityhub.catalog import search_broad
+
+ALL_LEVELS = [("filter", "access_level:public"), ("filter", "access_level:internal"),
+              ("filter", "access_level:restricted")]
+
+
+@pytest.fixture
+def city(client, people):  # noqa: ANN001, ANN201
+    people.org("welfare", "복지국")
+    people.org("acme", "ACME 주식회사", kind="company")
+    steward = people.user("steward@city.test", role="steward", org="welfare")
+    outsider = people.user("dev@acme.test", role="citizen", org="acme")
+    citizen = people.user("citizen@city.test")
+    analyst = people.user("analyst@city.test", role="analyst")  # city staff: reads internal, not restricted
+    return {"steward": steward, "outsider": outsider, "citizen": citizen, "analyst": analyst}
+
+
+def make(client, person, **fields):  # noqa: ANN001, ANN003, ANN201
+    response = client.post("/api/v1/datasets", json={"owner_org": person.org, **fields}, headers=person.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def seed(client, steward) -> None:  # noqa: ANN001
+    for i in range(4):
+        make(client, steward, name=f"title-{i}", title=f"복지시설 목록 {i}", keywords=["복지", f"k{i % 2}"],
+             theme="welfare")
+        make(client, steward, name=f"notes-{i}", title=f"시설 현황 {i}", notes="노인 복지 관련 자료",
+             keywords=["시설"], theme="population")
+    make(client, steward, name="inside", title="복지 담당자 현황", keywords=["복지", "내부"],
+         theme="welfare", access_level="internal")
+    make(client, steward, name="secret", title="복지 수급자 명단", keywords=["복지", "비밀"],
+         theme="welfare", access_level="restricted")
+    make(client, steward, name="draft", title="복지 초안", state="draft")
+
+
+def search(client, person, *extra, **params):  # noqa: ANN001, ANN002, ANN003, ANN201
+    headers = person.headers if person else {}
+    query = [("q", "복지"), *extra, *params.items()]
+    response = client.get("/api/v1/datasets", params=query, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def broad(monkeypatch):  # noqa: ANN001, ANN201
+    """Every search above 0 matches takes the broad rules; the sample is the whole match set."""
+    monkeypatch.setattr(search_broad, "RANK_LIMIT", 0)
+    monkeypatch.setattr(search_broad, "FACET_EXACT_LIMIT", 0)
+    monkeypatch.setattr(search_broad, "FACET_SAMPLE", 10**9)
+
+
+def test_broad_search_agrees_with_joined_path_for_every_caller(client, city, broad) -> None:  # noqa: ANN001
+    seed(client, city["steward"])
+    expected_totals = {None: 8, "outsider": 8, "citizen": 8, "analyst": 9, "steward": 10}
+    for who, total in expected_totals.items():
+        person = city[who] if who else None
+        fast = search(client, person, limit=100)
+        joined = search(client, person, *ALL_LEVELS, limit=100)  # a filter forces the joined path
+        assert fast["total"] == joined["total"] == total, who
+        assert sorted(d["name"] for d in fast["items"]) == sorted(d["name"] for d in joined["items"])
+        assert fast["facets"] == joined["facets"], who
+        names = {d["name"] for d in fast["items"]}
+        assert "draft" not in names
+        assert ("secret" in names) == (who == "steward")
+        assert ("inside" in names) == (who in ("analyst", "steward"))
+        assert ("비밀" in fast["facets"]["keywords"]) == (who == "steward")
+
+
+def test_title_hits_come_first_then_newest_changed(client, city, broad) -> None:  # noqa: ANN001
+    s = city["steward"]
+    seed(client, s)
+    names = [d["name"] for d in search(client, None, limit=100)["items"]]
+    assert names[:4] == ["title-3", "title-2", "title-1", "title-0"]
+    assert names[4:] == ["notes-3", "notes-2", "notes-1", "notes-0"]
+    # a change moves a dataset to the front of its group
+    assert client.patch("/api/v1/datasets/notes-0", json={"notes_en": "welfare"}, headers=s.headers).status_code == 200
+    names = [d["name"] for d in search(client, None, limit=100)["items"]]
+    assert names[4] == "notes-0" and names[0] == "title-3"
+    # pages across the title/other boundary join up exactly
+    paged = []
+    for offset in range(0, 8, 3):
+        paged += [d["name"] for d in search(client, None, limit=3, offset=offset)["items"]]
+    assert paged == names
+
+
+def test_sampled_facets_are_scaled_estimates_of_visible_matches(client, city, monkeypatch) -> None:  # noqa: ANN001
+    seed(client, city["steward"])
+    monkeypatch.setattr(search_broad, "FACET_EXACT_LIMIT", 0)
+    monkeypatch.setattr(search_broad, "FACET_SAMPLE", 4)  # about half the 8 public matches
+    result = search(client, None)
+    assert result["total"] == 8
+    facets = result["facets"]
+    assert set(facets["access_level"]) == {"public"}
+    assert "비밀" not in facets["keywords"] and "내부" not in facets["keywords"]
+    assert set(facets["theme"]) <= {"welfare", "population"}
+    assert sum(facets["theme"].values()) in range(6, 11)  # scaled to the exact total, give or take rounding
+
+
+def test_other_sorts_order_all_visible_matches(client, city, broad) -> None:  # noqa: ANN001
+    seed(client, city["steward"])
+    fast = search(client, city["analyst"], sort="name", limit=100)
+    joined = search(client, city["analyst"], *ALL_LEVELS, sort="name", limit=100)
+    assert [d["name"] for d in fast["items"]] == [d["name"] for d in joined["items"]]
+    assert fast["items"][0]["name"] == "inside"
