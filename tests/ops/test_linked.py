@@ -112,3 +112,25 @@ def test_wearable_sos_notifies_guardians_and_112_with_nearest_cameras(world):
         unknown = c.post(f"{API}/linked/sos", json={"device_id": "WEAR-9999", "location": SEOMYEON},
                          headers=world.headers("protection"))
         assert unknown.status_code == 404
+
+
+def test_119_dispatch_lists_hazardous_facilities_from_the_catalog(world):
+    c = world.client
+    fire_dept = world.people.org("busan-fire", "부산소방재난본부", kind="public_body")
+    steward = world.people.user("steward@fire.test", role="steward", org=fire_dept)
+    ds = c.post("/api/v1/datasets", headers=steward.headers,
+                json={"name": "hazardous-facilities", "title": "위험물 저장·취급 시설", "owner_org": "busan-fire",
+                      "access_level": "internal"})
+    assert ds.status_code == 201, ds.text
+    lon, lat = HAEUNDAE["lon"], HAEUNDAE["lat"]
+    csv = (f"name,kind,lon,lat\n주유소 A,fuel,{lon + 0.002},{lat}\n가스충전소 B,lpg,{lon},{lat + 0.003}\n"
+           f"먼 창고,chemical,{lon + 0.05},{lat}\n").encode()
+    up = c.post("/api/v1/datasets/hazardous-facilities/resources", headers=steward.headers,
+                files={"upload": ("hazards.csv", csv, "text/csv")})
+    assert up.status_code == 201, up.text
+    inc = c.post(f"{API}/incidents", json={"type": "fire", "location": HAEUNDAE},
+                 headers=world.headers("fire-119")).json()
+    view = c.get(f"{API}/linked/dispatch/{inc['id']}", headers=world.headers("fire-119")).json()
+    names = [f["name"] for f in view["access"]["hazardous_facilities"]]
+    assert names == ["주유소 A", "가스충전소 B"]  # nearest first; the far warehouse is out of the 1 km
+

