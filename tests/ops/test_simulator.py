@@ -40,3 +40,21 @@ def test_simulated_rooms_report_and_advance_incidents(sqlite_world):
     for f in fires[:1]:
         tl = w.client.get(f"{API}/incidents/{f['id']}/timeline", headers=w.operator.headers).json()
         assert [e["to_state"] for e in tl if e["kind"] == "state"][-1] == "closed"
+
+
+def test_rooms_over_http_with_agency_tokens(live_server, app):  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from cityhub.ops.simulator import HttpRooms
+    from tests.ops.conftest import make_world
+    from tests.ops.receivers import Webhook
+
+    with Webhook() as hook:
+        world = make_world(SimpleNamespace(app=app), {"police-112": hook})
+        rooms = HttpRooms(live_server.url, {"police": world.agencies["police-112"]["token"],
+                                            "fire": world.agencies["fire-119"]["token"]})
+        sim = AgencySimulator(seed=11, rate_scale=6, start=datetime(2026, 7, 1, 9, 0, tzinfo=UTC))
+        for _ in sim.run(rooms, minutes=60):
+            pass
+        assert rooms.reported > 5 and rooms.transitions > 0 and rooms.refused == 0
+        assert hook.wait_for(1)  # 112 heard about the 119 room's incidents
