@@ -166,3 +166,52 @@ def test_chart_builder_previews_and_saves(live_server, live_office, browser) -> 
     page.screenshot(path=str(ARTIFACTS.parent / "stats-chart-builder.png"), full_page=True)
     assert not problems, problems
     context.close()
+
+
+def test_statistics_pages_have_no_serious_accessibility_violations(live_server, live_office, kosis,
+                                                                    browser) -> None:  # noqa: ANN001
+    from tests.web.test_browser import AXE
+
+    if not AXE.exists():
+        pytest.skip("axe-core missing: run `npm install`")
+    server, _ = kosis
+    office = live_office
+    office.dataset("kosis-pop-ds")
+    office.kosis_source("kosis-pop", server, "kosis-pop-ds")
+    office.run("kosis-pop")
+    office.client.post("/api/v1/stats/indicators", headers=office.steward.headers, json={
+        "slug": "pop-total", "title": "총인구", "title_en": "Population", "period": "M",
+        "kosis": {"source": "kosis-pop", "item": "T20"}}).raise_for_status()
+    office.dataset("air-quality")
+    air = office.upload("air-quality", "air.csv", _readings())
+    chart = office.client.post("/api/v1/stats/charts", headers=office.steward.headers, json={
+        "title": "PM2.5", "spec": {"type": "bar", "source": {"resource_id": air["id"]}, "x": {"column": "district"},
+                                   "y": [{"column": "pm25", "agg": "avg"}]}, "visibility": "public"}).json()
+    office.client.post("/api/v1/stats/dashboards", headers=office.steward.headers, json={
+        "slug": "air", "title": "대기", "visibility": "public",
+        "cards": [{"kind": "chart", "chart_id": chart["id"]}, {"kind": "indicator", "indicator": "pop-total"}]
+    }).raise_for_status()
+    found: dict[str, list[str]] = {}
+    for locale in ("ko-KR", "en-US"):
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{live_server.url}/user/login")
+        page.fill("#login-email", office.steward.email)
+        page.fill("#login-password", "password123")
+        page.click("form.form button[type=submit]")
+        page.wait_for_load_state()
+        for path, ready in (("/stats", None), ("/stats/indicators/pop-total", "#indicator[data-ready]"),
+                            ("/stats/workbench", None), ("/stats/charts/new", None),
+                            ("/stats/dashboards", None), ("/stats/dashboards/air", "#dashboard[data-ready]"),
+                            ("/embed/dashboards/air", "#dashboard[data-ready]")):
+            page.goto(live_server.url + path)
+            if ready:
+                page.wait_for_selector(ready)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+            serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])}× e.g. {v['nodes'][0]['target']})"
+                       for v in result["violations"] if v["impact"] in ("serious", "critical")]
+            if serious:
+                found[f"{locale} {path}"] = serious
+        context.close()
+    assert found == {}
