@@ -37,7 +37,8 @@ const BoardMap = (() => {
     legend.addTo(map);
     return B.getJSON("/geo/districts.geojson").then((geo) => {
       districtLayer.addData(geo);
-      map.fitBounds(districtLayer.getBounds(), { padding: [8, 8] });
+      // no fly-in: an animated first fit repainted the map for many frames while the board was still loading
+      map.fitBounds(districtLayer.getBounds(), { padding: [8, 8], animate: false });
     });
   }
 

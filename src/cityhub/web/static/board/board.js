@@ -184,6 +184,9 @@
     S.snap = snap;
     S.cursor = Math.max(S.cursor, snap.cursor || 0);
     S.incidents = new Map((snap.incidents || []).map((i) => [i.id, i]));
+    // A snapshot read before a live event must not wipe what that event drew: re-apply the newer ones.
+    recent = recent.filter((ev) => ev.id > (snap.cursor || 0));
+    recent.forEach(mergeIncident);
     fillSelects();
     BoardMap.drawIncidents();
     renderAll();
@@ -219,14 +222,22 @@
 
   /* --- live events ------------------------------------------------------------------------------------ */
 
+  let recent = []; // incident events newer than the last snapshot's cursor
+  function mergeIncident(ev) {
+    const p = ev.payload || {};
+    const old = S.incidents.get(p.id) || { created_at: p.at, state_label: [] };
+    S.incidents.set(p.id, { ...old, ...p, created_at: old.created_at || p.at, closed: p.state === "closed",
+                             state_label: old.state === p.state ? old.state_label : [p.state, p.state] });
+  }
+
   function applyEvents(events) {
     let incidents = false;
     for (const ev of events) {
       const p = ev.payload || {};
       if (ev.topic === "incident.created" || ev.topic === "incident.changed") {
-        const old = S.incidents.get(p.id) || { created_at: p.at, state_label: [] };
-        S.incidents.set(p.id, { ...old, ...p, created_at: old.created_at || p.at, closed: p.state === "closed",
-                                 state_label: old.state === p.state ? old.state_label : [p.state, p.state] });
+        mergeIncident(ev);
+        recent.push(ev);
+        if (recent.length > 1000) recent = recent.slice(-500);
         BoardMap.upsertIncident(S.incidents.get(p.id));
         incidents = true;
         if (ev.topic === "incident.changed" && Drawer.current === `incident:${p.id}`) Drawer.incident(p.id);
