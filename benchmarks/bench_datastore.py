@@ -68,6 +68,34 @@ def raw_engine_rate(path: Path, rows: int, workdir: Path) -> float:
     return limit / elapsed
 
 
+def adbc_rate(path: Path, workdir: Path) -> float | None:
+    """pyarrow.csv + ADBC SQLite ingest into a bare table (no types decided, no indexes): the C-level floor."""
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:
+        return None
+    import pyarrow.csv as pacsv
+
+    started = time.perf_counter()
+    table = pacsv.read_csv(path)
+    with adbc.connect(str(workdir / "adbc.db"), autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.adbc_ingest("t", table, mode="create")
+    return table.num_rows / (time.perf_counter() - started)
+
+
+def duckdb_rate(path: Path, workdir: Path) -> float:
+    """DuckDB read_csv into its own table (the issue's 1.75M rows/s reference)."""
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect(str(workdir / "peer.duckdb")) as conn:
+        conn.execute("SET enable_progress_bar = false")
+        conn.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')")
+        rows = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    return rows / (time.perf_counter() - started)
+
+
 def import_through_cityhub(csv_path: Path, data_dir: Path) -> tuple[str, float, dict[str, float]]:
     """create_dataset + create_resource (upload, hash, store, load, index) as the CLI does it."""
     from cityhub.auth.schemas import OrganizationCreate
@@ -212,11 +240,17 @@ def main(argv: list[str] | None = None) -> None:
         size = csv_path.stat().st_size
         print(f"generated {args.rows:,} rows ({size / 1e6:.0f} MB CSV) in {time.perf_counter() - started:.1f} s")
         raw = raw_engine_rate(csv_path, args.rows, workdir)
+        adbc, duck = adbc_rate(csv_path, workdir), duckdb_rate(csv_path, workdir)
+        for leftover in ("raw.db", "adbc.db", "peer.duckdb"):
+            (workdir / leftover).unlink(missing_ok=True)
         rid, elapsed, stages = import_through_cityhub(csv_path, workdir / "data")
         breakdown = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
         print(f"cityhub import end to end (upload+hash+parse+types+load+indexes+commit): {elapsed:.1f} s = "
               f"{args.rows / elapsed:,.0f} rows/s  [{breakdown}]  (target >= 500,000 rows/s)")
         print(f"raw engine, Python csv + executemany (no types, no indexes): {raw:,.0f} rows/s")
+        if adbc is not None:
+            print(f"raw engine, pyarrow.csv + ADBC SQLite ingest (no types, no indexes): {adbc:,.0f} rows/s")
+        print(f"raw engine, DuckDB read_csv into its own table: {duck:,.0f} rows/s")
         measure_queries(workdir / "data", rid, args.queries, args.peer_queries)
 
 
