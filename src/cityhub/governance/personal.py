@@ -69,6 +69,18 @@ def _strict_rrn(value: str) -> bool:
     return (11 - sum(d * w for d, w in zip(digits, weights, strict=False)) % 11) % 10 == digits[12]
 
 
+# Timestamps, dates and numbers of up to 8 digits cannot hold any of the kinds above (every digit-based
+# kind needs 9+ digits); such columns — often millions of distinct values — are confirmed in one pass.
+PLAIN_VALUE = r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|[-+]?\d{1,8}(?:[.,]\d+)?|)$"
+
+
+def _only_dates_or_short_numbers(values: pa.ChunkedArray | pa.Array) -> bool:
+    head = values.slice(0, 2000) if isinstance(values, pa.Array) else values.slice(0, 2000)
+    if not pc.all(pc.fill_null(pc.match_substring_regex(head, PLAIN_VALUE), True)).as_py():
+        return False  # the cheap sample already shows other text: scan the column properly
+    return bool(pc.all(pc.fill_null(pc.match_substring_regex(values, PLAIN_VALUE), True)).as_py())
+
+
 def _distinct(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
     """Distinct values and how often each occurs: real columns repeat a lot, so regexes run once per value."""
     counted = pc.value_counts(column)
@@ -92,6 +104,8 @@ def scan_column(name: str, values: pa.ChunkedArray | pa.Array | Iterable[object]
         values = pa.array([None if v is None else str(v) for v in values], type=pa.string())
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.string())
+    if _only_dates_or_short_numbers(values) and not (NAME_COLUMN.search(name) or ADDRESS_COLUMN.search(name)):
+        return []
     total = len(values) - values.null_count
     values, counts = _distinct(values)
     findings: list[Finding] = []
