@@ -64,20 +64,21 @@ def test_operator_board_live_incident_drawer_and_district_filter(live_server, br
     assert page.locator("#open-incidents").inner_text() == "0"
     page.screenshot(path=str(ARTIFACTS / "ops-1920.png"))
 
-    # a 119 fire reported through the API: on the map and in the safety panel within 2 s
+    # a 119 fire reported through the API reaches the map and the safety panel live (no reload). How fast is a
+    # number, measured by benchmarks/bench_board.py (event to pixel); waits here are only generous bounds.
     started = time.monotonic()
     r = httpx.post(f"{live_server.url}/api/v1/ops/incidents", json=fire(), headers=op.headers)
     assert r.status_code == 201, r.text
     incident = r.json()
-    page.wait_for_selector(f".inc-marker[data-incident='{incident['id']}']", timeout=2000)
-    page.wait_for_function("document.querySelector('#open-incidents').textContent === '1'", timeout=2000, polling=50)
+    page.wait_for_selector(f".inc-marker[data-incident='{incident['id']}']", timeout=15000)
+    page.wait_for_function("document.querySelector('#open-incidents').textContent === '1'", timeout=15000, polling=50)
     drawn_after = time.monotonic() - started
     assert drawn_after < 2.0
     page.screenshot(path=str(ARTIFACTS / "ops-incident.png"))
 
     # tapping it opens the drawer with its timeline (the agency's next step arrives live)
     page.click(f".inc-marker[data-incident='{incident['id']}']")
-    page.wait_for_selector("#drawer:not([hidden]) .timeline li", timeout=5000)
+    page.wait_for_selector("#drawer:not([hidden]) .timeline li", timeout=15000)
     assert "출동지령" in page.inner_text("#drawer")
     httpx.post(f"{live_server.url}/api/v1/ops/incidents/{incident['id']}/transitions", json={"to": "arrived"},
                headers=op.headers)
@@ -120,7 +121,7 @@ def test_directive_issued_from_drawer_appears_in_panel(live_server, browser) -> 
     page.goto(f"{live_server.url}/ops")
     page.wait_for_selector("body[data-ready='1']", timeout=15000)
     incident = httpx.post(f"{live_server.url}/api/v1/ops/incidents", json=fire(), headers=op.headers).json()
-    page.wait_for_selector(f".inc-marker[data-incident='{incident['id']}']", timeout=3000)
+    page.wait_for_selector(f".inc-marker[data-incident='{incident['id']}']", timeout=15000)
     page.click(f".inc-marker[data-incident='{incident['id']}']")
     page.fill("#directive-form input[name=title]", "인근 대피소 개방 준비")
     page.click("#directive-form button[type=submit]")
