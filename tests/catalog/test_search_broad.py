@@ -111,3 +111,19 @@ def test_other_sorts_order_all_visible_matches(client, city, broad) -> None:  # 
     joined = search(client, city["analyst"], *ALL_LEVELS, sort="name", limit=100)
     assert [d["name"] for d in fast["items"]] == [d["name"] for d in joined["items"]]
     assert fast["items"][0]["name"] == "inside"
+
+
+def test_dataset_scoped_token_finds_only_its_datasets(client, city, people) -> None:  # noqa: ANN001
+    """A token scoped to one dataset (the data market) reads nothing wholesale, not even public ones."""
+    from cityhub.auth import service as auth_service
+
+    seed(client, city["steward"])
+    target = client.get("/api/v1/datasets/title-1").json()["id"]
+    with people._ctx() as ctx:
+        token = auth_service.create_token(ctx, user_id=city["citizen"].user_id, scopes=f"dataset:{target}").token
+        ctx.db.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    for params in ({"q": "복지"}, {}):  # the broad path and the stored-count browse
+        result = client.get("/api/v1/datasets", params=params, headers=headers).json()
+        assert result["total"] == 1 and [d["name"] for d in result["items"]] == ["title-1"], params
+        assert result["facets"]["access_level"] == {"public": 1}

@@ -84,7 +84,9 @@ def rebuild(db: Session) -> None:
 
 def wholesale_levels(ctx: RequestContext) -> list[str]:
     """Access levels whose every dataset the caller may read, as the policy answers for a dataset of
-    that level with no owner and no grant."""
+    that level with no owner and no grant (none for a dataset-scoped token)."""
+    if policy.dataset_scopes(ctx) is not None:
+        return []  # a dataset-scoped token reads only its datasets, one by one
     probe = "00000000-0000-0000-0000-000000000000"
     return [level for level in ACCESS_LEVELS if policy.can_read_dataset(
         ctx, DatasetRef(id=probe, name=probe, title="", access_level=level, owner_org_id=None))]
