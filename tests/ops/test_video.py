@@ -35,6 +35,10 @@ def test_nearest_cameras_ordered_by_distance_and_filtered_by_usage(world):
     assert world.client.get(f"{API}/cameras/nearest", params={**HAEUNDAE, "usage": "x"}, headers=h).status_code == 422
     citizen = world.people.user("lee@citizen.test")
     assert world.client.get(f"{API}/cameras/nearest", params=HAEUNDAE, headers=citizen.headers).status_code == 403
+    clerk = world.people.user("clerk@parks.test", role="analyst", org=world.people.org("parks", "공원녹지과"))
+    assert world.client.get(f"{API}/cameras/nearest", params=HAEUNDAE, headers=clerk.headers).status_code == 403
+    police = world.client.get(f"{API}/cameras/nearest", params=HAEUNDAE, headers=world.headers("police-112"))
+    assert police.status_code == 200 and police.json()["items"]
 
 
 def test_linked_agencies_receive_camera_links_that_work_and_are_audited(world):

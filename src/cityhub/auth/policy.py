@@ -361,8 +361,10 @@ def _ops_operator_only(ctx: RequestContext, _resource: Any) -> bool:
 
 
 @rule("camera.read")
-def _camera_read(ctx: RequestContext, _resource: Any) -> bool:
-    return _ops_operator(ctx) or (bool(ctx.actor.org_ids) and _scoped(ctx, "ops.video"))
+def _camera_read(ctx: RequestContext, agency: Any) -> bool:
+    # Where the city's cameras are is for the control centre and the linked agencies only.
+    return _ops_operator(ctx) or (agency is not None and agency.org_id in ctx.actor.org_ids
+                                  and _scoped(ctx, "ops.video"))
 
 
 @rule("video.grant")

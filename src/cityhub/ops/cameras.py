@@ -101,7 +101,10 @@ def nearest(ctx: RequestContext, *, lon: float, lat: float, radius_m: float, usa
 def find_nearest(ctx: RequestContext, *, location: Location, radius_m: float, usage: str | None = None,
                  limit: int = 20) -> list[CameraPublic]:
     """The nearest cameras to a point (operators and agencies)."""
-    policy.require(ctx, "camera.read")
+    from cityhub.ops.service_agencies import actor_agency, ref
+
+    agency = actor_agency(ctx)
+    policy.require(ctx, "camera.read", ref(agency) if agency else None)
     if not 0 < radius_m <= 5000:
         raise Invalid.field("radius", "between 0 and 5000 metres")
     return [c.public() for c in nearest(ctx, lon=location.lon, lat=location.lat, radius_m=radius_m, usage=usage,
