@@ -87,13 +87,20 @@ def demo(
     port: int = 8000,
     no_serve: bool = typer.Option(False, "--no-serve", help="seed only"),
     datasets: int = typer.Option(300, help="how many synthetic datasets"),
+    simulate: bool = typer.Option(True, help="run the sensor simulator while serving"),
 ) -> None:
-    """Seed the synthetic demo city (idempotent), then serve it."""
+    """Seed the synthetic demo city (idempotent), then serve it with live simulated sensors."""
+    from cityhub.demo.live import seed_statistics_and_analyses, start_simulator
     from cityhub.demo.seed import seed_demo_city
 
     with system_ctx() as ctx:
         seed_demo_city(ctx, datasets=datasets, console=console)
+        console.print("seeding statistics and demonstration dashboards …")
+        seed_statistics_and_analyses(ctx)
     if not no_serve:
+        if simulate:
+            console.print("publishing the simulated sensors and cameras …")
+            start_simulator(get_settings())
         serve(host=host, port=port)
 
 
