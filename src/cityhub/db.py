@@ -63,6 +63,7 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA temp_store=MEMORY")  # sorts for index builds stay in memory
             cur.execute("PRAGMA mmap_size=1073741824")
             cur.close()
 

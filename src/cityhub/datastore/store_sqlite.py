@@ -44,8 +44,7 @@ def begin(conn: Connection) -> None:
     if not raw.in_transaction:
         raw.execute("BEGIN")
     raw.execute("PRAGMA cache_size=-262144")  # a big page cache makes index builds sort in memory
-    raw.execute("PRAGMA temp_store=MEMORY")
-    raw.execute("PRAGMA threads=2")
+    raw.execute("PRAGMA threads=2")  # temp_store=MEMORY is set per connection (db.py): not allowed in a transaction
 
 
 def quote(name: str) -> str:
