@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from cityhub.catalog.models import THEMES
 
@@ -14,6 +14,12 @@ SLUG_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
 ACCESS_LEVELS = ("public", "internal", "restricted")
 FREQUENCIES = ("realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular", "never")
 TABULAR_FORMATS = frozenset({"CSV", "TSV", "XLSX", "JSON", "GEOJSON"})
+
+
+# Fields whose values come from a fixed list (states a client may set: drafts and active ones).
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "theme": THEMES, "access_level": ACCESS_LEVELS, "update_frequency": FREQUENCIES, "state": ("active", "draft"),
+}
 
 
 class DatasetFields(BaseModel):
@@ -44,32 +50,12 @@ class DatasetFields(BaseModel):
     state: str | None = None
     synthetic: bool | None = None
 
-    @field_validator("theme")
+    @field_validator("theme", "access_level", "update_frequency", "state")
     @classmethod
-    def _theme(cls, v: str | None) -> str | None:
-        if v is not None and v not in THEMES:
-            raise ValueError(f"must be one of {', '.join(THEMES)}")
-        return v
-
-    @field_validator("access_level")
-    @classmethod
-    def _access(cls, v: str | None) -> str | None:
-        if v is not None and v not in ACCESS_LEVELS:
-            raise ValueError(f"must be one of {', '.join(ACCESS_LEVELS)}")
-        return v
-
-    @field_validator("update_frequency")
-    @classmethod
-    def _freq(cls, v: str | None) -> str | None:
-        if v is not None and v not in FREQUENCIES:
-            raise ValueError(f"must be one of {', '.join(FREQUENCIES)}")
-        return v
-
-    @field_validator("state")
-    @classmethod
-    def _state(cls, v: str | None) -> str | None:
-        if v is not None and v not in ("active", "draft"):
-            raise ValueError("must be active or draft")
+    def _one_of(cls, v: str | None, info: ValidationInfo) -> str | None:
+        allowed = ALLOWED[info.field_name]
+        if v is not None and v not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
         return v
 
     @field_validator("keywords")
