@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -71,7 +72,8 @@ def _strict_rrn(value: str) -> bool:
 
 # Timestamps, dates and numbers of up to 8 digits cannot hold any of the kinds above (every digit-based
 # kind needs 9+ digits); such columns — often millions of distinct values — are confirmed in one pass.
-PLAIN_VALUE = r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|[-+]?\d{1,8}(?:[.,]\d+)?|)$"
+PLAIN_VALUE = (r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+               r"|[-+]?\d{1,8}(?:[.,]\d+)?|)$")
 
 
 def _only_dates_or_short_numbers(values: pa.ChunkedArray | pa.Array) -> bool:
@@ -81,16 +83,83 @@ def _only_dates_or_short_numbers(values: pa.ChunkedArray | pa.Array) -> bool:
     return bool(pc.all(pc.fill_null(pc.match_substring_regex(values, PLAIN_VALUE), True)).as_py())
 
 
-def _distinct(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Distinct values and how often each occurs: real columns repeat a lot, so regexes run once per value."""
+def _distinct(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | None]:
+    """Distinct values and how often each occurs, when values repeat enough for that to pay.
+
+    Real columns repeat a lot, so regexes then run once per value; a column of mostly unique values
+    (phone numbers, ids) is scanned as is — hashing a million unique strings costs more than the regexes.
+    """
+    head = column.slice(0, 5000)
+    if len(head) and pc.count_distinct(head).as_py() > len(head) // 2:
+        return column, None
     counted = pc.value_counts(column)
     return counted.field("values"), counted.field("counts")
 
 
-def _extract(values: pa.Array, counts: pa.Array, pattern: str) -> tuple[list[str], int]:
-    mask = pc.fill_null(pc.match_substring_regex(values, pattern), False)
-    hits = [v for v in pc.filter(values, mask).to_pylist() if v is not None]
-    return hits, int(pc.sum(pc.filter(counts, mask)).as_py() or 0)
+def _weight(mask: pa.Array | pa.ChunkedArray, counts: pa.Array | None) -> int:
+    if counts is None:
+        return int(pc.sum(mask).as_py() or 0)
+    return int(pc.sum(pc.filter(counts, mask)).as_py() or 0)
+
+
+def _matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
+    return pc.fill_null(pc.match_substring_regex(values, pattern), False)
+
+
+def _first(values: pa.Array | pa.ChunkedArray, mask: pa.Array | pa.ChunkedArray) -> str | None:
+    index = pc.index(mask, True).as_py()
+    return None if index < 0 else values[index].as_py()
+
+
+def _digit_matrix(values: pa.Array | pa.ChunkedArray, pattern: str, width: int) -> np.ndarray:
+    """The digits of each value's first match as a (n, width) integer matrix, or an empty one."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    found = pc.extract_regex(values, pattern).field("d")
+    digits = pc.replace_substring_regex(found, r"[^0-9]", "")
+    digits = pc.cast(digits, pa.large_string())
+    if pc.any(pc.not_equal(pc.utf8_length(digits), width)).as_py():
+        return np.zeros((0, width), dtype=np.int64)
+    start = int(np.frombuffer(digits.buffers()[1], dtype=np.int64)[digits.offset])
+    raw = np.frombuffer(digits.buffers()[2], dtype=np.uint8, count=len(digits) * width, offset=start)
+    return raw.reshape(-1, width).astype(np.int64) - 48
+
+
+def _rrn_ok(matrix: np.ndarray) -> np.ndarray:
+    weights = np.array((2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5))
+    return (11 - (matrix[:, :12] @ weights) % 11) % 10 == matrix[:, 12]
+
+
+def _luhn_ok(matrix: np.ndarray) -> np.ndarray:
+    doubled = matrix[:, -2::-2] * 2
+    doubled = np.where(doubled > 9, doubled - 9, doubled)
+    return (matrix[:, ::-2].sum(axis=1) + doubled.sum(axis=1)) % 10 == 0
+
+
+# Confirmed kinds: the pattern names its number group `d` so the check runs on exactly those digits.
+_CONFIRMED = {
+    "rrn": (RRN_RE.replace("(?:^|[^0-9])(", "(?:^|[^0-9])(?P<d>", 1), 13, _rrn_ok),
+    "card": (CARD_RE.replace("(?:^|[^0-9])(", "(?:^|[^0-9])(?P<d>", 1), 16, _luhn_ok),
+}
+
+
+def _confirmed_mask(values: pa.Array | pa.ChunkedArray, mask: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array:
+    """Narrow a regex match mask to the values whose check digit holds (vectorised, no Python loop)."""
+    pattern, width, check = _CONFIRMED[kind]
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    positions = pc.indices_nonzero(mask)
+    candidates = pc.take(values, positions)
+    matrix = _digit_matrix(candidates, pattern, width)
+    if len(matrix) != len(candidates):
+        # Unusual digit layouts: confirm one by one rather than guess.
+        ok = np.array([(_strict_rrn if kind == "rrn" else luhn_valid)(_first_group(pattern, v))
+                       for v in candidates.to_pylist()], dtype=bool)
+    else:
+        ok = check(matrix)
+    confirmed = np.zeros(len(mask), dtype=bool)
+    confirmed[positions.to_numpy()[ok]] = True
+    return pa.array(confirmed)
 
 
 def _first_group(pattern: str, value: str) -> str:
@@ -110,35 +179,39 @@ def scan_column(name: str, values: pa.ChunkedArray | pa.Array | Iterable[object]
     values, counts = _distinct(values)
     findings: list[Finding] = []
     checks = (
-        ("rrn", RRN_RE, _strict_rrn, mask_rrn),
-        ("card", CARD_RE, luhn_valid, mask_card),
-        ("phone", PHONE_RE, None, mask_phone),
-        ("email", EMAIL_RE, None, mask_email),
-        ("address", ADDRESS_RE, None, mask_address),
+        ("rrn", RRN_RE, mask_rrn),
+        ("card", CARD_RE, mask_card),
+        ("phone", PHONE_RE, mask_phone),
+        ("email", EMAIL_RE, mask_email),
+        ("address", ADDRESS_RE, mask_address),
     )
-    for kind, pattern, confirm, masker in checks:
-        hits, matches = _extract(values, counts, pattern)
-        if confirm and hits:
-            confirmed = {h for h in hits if confirm(_first_group(pattern, h))}
-            if len(confirmed) < len(hits):
-                matches = _count_of(values, counts, confirmed)
-            hits = [h for h in hits if h in confirmed]
-        if hits:
-            findings.append(Finding(name, kind, matches, masker(_first_group(pattern, hits[0]))))
+    # Kinds seen in the first values are scanned one by one; the rest share one combined pass, so a
+    # column of phone numbers costs two regex passes rather than five (rare values are still found).
+    head = values.slice(0, 5000)
+    seen = {kind for kind, pattern, _ in checks if pc.any(_matches(head, pattern)).as_py()}
+    unseen = [pattern for kind, pattern, _ in checks if kind not in seen]
+    rare = bool(unseen) and pc.any(_matches(values, "|".join(f"(?:{p})" for p in unseen))).as_py()
+    for kind, pattern, masker in checks:
+        if kind not in seen and not rare:
+            continue
+        mask = _matches(values, pattern)
+        if not pc.any(mask).as_py():
+            continue
+        if kind in _CONFIRMED:
+            mask = _confirmed_mask(values, mask, kind)
+        first = _first(values, mask)
+        if first is not None:
+            findings.append(Finding(name, kind, _weight(mask, counts), masker(_first_group(pattern, first))))
     if NAME_COLUMN.search(name):
-        names, matches = _extract(values, counts, KOREAN_NAME)
-        if names:
-            findings.append(Finding(name, "name", matches, mask_name(names[0])))
+        mask = _matches(values, KOREAN_NAME)
+        first = _first(values, mask)
+        if first is not None:
+            findings.append(Finding(name, "name", _weight(mask, counts), mask_name(first)))
     if ADDRESS_COLUMN.search(name) and not any(f.kind == "address" for f in findings):
-        first = next((v for v in values.to_pylist() if v), None)
+        first = _first(values, pc.fill_null(pc.not_equal(values, ""), False))
         if first:
             findings.append(Finding(name, "address", total, mask_address(first)))
     return findings
-
-
-def _count_of(values: pa.Array, counts: pa.Array, wanted: set[str]) -> int:
-    mask = pc.is_in(values, value_set=pa.array(sorted(wanted), type=values.type))
-    return int(pc.sum(pc.filter(counts, mask)).as_py() or 0)
 
 
 def scan_table(table: pa.Table) -> list[Finding]:
