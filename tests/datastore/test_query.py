@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from tests.datastore.helpers import make_desk
 
@@ -61,6 +62,30 @@ def test_full_text_q_in_korean(table):  # noqa: ANN001
     assert desk.rows(rid, q="교통")["total"] == 30       # 2 characters still match
     assert desk.rows(rid, q=json.dumps({"note": "일반"}), limit=0)["total"] == 2970
     assert desk.rows(rid, q="없는말")["total"] == 0
+
+
+def test_full_text_q_is_answered_by_an_index(table):  # noqa: ANN001
+    """Both backends index the text columns for `q`: SQLite an FTS5 trigram table, PostgreSQL a pg_trgm
+    GIN index on the joined text columns, and the query's condition is one the index answers."""
+    desk, rid = table
+    info = desk.client.get(f"/api/v1/datastore/{rid}/fields", headers=desk.headers).json()
+    assert info["text_index"] is True
+    engine = desk.client.app.state.engine
+    if engine.dialect.name != "postgresql":
+        return
+    from cityhub.datastore import store_postgres
+    from cityhub.datastore.tables import table_for
+
+    table = table_for(rid, [f for f in info["fields"] if f["id"] != "_id"], sqlite=False)
+    text_columns = [f["id"] for f in info["fields"] if f["type"] == "text"]
+    cond = store_postgres.text_condition(table, ["교통공사", "버스"], text_columns, True)
+    stmt = sa.select(sa.func.count()).select_from(table).where(cond)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")  # 3,000 rows: a scan would be cheaper, so forbid it
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+        assert store_postgres.text_index_name(rid) in plan, plan
+        assert conn.execute(stmt).scalar_one() == 30
 
 
 def test_totals_are_estimated_beyond_the_cap(table):  # noqa: ANN001
