@@ -12,12 +12,21 @@ from cityhub.settings import Settings
 log = logging.getLogger("cityhub.demo")
 
 
+DERIVED_ORG = "smart-city-division"  # publishes the incident register and the hourly sensor history
+
+
 def seed_statistics_and_analyses(ctx: RequestContext) -> None:
-    """27 demo indicators (no network) and the demonstration dashboards. Idempotent."""
+    """27 demo indicators (no network), 60 days of past incidents, the derived analysis datasets and the
+    demonstration dashboards. Idempotent."""
+    from cityhub.ops.demo_history import seed_history
     from cityhub.stats.demo_analyses import seed_analyses
+    from cityhub.stats.derived import publish
     from cityhub.stats.kosis_demo import seed_statistics
 
     seed_statistics(ctx)
+    seed_history(ctx)
+    publish(ctx, org=DERIVED_ORG)
+    ctx.db.commit()
     seed_analyses(ctx)
     ctx.db.commit()
 

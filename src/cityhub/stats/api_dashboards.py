@@ -7,7 +7,7 @@ import io
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
 
 from cityhub.http import Ctx, ORJSONResponse
@@ -22,6 +22,29 @@ from cityhub.stats.schemas_charts import (
 )
 
 router = APIRouter(prefix="/api/v1/stats/dashboards", tags=["statistics"])
+
+
+def install(app: FastAPI) -> None:
+    """Keep the derived analysis datasets (incident register, hourly sensor history) current while serving."""
+
+    def start(app: FastAPI) -> None:
+        from cityhub.stats.derived import Refresher
+
+        seconds = app.state.settings.stats_derived_refresh_seconds
+        if seconds <= 0:
+            return
+        refresher = Refresher(app.state.session_factory, app.state.settings, app.state.bus, interval=seconds)
+        app.state.stats_refresher = refresher
+        app.state.stats_unsubscribe = app.state.bus.subscribe("incident.*", refresher.notify)
+        refresher.start()
+
+    def stop(app: FastAPI) -> None:
+        if getattr(app.state, "stats_refresher", None) is not None:
+            app.state.stats_unsubscribe()
+            app.state.stats_refresher.stop()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)
 
 
 def _view(date_from: date | None, date_to: date | None, district: str | None) -> ViewFilters:

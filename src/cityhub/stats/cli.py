@@ -1,4 +1,4 @@
-"""`cityhub stats seed-demo|indicators|refresh|cubes` — the statistics commands."""
+"""`cityhub stats seed-demo|indicators|refresh|publish-derived` — the statistics commands."""
 
 from __future__ import annotations
 
@@ -58,3 +58,19 @@ def refresh(slug: str) -> None:
     colour = "red" if result.error else "green"
     console.print(f"[{colour}]{result.indicator}: {result.values} figures, changed={result.changed}"
                   f"{' — ' + result.error if result.error else ''}[/{colour}]")
+
+
+@stats_app.command("publish-derived")
+def publish_derived(org: str = typer.Option(..., help="the organization that publishes them")) -> None:
+    """Publish (once) and refresh the incident register and the hourly sensor history as datasets."""
+    from cityhub.cli import console, fail, system_ctx
+    from cityhub.errors import CityhubError
+    from cityhub.stats.derived import publish
+
+    try:
+        with system_ctx() as ctx:
+            done = publish(ctx, org=org)
+    except CityhubError as exc:
+        fail(exc)
+    for d in done:
+        console.print(f"{d['dataset']}: {d['rows']:,} rows (+{d['inserted']:,} new, {d['updated']:,} changed)")

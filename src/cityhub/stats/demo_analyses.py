@@ -1,10 +1,8 @@
 """Demonstration analyses shipped as dashboards over the demo city's data, each reproducible from its
-saved queries: air quality against traffic by district and hour, CCTV coverage against residents,
-and population ageing by district from KOSIS. Tables are found by dataset name and columns by their
-(Korean) headers at seeding time; an analysis whose data is missing is skipped, not faked.
-
-Incident hot spots (by hour, weekday and district) wait for the operations domain to publish its
-incidents as a dataset the SQL sandbox can read.
+saved queries: air quality against traffic by district and hour, incident hot spots by hour, weekday and
+district (from the published incident register), CCTV coverage gaps weighed against residents and incident
+density, and population ageing by district from KOSIS. Tables are found by dataset name and columns by
+their (Korean) headers at seeding time; an analysis whose data is missing is skipped, not faked.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from cityhub.stats.schemas import QueryCreate
 from cityhub.stats.schemas_charts import Card, ChartCreate, ChartSpec, DashboardCreate
 
 log = logging.getLogger("cityhub.stats")
+INCIDENT_REGISTER = "incident-register"  # published by stats.derived from the operations domain
 GU = ["jung-gu", "seo-gu", "dong-gu", "yeongdo-gu", "busanjin-gu", "dongnae-gu", "nam-gu", "buk-gu", "haeundae-gu",
       "saha-gu", "geumjeong-gu", "gangseo-gu", "yeonje-gu", "suyeong-gu", "sasang-gu", "gijang-gun"]
 
@@ -73,7 +72,7 @@ def seed_analyses(ctx: RequestContext) -> list[str]:
     """Create the demonstration dashboards whose data exists; returns the slugs made this time."""
     made = []
     for slug, builder in (("air-quality-traffic", _air_traffic), ("population-ageing", _ageing),
-                          ("cctv-coverage", _cctv)):
+                          ("incident-hot-spots", _hot_spots), ("cctv-coverage", _cctv)):
         if ctx.db.scalar(select(Dashboard.id).where(Dashboard.slug == slug)):
             continue
         try:
@@ -213,9 +212,84 @@ def _cctv(ctx: RequestContext) -> bool:
                       {"type": "choropleth", "source": {"query_id": ratio}, "x": {"column": "district"},
                        "y": [{"column": "cameras_per_10k", "agg": "max"}], "district_column": "district"})
         cards.append(Card(chart_id=gaps, w=12, h=7))
+    register = _table(ctx, INCIDENT_REGISTER)
+    if register is not None:
+        cards.extend(_cctv_against_incidents(ctx, parts, register[0]))
     _board(ctx, "cctv-coverage", "방범 CCTV 사각지대", "CCTV coverage gaps",
-           "구·군별 방범 CCTV 위치와 주민 1만 명당 카메라 수로 감시 공백을 찾습니다. (사건 밀도 가중은 운영 도메인 "
-           "사건 데이터 공개 후 추가)",
-           "CCTV locations and cameras per 10,000 residents show where coverage is thin (weighing by incident "
-           "density follows once operations publishes its incidents as a dataset).", cards)
+           "구·군별 방범 CCTV 위치, 주민 1만 명당 카메라 수, 그리고 사건이 잦은데 카메라가 없는 곳(약 1 km 격자)으로 "
+           "감시 공백을 찾습니다.",
+           "CCTV locations, cameras per 10,000 residents, and places with many incidents but no camera (about "
+           "1 km cells) show where coverage is thin.", cards)
+    return True
+
+
+def _cctv_against_incidents(ctx: RequestContext, cameras: list[str], register: str) -> list[Card]:
+    """Incidents per camera by district, and ~1 km cells with incidents but no camera (weighed by incidents)."""
+    q = sqlgen.quote
+    per_district = (f"WITH c AS ({' UNION ALL '.join(cameras)}),\n"
+                    f" i AS (SELECT district_ko AS district, count(*) AS incidents FROM {q(register)} "
+                    "GROUP BY district_ko)\n"
+                    "SELECT i.district, i.incidents, sum(c.cameras) AS cameras,\n"
+                    " round(i.incidents * 1.0 / sum(c.cameras), 2) AS incidents_per_camera\n"
+                    "FROM i JOIN c ON c.district = i.district GROUP BY i.district, i.incidents")
+    ratio = _q(ctx, "구·군별 카메라 1대당 사건 수", per_district)
+    load = _chart(ctx, "카메라 1대당 사건 수 (높을수록 공백)", "Incidents per camera (high = gap)",
+                  {"type": "choropleth", "source": {"query_id": ratio}, "x": {"column": "district"},
+                   "y": [{"column": "incidents_per_camera", "agg": "max"}], "district_column": "district"})
+    # A cell is about 1.1 km × 0.9 km (0.01° of latitude and longitude at Busan).
+    cells = (f"WITH c AS ({' UNION ALL '.join(cameras)}),\n"
+             " cc AS (SELECT CAST(lat * 100 AS INTEGER) AS gy, CAST(lon * 100 AS INTEGER) AS gx, "
+             "sum(cameras) AS cameras FROM c GROUP BY 1, 2),\n"
+             f" ic AS (SELECT CAST(lat * 100 AS INTEGER) AS gy, CAST(lon * 100 AS INTEGER) AS gx, "
+             f"min(district_ko) AS district, count(*) AS incidents FROM {q(register)} GROUP BY 1, 2)\n"
+             "SELECT ic.district, (ic.gy + 0.5) / 100.0 AS lat, (ic.gx + 0.5) / 100.0 AS lon, ic.incidents\n"
+             "FROM ic LEFT JOIN cc ON cc.gy = ic.gy AND cc.gx = ic.gx\n"
+             "WHERE cc.cameras IS NULL ORDER BY ic.incidents DESC")
+    uncovered = _q(ctx, "카메라 없는 격자의 사건 수 (약 1 km)", cells)
+    spots = _chart(ctx, "사건은 잦은데 카메라가 없는 곳", "Incident-dense cells without a camera",
+                   {"type": "points", "source": {"query_id": uncovered}, "lat": "lat", "lon": "lon",
+                    "size": "incidents", "district_column": "district", "limit": 2000})
+    top = _chart(ctx, "카메라 없는 격자 상위 20", "Top 20 uncovered cells",
+                 {"type": "table", "source": {"query_id": uncovered},
+                  "columns": ["district", "lat", "lon", "incidents"], "y": [{"column": "incidents", "agg": None}],
+                  "limit": 20})
+    return [Card(chart_id=load, w=6, h=7), Card(chart_id=spots, w=6, h=7), Card(chart_id=top, w=12, h=6)]
+
+
+def _hot_spots(ctx: RequestContext) -> bool:
+    register = _table(ctx, INCIDENT_REGISTER)
+    if register is None:
+        return False
+    rid = register[0]
+    src = {"resource_id": rid}
+    common = {"time_column": "reported_at", "district_column": "district"}
+    week = _chart(ctx, "요일·시간대별 사건 (한국 시간)", "Incidents by weekday and hour (KST)",
+                  {"type": "heatmap", "source": src, "x": {"column": "hour"}, "series": "weekday",
+                   "y": [{"agg": "count", "label": "incidents"}], **common})
+    by_type = _chart(ctx, "구·군별 사건 유형", "Incident types by district",
+                     {"type": "stacked_bar", "source": src, "x": {"column": "district"}, "series": "type",
+                      "y": [{"agg": "count", "label": "incidents"}], "sort": "-y", **common})
+    density = _chart(ctx, "구·군별 사건 수", "Incidents by district",
+                     {"type": "choropleth", "source": src, "x": {"column": "district"},
+                      "y": [{"agg": "count", "label": "incidents"}], **common})
+    q = sqlgen.quote
+    grid = (f"SELECT min(district) AS district, (CAST(lat * 200 AS INTEGER) + 0.5) / 200.0 AS lat, "
+            f"(CAST(lon * 200 AS INTEGER) + 0.5) / 200.0 AS lon, count(*) AS incidents FROM {q(rid)} "
+            "GROUP BY CAST(lat * 200 AS INTEGER), CAST(lon * 200 AS INTEGER) HAVING count(*) >= 3")
+    cells = _q(ctx, "사건 밀집 지점 (약 500 m 격자)", grid)
+    spots = _chart(ctx, "사건 밀집 지점 (약 500 m 격자)", "Incident hot spots (about 500 m cells)",
+                   {"type": "points", "source": {"query_id": cells}, "lat": "lat", "lon": "lon", "size": "incidents",
+                    "district_column": "district", "limit": 5000})
+    daily = _chart(ctx, "일별 사건 추이 (유형별)", "Incidents per day by type",
+                   {"type": "line", "source": src, "x": {"column": "reported_at", "bucket": "day"}, "series": "type",
+                    "y": [{"agg": "count", "label": "incidents"}], **common})
+    total = _chart(ctx, "사건 수", "Incidents", {"type": "kpi", "source": src, "y": [{"agg": "count"}], **common})
+    _board(ctx, "incident-hot-spots", "사건 다발 지역·시간", "Incident hot spots",
+           "통합관제센터 사건 대장(공개용)으로 본 요일·시간대·구·군별 사건 분포와 밀집 지점입니다. 기간과 구·군 "
+           "필터가 모든 카드에 적용됩니다.",
+           "When and where incidents cluster, by weekday, hour and district, from the operations centre's open "
+           "incident register. Date-range and district filters apply to every card.",
+           [Card(chart_id=total, w=3, h=3), Card(chart_id=daily, w=9, h=4), Card(chart_id=week, w=12, h=5),
+            Card(chart_id=density, w=6, h=7), Card(chart_id=spots, w=6, h=7), Card(chart_id=by_type, w=12, h=6)],
+           refresh=60)
     return True
