@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     ops_grant_max_minutes: int = 240
     ops_grant_margin_minutes: int = 60  # a grant may outlive its incident's closing by this much
     ops_sensor_incidents: bool = True  # alert.raised (high/critical) opens incidents
+    # Statistics: the derived analysis datasets (incident register, hourly sensor history) are refreshed this
+    # often and soon after incidents change; 0 turns the refresher off.
+    stats_derived_refresh_seconds: float = 60.0
     board_basemap_url: str = ""  # a tile URL template ({z}/{x}/{y}); empty: districts only, no internet needed
     ops_hazard_dataset: str = "hazardous-facilities"  # catalog dataset (lon/lat rows) for 119 dispatch
 
