@@ -57,6 +57,21 @@ def test_public_board_shows_public_parts_only(client, crew) -> None:  # noqa: AN
     assert client.get(f"/api/v1/board/incidents/{r.json()['id']}").status_code == 401
 
 
+def test_mayors_office_issues_directives_from_the_board(client, crew) -> None:  # noqa: ANN001
+    body = {"title": "부산진구 교통 정체 대책 보고", "project_ref": "busan-north-port", "department": "safety-office",
+            "due_at": "2030-01-01T09:00:00+09:00"}
+    snap = client.get("/api/v1/board/snapshot", headers=crew["mayor"].headers).json()
+    assert snap["can"]["directive"] is True
+    r = client.post("/api/v1/board/directives", json=body, headers=crew["mayor"].headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["department"] == "safety-office"
+    # a member of another department (or a citizen) may not direct anyone
+    assert client.post("/api/v1/board/directives", json=body, headers=crew["clerk"].headers).status_code == 403
+    assert client.post("/api/v1/board/directives", json=body, headers=crew["citizen"].headers).status_code == 403
+    listed = client.get("/api/v1/board/snapshot", headers=crew["operator"].headers).json()["directives"]
+    assert [d["title"] for d in listed] == [body["title"]]
+
+
 def test_incident_drawer_has_timeline_and_nearby_cameras(client, crew) -> None:  # noqa: ANN001
     seed_city(client.app.state.settings, sensors={"air": 5, "traffic": 5, "water": 2, "cameras": 400})
     op = crew["operator"].headers

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from cityhub.auth.models import AccessGrant
+from cityhub.auth.models import AccessGrant, Organization
 from cityhub.ctx import CITY_STAFF_ROLES, RequestContext
 from cityhub.db import utcnow
 from cityhub.errors import Forbidden, Unauthenticated
@@ -355,9 +355,23 @@ def _agency_manage(ctx: RequestContext, _resource: Any) -> bool:
     return False  # admins only
 
 
-@rule("delivery.retry", "camera.sync", "directive.issue", "linked.broadcast")
+@rule("delivery.retry", "camera.sync", "linked.broadcast")
 def _ops_operator_only(ctx: RequestContext, _resource: Any) -> bool:
     return _ops_operator(ctx)
+
+
+MAYORS_OFFICE = "mayors-office"  # the organization (by name) whose members direct the departments
+
+
+@rule("directive.issue")
+def _directive_issue(ctx: RequestContext, _resource: Any) -> bool:
+    # The control centre and the mayor's office assign work to departments.
+    if _ops_operator(ctx):
+        return True
+    if not ctx.actor.org_ids:
+        return False
+    return ctx.db.scalar(select(Organization.id).where(Organization.name == MAYORS_OFFICE,
+                                                       Organization.id.in_(ctx.actor.org_ids)).limit(1)) is not None
 
 
 @rule("camera.read")
