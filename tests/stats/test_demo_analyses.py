@@ -60,5 +60,5 @@ def test_demonstration_dashboards_render(client) -> None:  # noqa: ANN001
     # the dashboard's district filter applies to every card
     one = client.get("/api/v1/stats/dashboards/incident-hot-spots/data", params={"district": "Haeundae-gu"}).json()
     by_district = next(c for c in one if c["title_en"] == "Incidents by district")["chart"]["rows"]
-    assert [r[0] for r in by_district] == ["Haeundae-gu"]
+    assert [r[0] for r in by_district] == ["해운대구"]  # the filter reaches English, Korean and code columns
     assert client.get("/api/v1/stats/dashboards/population-ageing/embed").status_code == 200

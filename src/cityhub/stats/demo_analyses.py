@@ -267,13 +267,13 @@ def _hot_spots(ctx: RequestContext) -> bool:
                   {"type": "heatmap", "source": src, "x": {"column": "hour"}, "series": "weekday",
                    "y": [{"agg": "count", "label": "incidents"}], **common})
     by_type = _chart(ctx, "구·군별 사건 유형", "Incident types by district",
-                     {"type": "stacked_bar", "source": src, "x": {"column": "district"}, "series": "type",
+                     {"type": "stacked_bar", "source": src, "x": {"column": "district_ko"}, "series": "type",
                       "y": [{"agg": "count", "label": "incidents"}], "sort": "-y", **common})
     density = _chart(ctx, "구·군별 사건 수", "Incidents by district",
-                     {"type": "choropleth", "source": src, "x": {"column": "district"},
+                     {"type": "choropleth", "source": src, "x": {"column": "district_ko"},
                       "y": [{"agg": "count", "label": "incidents"}], **common})
     q = sqlgen.quote
-    grid = (f"SELECT min(district) AS district, (CAST(lat * 200 AS INTEGER) + 0.5) / 200.0 AS lat, "
+    grid = (f"SELECT min(district_ko) AS district, (CAST(lat * 200 AS INTEGER) + 0.5) / 200.0 AS lat, "
             f"(CAST(lon * 200 AS INTEGER) + 0.5) / 200.0 AS lon, count(*) AS incidents FROM {q(rid)} "
             "GROUP BY CAST(lat * 200 AS INTEGER), CAST(lon * 200 AS INTEGER) HAVING count(*) >= 3")
     cells = _q(ctx, "사건 밀집 지점 (약 500 m 격자)", grid)

@@ -103,11 +103,20 @@ def _filters(spec: ChartSpec, view: ViewFilters | None) -> tuple[list[tuple[str,
     date_from = date_to = None
     if view is not None:
         if view.district and spec.district_column:
-            conds.append((spec.district_column, "eq", view.district))
+            conds.append((spec.district_column, "in", _district_names(view.district)))
         if spec.time_column:
             date_from = view.date_from.isoformat() if view.date_from else None
             date_to = (view.date_to + timedelta(days=1)).isoformat() if view.date_to else None
     return conds, date_from, date_to
+
+
+def _district_names(name: str) -> list[str]:
+    """Every name a dataset may use for the district (Korean, English, code): datasets differ, one filter
+    must reach them all."""
+    from cityhub.context.districts import district_by_name
+
+    found = district_by_name(name)
+    return [found.name_ko, found.name_en, found.code] if found else [name]
 
 
 def _where(conds: list[tuple[str, str, Any]], time_column: str | None, date_from: str | None,

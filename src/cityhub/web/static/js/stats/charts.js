@@ -3,11 +3,15 @@
 (function () {
   "use strict";
   var mapReady = null;
+  var districtAlias = {};  // English name or code → the Korean name the map's regions carry
 
   function districtMap() {
     if (!mapReady) {
       mapReady = fetch("/geo/districts.geojson").then(function (r) { return r.json(); }).then(function (geo) {
-        geo.features.forEach(function (f) { f.properties.name = f.properties.name_ko; });
+        geo.features.forEach(function (f) {
+          f.properties.name = f.properties.name_ko;
+          districtAlias[f.properties.name_en] = districtAlias[f.properties.code] = f.properties.name_ko;
+        });
         echarts.registerMap("busan", geo);
       });
     }
@@ -43,7 +47,7 @@
     var cols = data.columns, kind = spec.type;
     if (kind === "pie") {
       return { tooltip: { trigger: "item" }, legend: { type: "scroll", bottom: 0 },
-               series: [{ type: "pie", radius: ["30%", "65%"], data: data.rows.map(function (r) { return { name: String(r[0]), value: r[cols.indexOf("y0")] }; }) }] };
+               series: [{ type: "pie", radius: ["30%", "65%"], data: data.rows.map(function (r) { return { name: districtAlias[r[0]] || String(r[0]), value: r[cols.indexOf("y0")] }; }) }] };
     }
     if (kind === "heatmap") {
       var xs = unique(data.rows.map(function (r) { return r[0]; })), ys = unique(data.rows.map(function (r) { return r[1]; }));
@@ -64,7 +68,7 @@
       var values = data.rows.map(function (r) { return r[cols.indexOf("y0")]; }).filter(function (v) { return v !== null; });
       return { tooltip: { trigger: "item" },
                visualMap: { min: Math.min.apply(null, values.concat([0])), max: Math.max.apply(null, values.concat([1])), calculable: true, left: 0, bottom: 0 },
-               series: [{ type: "map", map: "busan", roam: true, data: data.rows.map(function (r) { return { name: String(r[0]), value: r[cols.indexOf("y0")] }; }) }] };
+               series: [{ type: "map", map: "busan", roam: true, data: data.rows.map(function (r) { return { name: districtAlias[r[0]] || String(r[0]), value: r[cols.indexOf("y0")] }; }) }] };
     }
     if (kind === "points") {
       var sz = spec.size ? cols.indexOf(spec.size) : -1;
