@@ -34,6 +34,7 @@ def test_demonstration_dashboards_render(client) -> None:  # noqa: ANN001
         seed_statistics(ctx)
         assert seed_history(ctx, days=7) > 500
         assert seed_history(ctx, days=7) == 0  # idempotent
+        _sensor_rollups(db)
         publish(ctx, org="smart-city-division")
         db.commit()
         made = seed_analyses(ctx)
@@ -41,6 +42,9 @@ def test_demonstration_dashboards_render(client) -> None:  # noqa: ANN001
         assert seed_analyses(ctx) == []
     finally:
         db.close()
+    air = {c["title_en"]: c for c in client.get("/api/v1/stats/dashboards/air-quality-traffic/data").json()}
+    assert air["Sensor PM2.5, hourly mean by district"]["chart"]["rows"] == [
+        ["2026-12-01T03:00", "Haeundae-gu", 25.0]]
     for slug in ("air-quality-traffic", "population-ageing", "incident-hot-spots", "cctv-coverage"):
         cards = client.get(f"/api/v1/stats/dashboards/{slug}/data").json()
         assert cards and all(c["status"] == "ok" for c in cards), [(c["title"], c["message"]) for c in cards]
@@ -62,3 +66,17 @@ def test_demonstration_dashboards_render(client) -> None:  # noqa: ANN001
     by_district = next(c for c in one if c["title_en"] == "Incidents by district")["chart"]["rows"]
     assert [r[0] for r in by_district] == ["해운대구"]  # the filter reaches English, Korean and code columns
     assert client.get("/api/v1/stats/dashboards/population-ageing/embed").status_code == 200
+
+
+def _sensor_rollups(db) -> None:  # noqa: ANN001
+    """One station's hour of PM2.5 as the live layer's rollups hold it."""
+    from datetime import UTC, datetime
+
+    from cityhub.context.models import ContextEntity, Rollup
+
+    station = "urn:ngsi-ld:AirQualityObserved:demo-1"
+    db.add(ContextEntity(id=station, type="AirQualityObserved", attrs={}, district="Haeundae-gu", lon=129.16,
+                         lat=35.16))
+    db.add(Rollup(entity_id=station, attr="pm25", grain="h", bucket=datetime(2026, 12, 1, 3, tzinfo=UTC), count=4,
+                  sum=100.0, min=20.0, max=30.0, entity_type="AirQualityObserved"))
+    db.commit()

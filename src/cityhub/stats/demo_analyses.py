@@ -24,7 +24,8 @@ from cityhub.stats.schemas import QueryCreate
 from cityhub.stats.schemas_charts import Card, ChartCreate, ChartSpec, DashboardCreate
 
 log = logging.getLogger("cityhub.stats")
-INCIDENT_REGISTER = "incident-register"  # published by stats.derived from the operations domain
+# published by stats.derived from the operations domain and the live layer
+INCIDENT_REGISTER, SENSOR_HISTORY = "incident-register", "sensor-history-hourly"
 GU = ["jung-gu", "seo-gu", "dong-gu", "yeongdo-gu", "busanjin-gu", "dongnae-gu", "nam-gu", "buk-gu", "haeundae-gu",
       "saha-gu", "geumjeong-gu", "gangseo-gu", "yeonje-gu", "suyeong-gu", "sasang-gu", "gijang-gun"]
 
@@ -123,7 +124,7 @@ def _air_traffic(ctx: RequestContext) -> bool:
                         {"type": "choropleth", "source": {"resource_id": a_id}, "x": {"column": a_gu},
                          "y": [{"column": pm25, "agg": "avg"}], "district_column": a_gu, "time_column": a_time})
     cards = [Card(chart_id=heat, w=12, h=5), Card(chart_id=by_hour, w=6), Card(chart_id=scatter, w=6),
-             Card(chart_id=choropleth, w=6, h=6), *_live_air(ctx)]
+             Card(chart_id=choropleth, w=6, h=6), *_live_air(ctx), *_sensor_history(ctx)]
     _board(ctx, "air-quality-traffic", "대기질과 교통", "Air quality and traffic",
            "구·군별, 시간대별로 초미세먼지와 도로 통행속도·교통량을 함께 봅니다.",
            "PM2.5 against road speed and traffic volume, by district and hour of the day.", cards, refresh=60)
@@ -144,6 +145,20 @@ def _live_air(ctx: RequestContext) -> list[Card]:
                  {"type": "choropleth", "source": {"resource_id": rid}, "x": {"column": "district"},
                   "y": [{"column": pm25, "agg": "avg"}], "district_column": "district"})
     return [Card(chart_id=now, w=6, h=6)]
+
+
+def _sensor_history(ctx: RequestContext) -> list[Card]:
+    """PM2.5 per hour and district from the sensors' hourly history (the live layer's rollups)."""
+    history = _table(ctx, SENSOR_HISTORY)
+    if history is None:
+        return []
+    hourly = _chart(ctx, "센서 PM2.5 시간별 평균 (구·군)", "Sensor PM2.5, hourly mean by district",
+                    {"type": "line", "source": {"resource_id": history[0]}, "x": {"column": "hour", "bucket": "hour"},
+                     "series": "district", "y": [{"column": "average", "agg": "avg", "label": "PM2.5"}],
+                     "filters": [{"column": "attribute", "value": "pm25"},
+                                 {"column": "entity_type", "value": "AirQualityObserved"}],
+                     "time_column": "hour", "district_column": "district"})
+    return [Card(chart_id=hourly, w=12, h=5)]
 
 
 def _kosis_table(ctx: RequestContext, tbl_id: str) -> str | None:
