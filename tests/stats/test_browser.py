@@ -215,3 +215,69 @@ def test_statistics_pages_have_no_serious_accessibility_violations(live_server, 
                 found[f"{locale} {path}"] = serious
         context.close()
     assert found == {}
+
+
+def test_dashboard_layout_editor(live_server, live_office, browser) -> None:  # noqa: ANN001
+    """A steward builds a dashboard from the editor: adds charts and a text box, reorders, resizes, removes,
+    saves; another user may not open its editor."""
+    office = live_office
+    office.dataset("air-quality")
+    air = office.upload("air-quality", "air.csv", _readings())
+    headers = office.steward.headers
+    ids = []
+    for title, kind in (("월별 PM2.5", "line"), ("구별 PM2.5", "bar")):
+        r = office.client.post("/api/v1/stats/charts", headers=headers, json={"title": title, "spec": {
+            "type": kind, "source": {"resource_id": air["id"]}, "x": {"column": "district"},
+            "y": [{"column": "pm25", "agg": "avg"}]}})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    problems: list[str] = []
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    _watch_console(page, problems)
+    page.goto(f"{live_server.url}/user/login?next=/stats/dashboards")
+    page.fill("#login-email", office.steward.email)
+    page.fill("#login-password", "password123")
+    page.click("form.form button[type=submit]")
+    page.wait_for_url("**/stats/dashboards")
+    page.click("#new-board")
+    page.wait_for_selector("#board-editor[data-ready]")
+    page.fill("#board-editor input[name=slug]", "my-board")
+    page.fill("#board-editor input[name=title]", "내 대시보드")
+    page.select_option("#board-editor select[name=visibility]", "link")
+    for chart_id in ids:
+        page.select_option("#add-chart-id", chart_id)
+        page.click("#add-chart")
+    page.click("#add-text")
+    page.fill("#editor-cards li:nth-child(3) textarea", "설명 글")
+    assert page.locator("#editor-cards li").count() == 3
+    page.focus("#editor-cards li:nth-child(2) [data-move=up]")  # by keyboard: 구별 first
+    page.keyboard.press("Enter")
+    page.select_option("#editor-cards li:nth-child(1) select[data-size=w]", "12")
+    page.click("#editor-cards li:nth-child(2) [data-remove]")  # 월별 goes
+    page.click("#board-editor button[type=submit]")
+    page.wait_for_selector("#editor-open")
+    board = office.client.get("/api/v1/stats/dashboards/my-board", headers=headers).json()
+    assert [(c["kind"], c.get("chart_id"), c["w"]) for c in board["cards"]] == [
+        ("chart", ids[1], 12), ("text", None, 12)]
+    assert board["cards"][1]["text"] == "설명 글" and board["visibility"] == "link"
+    page.click("#editor-open")
+    page.wait_for_selector("#dashboard[data-ready]")
+    page.click("#board-edit")
+    page.wait_for_selector("#board-editor[data-ready]")
+    assert page.locator("#editor-cards li").count() == 2
+    page.screenshot(path=str(ARTIFACTS.parent / "stats-dashboard-editor.png"), full_page=True)
+    assert not problems, problems
+    # a bad slug is named, nothing saved (the browser logs the refused request)
+    page.goto(f"{live_server.url}/stats/dashboards/new")
+    page.wait_for_selector("#board-editor[data-ready]")
+    page.fill("#board-editor input[name=slug]", "Bad Slug!")
+    page.fill("#board-editor input[name=title]", "x")
+    page.click("#board-editor button[type=submit]")
+    page.wait_for_selector("#editor-error:not(:empty)")
+    assert "slug" in page.inner_text("#editor-error")
+    assert all("422" in p for p in problems), problems
+    assert office.client.get("/api/v1/stats/dashboards", headers=headers).json()["total"] == 1
+    context.close()
+    other = office.client.get("/stats/dashboards/my-board/edit", headers=office.analyst.headers)
+    assert other.status_code in (403, 404)

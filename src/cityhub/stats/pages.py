@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from cityhub.auth import policy
 from cityhub.http import Ctx
 from cityhub.stats import service_dashboards as dashboards
 from cityhub.stats import service_indicators as indicators
@@ -46,7 +47,13 @@ TEXT = {
            "district_column": "구·군 필터 열", "preview": "미리 보기", "type.bar": "막대", "type.line": "선",
            "type.area": "영역", "type.stacked_bar": "누적 막대", "type.pie": "원", "type.scatter": "산점도",
            "type.heatmap": "히트맵", "type.kpi": "핵심 수치", "type.table": "표", "type.choropleth": "구·군 지도",
-           "type.points": "지점 지도"},
+           "type.points": "지점 지도", "new_board": "새 대시보드", "edit_layout": "배치 편집",
+           "editor": "대시보드 편집", "slug": "주소 이름 (영문)", "title_ko": "제목", "title_en": "영문 제목",
+           "description": "설명", "description_en": "영문 설명", "cards": "카드", "add_chart": "차트 추가",
+           "add_indicator": "지표 추가", "add_text": "글 상자 추가", "width": "너비 (1–12칸)", "height": "높이",
+           "up": "위로", "down": "아래로", "remove": "빼기", "text": "글", "no_cards": "카드가 없습니다. 아래에서 추가하세요.",
+           "vis.link": "링크가 있는 사람", "card.chart": "차트", "card.indicator": "지표", "card.text": "글",
+           "saved_ok": "저장했습니다.", "open_board": "대시보드 열기"},
     "en": {"title": "Statistics", "lead": "Statistics collected automatically from KOSIS (Statistics Korea) and "
            "indicators computed from the city's own data.", "indicators": "Indicators", "period": "Period",
            "last": "Latest", "updated": "Updated", "source": "Source", "unit": "Unit", "workbench": "SQL workbench",
@@ -71,7 +78,14 @@ TEXT = {
            "district_column": "District filter column", "preview": "Preview", "type.bar": "Bar", "type.line": "Line",
            "type.area": "Area", "type.stacked_bar": "Stacked bar", "type.pie": "Pie", "type.scatter": "Scatter",
            "type.heatmap": "Heatmap", "type.kpi": "KPI figure", "type.table": "Table",
-           "type.choropleth": "District map", "type.points": "Point map"},
+           "type.choropleth": "District map", "type.points": "Point map", "new_board": "New dashboard",
+           "edit_layout": "Edit layout", "editor": "Edit dashboard", "slug": "Address name (latin)",
+           "title_ko": "Title (Korean)", "title_en": "Title (English)", "description": "Description (Korean)",
+           "description_en": "Description (English)", "cards": "Cards", "add_chart": "Add chart",
+           "add_indicator": "Add indicator", "add_text": "Add text box", "width": "Width (1–12 columns)",
+           "height": "Height", "up": "Up", "down": "Down", "remove": "Remove", "text": "Text",
+           "no_cards": "No cards yet. Add some below.", "vis.link": "anyone with the link", "card.chart": "Chart",
+           "card.indicator": "Indicator", "card.text": "Text", "saved_ok": "Saved.", "open_board": "Open dashboard"},
 }
 
 
@@ -115,14 +129,31 @@ def chart_builder_page(request: Request, ctx: Ctx) -> Response:
 @router.get("/stats/dashboards")
 def dashboards_page(request: Request, ctx: Ctx) -> Response:
     """Dashboards you may open."""
-    return _page(request, "dashboards.html", dashboards=dashboards.list_dashboards(ctx, limit=200).items)
+    return _page(request, "dashboards.html", dashboards=dashboards.list_dashboards(ctx, limit=200).items,
+                 can_create=policy.can(ctx, "stats.create"))
+
+
+@router.get("/stats/dashboards/new")
+def new_dashboard_page(request: Request, ctx: Ctx) -> Response:
+    """The layout editor for a new dashboard (anyone who may make statistics objects)."""
+    policy.require(ctx, "stats.create")
+    return _page(request, "dashboard_edit.html", board=None, cards=[])
+
+
+@router.get("/stats/dashboards/{slug}/edit")
+def edit_dashboard_page(slug: str, request: Request, ctx: Ctx) -> Response:
+    """The layout editor: cards added, moved, resized and removed; title, sharing and refresh."""
+    board = dashboards.to_public(ctx, dashboards.find(ctx, slug, "dashboard.manage"))
+    return _page(request, "dashboard_edit.html", board=board, cards=[c.model_dump() for c in board.cards])
 
 
 @router.get("/stats/dashboards/{slug}")
 def dashboard_page(slug: str, request: Request, ctx: Ctx) -> Response:
     """A dashboard: filters across cards, auto-refresh, full screen, card export."""
-    board = dashboards.get_dashboard(ctx, slug=slug)
-    return _page(request, "dashboard.html", board=board, embed=False, api=f"/api/v1/stats/dashboards/{slug}/data")
+    d = dashboards.find(ctx, slug)
+    board = dashboards.to_public(ctx, d)
+    return _page(request, "dashboard.html", board=board, embed=False, api=f"/api/v1/stats/dashboards/{slug}/data",
+                 editable=policy.can(ctx, "dashboard.manage", d))
 
 
 @router.get("/embed/dashboards/{slug}")
