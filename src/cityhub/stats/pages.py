@@ -51,7 +51,8 @@ TEXT = {
            "editor": "대시보드 편집", "slug": "주소 이름 (영문)", "title_ko": "제목", "title_en": "영문 제목",
            "description": "설명", "description_en": "영문 설명", "cards": "카드", "add_chart": "차트 추가",
            "add_indicator": "지표 추가", "add_text": "글 상자 추가", "width": "너비 (1–12칸)", "height": "높이",
-           "up": "위로", "down": "아래로", "remove": "빼기", "text": "글", "no_cards": "카드가 없습니다. 아래에서 추가하세요.",
+           "up": "위로", "down": "아래로", "remove": "빼기", "text": "글",
+           "no_cards": "카드가 없습니다. 아래에서 추가하세요.",
            "vis.link": "링크가 있는 사람", "card.chart": "차트", "card.indicator": "지표", "card.text": "글",
            "saved_ok": "저장했습니다.", "open_board": "대시보드 열기"},
     "en": {"title": "Statistics", "lead": "Statistics collected automatically from KOSIS (Statistics Korea) and "
