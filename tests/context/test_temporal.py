@@ -102,3 +102,60 @@ def test_repeated_entity_in_one_batch_keeps_every_value(sqlite_client, sqlite_wr
     r = c.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25"})
     assert [i["value"] for i in r.json()["pm25"]] == [0, 1, 2, 3, 4]
     assert c.get(f"{NGSI}/entities/{EID}").json()["pm25"]["value"] == 4
+
+
+def test_post_temporal_entity_creates_then_adds_history(client, writer):
+    h = writer.headers
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    eid = "urn:ngsi-ld:WaterLevelObserved:temporal-01"
+    body = {"id": eid, "type": "WaterLevelObserved",
+            "waterLevel": [{"type": "Property", "value": 1.0 + i / 10, "observedAt": _iso(start + timedelta(minutes=i))}
+                           for i in (2, 0, 1)],  # out of order on purpose
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [129.05, 35.2]}}}
+    r = client.post(f"{NGSI}/temporal/entities", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].endswith(eid)
+    # the latest state follows the newest instance; history keeps all of them
+    assert client.get(f"{NGSI}/entities/{eid}").json()["waterLevel"]["value"] == 1.2
+    r = client.get(f"{NGSI}/temporal/entities/{eid}", params={"attrs": "waterLevel", "options": "temporalValues"})
+    assert [v[0] for v in r.json()["waterLevel"]["values"]] == [1.0, 1.1, 1.2]
+    # an older instance is history only; a newer one moves the state; a re-sent one is kept once
+    older = {"id": eid, "type": "WaterLevelObserved", "waterLevel": [
+        {"type": "Property", "value": 0.5, "observedAt": _iso(start - timedelta(minutes=5))},
+        {"type": "Property", "value": 1.0, "observedAt": _iso(start)}]}
+    assert client.post(f"{NGSI}/temporal/entities/", json=older, headers=h).status_code == 204
+    assert client.get(f"{NGSI}/entities/{eid}").json()["waterLevel"]["value"] == 1.2
+    newer = {"waterLevel": {"type": "Property", "value": 2.5, "observedAt": _iso(start + timedelta(minutes=9))}}
+    r = client.post(f"{NGSI}/temporal/entities/{eid}/attrs", json=newer, headers=h)
+    assert r.status_code == 204, r.text
+    assert client.get(f"{NGSI}/entities/{eid}").json()["waterLevel"]["value"] == 2.5
+    r = client.get(f"{NGSI}/temporal/entities/{eid}", params={"attrs": "waterLevel", "aggrMethods": "totalCount,sum",
+                                                            "aggrPeriodDuration": "P1D"})
+    agg = r.json()["waterLevel"]
+    assert sum(a[0] for a in agg["totalCount"]) == 5
+    assert round(sum(a[0] for a in agg["sum"]), 6) == round(0.5 + 1.0 + 1.1 + 1.2 + 2.5, 6)
+    r = client.get(f"{NGSI}/temporal/entities", params={"type": "WaterLevelObserved", "attrs": "waterLevel"})
+    assert [e["id"] for e in r.json()] == [eid]
+
+
+def test_post_temporal_entity_bad_input_writes_nothing(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    eid = "urn:ngsi-ld:AirQualityObserved:temporal-bad"
+    good = {"type": "Property", "value": 1.0, "observedAt": "2026-01-01T00:00:00Z"}
+    for body, field in (
+            ({"id": eid, "type": "AirQualityObserved", "pm25": [good, {"type": "Property", "value": 2.0}]},
+             "pm25[1].observedAt"),
+            ({"id": eid, "type": "AirQualityObserved",
+              "pm25": [good, {"type": "Property", "value": 2.0, "observedAt": "9999-01-01T00:00:00Z"}]},
+             "pm25[1].observedAt"),
+            ({"id": "not a uri", "type": "AirQualityObserved", "pm25": [good]}, "id"),
+            ({"id": eid, "type": "AirQualityObserved", "pm25": ["x"]}, "pm25[0]")):
+        r = c.post(f"{NGSI}/temporal/entities", json=body, headers=h)
+        assert r.status_code == 400, (body, r.text)
+        assert field in r.text, (field, r.text)
+    assert c.get(f"{NGSI}/temporal/entities/{eid}").status_code == 404
+    assert c.get(f"{NGSI}/entities/{eid}").status_code == 404
+    r = c.post(f"{NGSI}/temporal/entities/{eid}/attrs", json={"pm25": [good]}, headers=h)
+    assert r.status_code == 404
+    assert c.post(f"{NGSI}/temporal/entities", json={"id": eid, "type": "AirQualityObserved", "pm25": [good]}
+                  ).status_code in (401, 403)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from cityhub.context import entities, jsonld, subscriptions, temporal
+from cityhub.context import entities, jsonld, subscriptions, temporal, temporal_write
 from cityhub.context import query as q_service
 from cityhub.context.geo import parse_geoquery
 from cityhub.context.jsonld import LdContext
@@ -378,6 +378,25 @@ def temporal_entity(entity_id: str, request: Request, ctx: Ctx) -> Response:
     ld_ctx = query_context(request)
     return respond(request, temporal.get_temporal_entity(ctx, entity_id=entity_id, tq=_temporal_query(request)),
                    ld_ctx)
+
+
+@route("POST", "/temporal/entities", status_code=201)
+def temporal_create(request: Request, ctx: Ctx, raw: bytes = Body) -> Response:
+    """Create an entity with its history, or add instances to an existing one (201 / 204)."""
+    body, _ = read_body(request, raw)
+    if not isinstance(body, dict):
+        raise BadRequestData.field("body", "a temporal entity is a JSON object")
+    if temporal_write.upsert_temporal_entity(ctx, body=body):
+        eid = body.get("id", body.get("@id"))
+        return Response(status_code=201, headers={"Location": f"{PREFIX}/temporal/entities/{quote(eid, safe=':')}"})
+    return no_content()
+
+
+@route("POST", "/temporal/entities/{entity_id}/attrs")
+def temporal_add_attrs(entity_id: str, request: Request, ctx: Ctx, raw: bytes = Body) -> Response:
+    body, _ = read_body(request, raw)
+    temporal_write.add_temporal_attrs(ctx, entity_id=entity_id, body=body)
+    return no_content()
 
 
 @route("DELETE", "/temporal/entities/{entity_id}")
