@@ -8,6 +8,12 @@ subscription, one agency) in order to a worker pool, so a hanging or failing end
 worker for at most its timeout and never delays the others. Failures back off exponentially; after
 `max_attempts` a row is final (`failed_status`: the dead-letter list).
 
+Leases are short and renewed while this process holds the rows (sent rows stay leased until their
+batched "done" mark is written), so after a crash (`kill -9`) the next process takes them over within
+one lease instead of waiting out a long one. Successes are marked in batches by one marker thread: a
+busy outbox costs one write transaction per batch, not one per row, and leaves the database's single
+writer (SQLite) to the request path.
+
 Rows are delivered at least once: a crash after sending and before marking sends again, so each
 payload carries an idempotency key the receiver keeps.
 """
@@ -17,17 +23,20 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.db import utcnow
 
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=5)
+RENEW_SECONDS = 1.5  # well inside LEASE, so a live process never loses its rows
+MARK_SECONDS = 0.05  # successes gathered this long are marked in one transaction
 BATCH = 200
 
 
@@ -42,6 +51,8 @@ class OutboxDispatcher:
     group_column: str
     failed_status = "failed"
     name = "outbox"
+    # On start, rows waiting out a backoff are retried at once (a restart is a good moment to try again).
+    retry_waiting_on_start = False
 
     def __init__(self, session_factory: sessionmaker[Session], *, max_attempts: int, workers: int = 16,
                  max_backoff: float = 60.0) -> None:
@@ -53,8 +64,12 @@ class OutboxDispatcher:
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
         self.busy: set[str] = set()  # groups with a delivery in flight (this process)
+        self.held: set[int] = set()  # row ids leased by this process and not yet marked (lease renewed)
+        self.done: list[tuple[str, Any, datetime]] = []  # sent rows waiting for the batched mark
         self.lock = threading.Lock()
+        self.marked = threading.Event()
         self.thread = threading.Thread(target=self.run, name=f"{self.name}-dispatcher", daemon=True)
+        self.marker = threading.Thread(target=self.mark_loop, name=f"{self.name}-marker", daemon=True)
 
     # --- what subclasses provide ------------------------------------------------------------------
     def send(self, row: Any) -> None:
@@ -73,12 +88,16 @@ class OutboxDispatcher:
     # --- the loop ---------------------------------------------------------------------------------
     def start(self) -> None:
         self.thread.start()
+        self.marker.start()
 
     def stop(self) -> None:
         self.stopping.set()
         self.wake.set()
+        self.marked.set()
         self.thread.join(timeout=5)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.marker.join(timeout=5)
+        self.flush_done()  # what was sent before stopping is not sent again by the next process
         self.close()
 
     def close(self) -> None:
@@ -87,7 +106,24 @@ class OutboxDispatcher:
     def notify(self, *_: Any) -> None:
         self.wake.set()
 
+    def resume(self) -> None:
+        """Rows a previous process left behind: leases run out within LEASE (renewed only by a live holder);
+        with `retry_waiting_on_start`, rows backing off are made due now."""
+        if not self.retry_waiting_on_start:
+            return
+        t = self.table
+        now = utcnow()
+        with self.factory() as db:
+            db.execute(update(t).where(t.c.status == "pending", t.c.next_attempt_at > now,
+                                       or_(t.c.claimed_until.is_(None), t.c.claimed_until < now))
+                       .values(next_attempt_at=now))
+            db.commit()
+
     def run(self) -> None:
+        try:
+            self.resume()
+        except Exception:  # the rows still go out when their backoff ends
+            self.log.exception("resuming the outbox failed")
         while not self.stopping.is_set():
             self.wake.wait(timeout=0.5)
             self.wake.clear()
@@ -116,6 +152,8 @@ class OutboxDispatcher:
             db.execute(update(t).where(t.c.id.in_(ids), *due[:3]).values(claimed_until=token))
             db.commit()
             rows = db.execute(select(t).where(t.c.id.in_(ids), t.c.claimed_until == token).order_by(t.c.id)).all()
+        with self.lock:
+            self.held.update(r.id for r in rows)
         groups: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             groups[getattr(row, self.group_column)].append(row)
@@ -145,16 +183,68 @@ class OutboxDispatcher:
             self.wake.set()
 
     def release(self, rows: list[Any]) -> None:
+        ids = [r.id for r in rows]
         with self.factory() as db:
-            db.execute(update(self.table).where(self.table.c.id.in_([r.id for r in rows])).values(claimed_until=None))
+            db.execute(update(self.table).where(self.table.c.id.in_(ids)).values(claimed_until=None))
             db.commit()
+        self._unhold(ids)
+
+    def _unhold(self, ids: list[int]) -> None:
+        with self.lock:
+            self.held.difference_update(ids)
 
     def record_success(self, group: str, row: Any) -> None:
-        now = utcnow()
+        """Queue the row's "done" mark; the marker thread writes it with the others within MARK_SECONDS."""
+        with self.lock:
+            self.done.append((group, row, utcnow()))
+        self.marked.set()
+
+    # --- the marker: batched success marks and lease renewal ------------------------------------------
+    def mark_loop(self) -> None:
+        renewed = time.monotonic()
+        while not self.stopping.is_set():
+            self.marked.wait(timeout=RENEW_SECONDS / 3)
+            self.marked.clear()
+            time.sleep(MARK_SECONDS)  # let a burst of sends finish so one transaction marks them all
+            try:
+                self.flush_done()
+                if time.monotonic() - renewed >= RENEW_SECONDS:
+                    self.renew()
+                    renewed = time.monotonic()
+            except Exception:  # a database hiccup: the marks stay queued, the leases are retried next round
+                self.log.exception("marking deliveries failed")
+
+    def flush_done(self) -> None:
+        with self.lock:
+            batch, self.done = self.done, []
+        if not batch:
+            return
+        t = self.table
+        try:
+            with self.factory() as db:
+                db.execute(update(t).where(t.c.id == bindparam("row_id")).values(
+                    status="done", delivered_at=bindparam("at"), attempts=t.c.attempts + 1, claimed_until=None),
+                    [{"row_id": row.id, "at": at} for _, row, at in batch])
+                for group, row, at in batch:
+                    self.on_success(db, group, row, at)
+                db.commit()
+        except Exception:
+            with self.lock:
+                self.done[:0] = batch
+            raise
+        self._unhold([row.id for _, row, _ in batch])
+
+    def renew(self) -> None:
+        """Extend the lease of every row this process still holds (claimed, sending or sent and unmarked)."""
+        with self.lock:
+            ids = list(self.held)
+        if not ids:
+            return
+        t = self.table
         with self.factory() as db:
-            db.execute(update(self.table).where(self.table.c.id == row.id).values(
-                status="done", delivered_at=now, attempts=row.attempts + 1, claimed_until=None))
-            self.on_success(db, group, row, now)
+            for start in range(0, len(ids), 500):
+                db.execute(update(t).where(t.c.id.in_(ids[start:start + 500]), t.c.status == "pending",
+                                           t.c.claimed_until.is_not(None)).values(claimed_until=utcnow() + LEASE))
             db.commit()
 
     def record_failure(self, group: str, rows: list[Any], error: str) -> None:
@@ -173,6 +263,7 @@ class OutboxDispatcher:
                 db.execute(update(t).where(t.c.id.in_(rest)).values(claimed_until=None, next_attempt_at=next_at))
             self.on_failure(db, group, rows[0], error, now)
             db.commit()
+        self._unhold([r.id for r in rows])
         self.log.info("delivery failed", extra={"group": group, "attempt": attempts, "final": final,
                                                 "error": error[:200]})
 

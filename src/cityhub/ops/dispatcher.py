@@ -32,6 +32,7 @@ class AgencyDispatcher(OutboxDispatcher):
     group_column = "target"
     failed_status = "dead"
     name = "ops-deliveries"
+    retry_waiting_on_start = True  # an agency's messages left by a crash go out as soon as we are back
 
     def __init__(self, session_factory: sessionmaker[Session], settings: Settings) -> None:
         super().__init__(session_factory, max_attempts=settings.ops_delivery_max_attempts, workers=16)
