@@ -67,6 +67,28 @@ def test_pm25_near_the_beach_is_notified(sqlite_client, sqlite_writer):
         assert status["status"] == "ok" and "lastSuccess" in status
 
 
+def test_entity_deletion_is_notified(sqlite_client, sqlite_writer):
+    c, h = sqlite_client, sqlite_writer.headers
+    with Receiver() as rx, Receiver() as updates_only:
+        body = sub_body(rx.url, q="pm25>75", watchedAttributes=["pm25"],
+                        geoQ={"georel": "near;maxDistance==2000", "geometry": "Point", "coordinates": BEACH})
+        assert c.post(f"{NGSI}/subscriptions", json=body, headers=h).status_code == 201
+        quiet = sub_body(updates_only.url, notificationTrigger=["attributeCreated", "attributeUpdated"])
+        assert c.post(f"{NGSI}/subscriptions", json=quiet, headers=h).status_code == 201
+        batch = [air(1, 129.159, 35.159, pm25=80), air(2, 129.159, 35.160, pm25=20)]
+        assert c.post(f"{NGSI}/entityOperations/upsert", json=batch, headers=h).status_code in (201, 204)
+        assert len(rx.wait_for(1)) == 1 and len(updates_only.wait_for(1)) == 1
+        assert c.delete(f"{NGSI}/entities/{air(1)['id']}", headers=h).status_code == 204
+        # the entity that no longer matches (pm25 20) is not notified on deletion
+        assert c.post(f"{NGSI}/entityOperations/delete", json=[air(2)["id"]], headers=h).status_code == 204
+        got = rx.wait_for(2)
+        assert len(got) == 2, got
+        gone = got[1]["data"]
+        assert [e["id"] for e in gone] == [air(1)["id"]] and "deletedAt" in gone[0] and "pm25" not in gone[0]
+        time.sleep(0.5)
+        assert len(rx.received) == 2 and len(updates_only.received) == 1
+
+
 def test_failing_and_hanging_endpoints_do_not_delay_others(sqlite_client, sqlite_writer):
     c, h = sqlite_client, sqlite_writer.headers
     with Receiver("ok") as good, Receiver("fail") as bad, Receiver("hang") as slow:

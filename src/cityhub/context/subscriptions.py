@@ -212,16 +212,34 @@ def _selects(sel: dict[str, Any], change: Change) -> bool:
     return not (sel.get("idPattern") and not re.search(sel["idPattern"], change.id))
 
 
+def _deleted_view(change: Change) -> Change:
+    # A deleted entity is matched on the state it had (all its attributes count as changed).
+    return Change(change.id, change.type, change.attrs, set(change.attrs), deleted=True)
+
+
+def _on_delete(body: dict[str, Any]) -> bool:
+    # NGSI-LD notificationTrigger: deletions notify unless the subscription lists triggers without entityDeleted
+    triggers = body.get("notificationTrigger")
+    return not isinstance(triggers, list) or "entityDeleted" in triggers
+
+
+def _data(change: Change, stamp: str, *, key_values: bool, only: set[str] | None) -> dict[str, Any]:
+    if change.deleted:
+        return {"id": change.id, "type": change.type, "deletedAt": stamp}
+    return render(change.id, change.type, change.attrs, key_values=key_values, only=only)
+
+
 def enqueue_notifications(ctx: RequestContext, changes: list[Change], now: datetime) -> int:
-    """Write one outbox row per matching subscription, in the caller's transaction."""
-    live = [c for c in changes if not c.deleted]
+    """Write one outbox row per matching subscription, in the caller's transaction (deletions included)."""
+    live = [_deleted_view(c) if c.deleted else c for c in changes]
     if not live:
         return 0
+    stamp = now.isoformat().replace("+00:00", "Z")
     stmt = select(S.c.id, S.c.body, S.c.throttling, S.c.last_notification).where(
         S.c.is_active.is_(True), or_(S.c.expires_at.is_(None), S.c.expires_at > now))
     rows, touched = [], []
     for sid, body, throttling, last in ctx.db.execute(stmt):
-        hits = [c for c in live if matches(body, c)]
+        hits = [c for c in live if (not c.deleted or _on_delete(body)) and matches(body, c)]
         if not hits:
             continue
         if throttling and last and (now - last).total_seconds() < throttling:
@@ -229,13 +247,13 @@ def enqueue_notifications(ctx: RequestContext, changes: list[Change], now: datet
         note = body.get("notification") or {}
         only = set(note["attributes"]) if note.get("attributes") else None
         kv = note.get("format") in ("keyValues", "simplified", "concise")
-        data = [render(c.id, c.type, c.attrs, key_values=kv, only=only) for c in hits]
+        data = [_data(c, stamp, key_values=kv, only=only) for c in hits]
         endpoint = note["endpoint"]
         rows.append({"subscription_id": sid, "endpoint": endpoint["uri"],
                      "accept": endpoint.get("accept", "application/json"), "status": "pending", "attempts": 0,
                      "next_attempt_at": now, "created_at": now,
                      "payload": {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
-                                 "subscriptionId": sid, "notifiedAt": now.isoformat().replace("+00:00", "Z"),
+                                 "subscriptionId": sid, "notifiedAt": stamp,
                                  "data": data}})
         touched.append(sid)
     if rows:
