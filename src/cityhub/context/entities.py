@@ -21,6 +21,7 @@ from cityhub.context.problems import (
 from cityhub.context.store import Change, Stored, apply_changes, load, require_write
 from cityhub.ctx import RequestContext
 from cityhub.errors import CityhubError
+from cityhub.governance import entity_rules
 
 BatchOp = Literal["create", "upsert", "upsert_update", "update", "update_no_overwrite", "merge", "delete"]
 
@@ -219,8 +220,15 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
             rounds.append([])
         rounds[k].append(change)
         result.success.append(eid)
+    refused = entity_rules.screen(ctx, [c for changes in rounds for c in changes])
+    if refused:  # an entity breaking its type's schema is left out whole; the others are written
+        bad = {c.id: exc for changes in rounds for c in changes if (exc := refused.get(id(c)))}
+        rounds = [kept for changes in rounds if (kept := [c for c in changes if c.id not in bad])]
+        result.success = [eid for eid in result.success if eid not in bad]
+        for eid, exc in bad.items():
+            _error(result, eid, exc)
     for changes in rounds:
-        apply_changes(ctx, changes)
+        apply_changes(ctx, changes, screened=True)
     result.success = list(dict.fromkeys(result.success))
     result.created = [c.id for c in rounds[0] if c.created] if rounds else []
     return result

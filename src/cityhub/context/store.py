@@ -22,6 +22,7 @@ from cityhub.context.districts import district_for
 from cityhub.context.models import ContextEntity
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
+from cityhub.governance import entity_rules
 
 T = ContextEntity.__table__
 
@@ -75,10 +76,17 @@ def _row(change: Change, now: datetime) -> dict[str, Any]:
     return row
 
 
-def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts: bool = True) -> None:
-    """Persist changes and everything that follows from them, in the caller's transaction."""
+def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts: bool = True,
+                  screened: bool = False) -> None:
+    """Persist changes and everything that follows from them, in the caller's transaction.
+
+    Unless the caller screened them already, a change breaking its type's declared schema is refused
+    (400, quarantined by governance); a dict lookup when no type has a schema.
+    """
     if not changes:
         return
+    if not screened:
+        entity_rules.refuse_invalid(ctx, changes)
     now = utcnow()
     inserts, updates, deletes = [], [], []
     readings: list[history.Reading] = []
@@ -108,7 +116,7 @@ def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts
 
         alert_changes = alerts.evaluate(ctx, changes)
         if alert_changes:
-            apply_changes(ctx, alert_changes, evaluate_alerts=False)
+            apply_changes(ctx, alert_changes, evaluate_alerts=False, screened=True)
     from cityhub.context import subscriptions
 
     subscriptions.enqueue_notifications(ctx, changes, now)

@@ -55,6 +55,9 @@ def _row(actor: Actor | None, ip: str | None, request_id: str | None, action: st
 
 def flush_pending(db: Session, *, failed: bool = False) -> None:
     """Write queued entries. Call before commit on success; after rollback (then commit) on failure."""
+    from cityhub.governance import entity_rules
+
+    entity_rules.write_pending(db)  # refused entities are quarantined whatever happens to the write
     rows = db.info.pop(PENDING, [])
     if failed:
         # What was allowed inside a failed request did not happen; keep denials and failures.
@@ -80,7 +83,7 @@ def _on_flush(session: Session, _flush_context: Any) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if session.info.get(PENDING):
+    if session.info.get(PENDING) or session.info.get("gov_quarantine_pending"):
         session.flush()  # the write hook may queue more entries
         flush_pending(session)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
-from cityhub.governance import privacy, standards
+from cityhub.governance import entity_rules, privacy, standards
 from cityhub.governance.models import DatasetSchema, PersonalColumn
 from cityhub.governance.ruleset import compile_rules
 from cityhub.governance.schemas import DatasetSchemaIn, DatasetSchemaPublic, PersonalColumnPublic, PersonalReport
@@ -51,6 +51,7 @@ def put_schema(ctx: RequestContext, *, dataset: str, data: DatasetSchemaIn) -> D
     found.updated_by, found.updated_at = ctx.actor.user_id, utcnow()
     ctx.db.add(found)
     ctx.db.flush()
+    entity_rules.forget()  # an entity type's schema is its live dataset's: the write path re-reads it
     ctx.publish("dataset.schema_changed", {"id": ref.id})
     return get_schema(ctx, dataset=ref.id)
 

@@ -8,6 +8,7 @@ from cityhub.auth import policy
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
 from cityhub.errors import Invalid, NotFound
+from cityhub.governance import entity_rules
 from cityhub.governance.models import QuarantinedRecord
 from cityhub.governance.ruleset import ruleset_for
 from cityhub.governance.schemas import QuarantineFix, QuarantineList, QuarantinePublic, ResubmitResult
@@ -57,6 +58,8 @@ def resubmit(ctx: RequestContext, *, dataset: str, record_id: int, fix: Quaranti
 
     found = _load(ctx, dataset, record_id)
     record = {**found.record, **(fix.record or {})}
+    if found.origin == entity_rules.ORIGIN:
+        return _resubmit_entity(ctx, found, record)
     _, rejected = ruleset_for(ctx.db, found.dataset_id).validate_rows([record])
     if rejected:
         found.record = record
@@ -71,6 +74,22 @@ def resubmit(ctx: RequestContext, *, dataset: str, record_id: int, fix: Quaranti
     found.resolved_by, found.resolved_at = ctx.actor.user_id, utcnow()
     ctx.db.flush()
     return ResubmitResult(id=found.id, status=found.status)
+
+
+def _resubmit_entity(ctx: RequestContext, found: QuarantinedRecord, record: dict) -> ResubmitResult:
+    """An entity refused on the NGSI-LD path goes back through the context write path once it passes."""
+    violations = entity_rules.violations_of(ctx, found.dataset_id, record)
+    if not violations:
+        problems = entity_rules.resubmit_entity(ctx, record)
+        if problems:
+            raise Invalid("entity: " + "; ".join(p.get("detail", "") for p in problems),
+                          details={"entity": [p.get("detail", "") for p in problems]})
+        found.record, found.status = record, "resubmitted"
+        found.resolved_by, found.resolved_at = ctx.actor.user_id, utcnow()
+    else:
+        found.record, found.errors = record, [v.as_dict() for v in violations]
+    ctx.db.flush()
+    return ResubmitResult(id=found.id, status=found.status, errors=found.errors if violations else [])
 
 
 def discard(ctx: RequestContext, *, dataset: str, record_id: int) -> ResubmitResult:

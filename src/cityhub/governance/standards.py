@@ -187,6 +187,9 @@ def put_code_list(ctx: RequestContext, *, name: str, data: CodeListIn) -> CodeLi
     found.updated_at = utcnow()
     ctx.db.add(found)
     ctx.db.flush()
+    from cityhub.governance import entity_rules
+
+    entity_rules.forget()  # entity schemas compile code lists in
     return CodeListPublic.model_validate(found)
 
 
