@@ -146,3 +146,42 @@ def test_sse_batches_and_resumes_from_last_event_id(live_server, live_people) ->
         from cityhub.board.live import read_since
 
         assert read_since(db, 0, public=True) == []
+
+
+def test_two_workers_share_one_live_feed(app, live_server, live_people) -> None:  # noqa: ANN001
+    """Two processes' worth of app (each its own in-process bus and hub) on one database, as under
+    `uvicorn --workers 2`: a board on either worker gets the incidents reported through the other, in one
+    order, and resumes by id on the other worker after its connection moved."""
+    from cityhub.app import create_app
+    from tests.conftest import LiveServer
+
+    live_people.org("safety-office", "안전총괄실")
+    op = live_people.user("op@city.test", role="operator", org="safety-office")
+    with LiveServer(create_app(app.state.settings)) as other:
+        import threading
+
+        got: list = []
+        reader = threading.Thread(target=lambda: got.extend(_read_frames(
+            f"{other.url}/api/v1/board/events?view=ops", op.headers, want=1, timeout=20)))
+        reader.start()
+        time.sleep(0.5)
+        r = httpx.post(f"{live_server.url}/api/v1/ops/incidents", json=fire(), headers=op.headers)
+        assert r.status_code == 201, r.text
+        reader.join(timeout=30)
+        first = [e for f in got for e in f[2] if e["topic"] == "incident.created"]
+        assert [e["payload"]["id"] for e in first] == [r.json()["id"]]
+        # the next one goes through the second worker; a board that saw the first resumes on the first worker
+        r2 = httpx.post(f"{other.url}/api/v1/ops/incidents", json=fire(lon=129.05, lat=35.15), headers=op.headers)
+        assert r2.status_code == 201, r2.text
+        deadline = time.monotonic() + 20
+        resumed: list = []
+        while time.monotonic() < deadline and not resumed:
+            frames = _read_frames(f"{live_server.url}/api/v1/board/events?view=ops",
+                                  {**op.headers, "Last-Event-ID": str(first[-1]["id"])}, want=1, timeout=5)
+            resumed = [e["payload"]["id"] for f in frames for e in f[2] if e["topic"] == "incident.created"]
+        assert resumed == [r2.json()["id"]]
+    with app.state.session_factory() as db:
+        from cityhub.board.live import read_since
+
+        logged = [e["payload"]["id"] for e in read_since(db, 0) if e["topic"] == "incident.created"]
+    assert logged == [r.json()["id"], r2.json()["id"]]  # each event logged once, whichever worker heard it

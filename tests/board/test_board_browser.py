@@ -8,7 +8,6 @@ page reconnects and keeps drawing new incidents. Screenshots land in test-artifa
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -66,14 +65,11 @@ def test_operator_board_live_incident_drawer_and_district_filter(live_server, br
 
     # a 119 fire reported through the API reaches the map and the safety panel live (no reload). How fast is a
     # number, measured by benchmarks/bench_board.py (event to pixel); waits here are only generous bounds.
-    started = time.monotonic()
     r = httpx.post(f"{live_server.url}/api/v1/ops/incidents", json=fire(), headers=op.headers)
     assert r.status_code == 201, r.text
     incident = r.json()
     page.wait_for_selector(f".inc-marker[data-incident='{incident['id']}']", timeout=15000)
     page.wait_for_function("document.querySelector('#open-incidents').textContent === '1'", timeout=15000, polling=50)
-    drawn_after = time.monotonic() - started
-    assert drawn_after < 2.0
     page.screenshot(path=str(ARTIFACTS / "ops-incident.png"))
 
     # tapping it opens the drawer with its timeline (the agency's next step arrives live)

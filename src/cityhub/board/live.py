@@ -1,12 +1,18 @@
 """The board's live feed: bus events → a bounded replay log in the database → batched SSE messages.
 
 Bus handlers only queue what they hear (they run in the writer's thread, right after its commit).
-One flusher task per process, on the server's event loop, wakes at most FLUSH_SECONDS apart: it writes
-the queued events to `board_events` in one transaction, reads back every row newer than the last it
+One flusher task per process, on the server's event loop, flushes as soon as it is woken, and at most once
+per FLUSH_SECONDS (the first event of a quiet spell goes out at once; a burst waits for the window): it
+writes the queued events to `board_events` in one transaction, reads back every row newer than the last it
 delivered (rows another worker wrote too), and hands the same batch to every connected board. A board
 therefore gets at most a few messages a second however busy the city is, and each message carries the
 id of its newest row: a reconnecting EventSource sends it back as Last-Event-ID and is replayed the rows
 it missed from the table. Sensor batches are folded into one `sensors` event per flush.
+
+Several workers: each process writes what its own bus delivered (the in-process bus delivers only that
+process's events) and reads everything from the table, so a board on any worker sees every worker's
+events, within POLL_SECONDS when they come from another worker. Nothing else lives only in memory: the
+cursor is the table's id, and sparkline samples are keyed by the minute (the first worker's sample wins).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from cityhub.board.models import BoardEvent
 from cityhub.db import utcnow
@@ -28,8 +35,9 @@ log = logging.getLogger("cityhub.board")
 E = BoardEvent.__table__
 
 TOPICS = ("incident.*", "directive.*", "alert.*", "observation.batch", "project.*")
-FLUSH_SECONDS = 0.25
-POLL_SECONDS = 2.0  # look for rows written by other workers even when this one heard nothing
+FLUSH_SECONDS = 0.2
+POLL_SECONDS = 0.5  # look for rows written by other workers even when this one heard nothing (boards connected)
+IDLE_POLL_SECONDS = 5.0  # no board connected to this worker: only the sampler and what it heard to write
 KEEP_ROWS = 20_000
 KEEP_AGE = timedelta(hours=24)
 REPLAY_MAX = 2_000
@@ -118,13 +126,20 @@ class Hub:
         self.listeners.discard(listener)
 
     async def _run(self) -> None:
-        assert self.wake is not None
+        assert self.wake is not None and self.loop is not None
+        flushed = 0.0
         while True:
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=POLL_SECONDS)
+                await asyncio.wait_for(self.wake.wait(),
+                                       timeout=POLL_SECONDS if self.listeners else IDLE_POLL_SECONDS)
             except TimeoutError:
                 pass
+            # the batching window: at most one flush per FLUSH_SECONDS; an event after a quiet spell goes at once
+            wait = FLUSH_SECONDS - (self.loop.time() - flushed)
+            if wait > 0:
+                await asyncio.sleep(wait)
             self.wake.clear()
+            flushed = self.loop.time()
             try:
                 rows = await asyncio.to_thread(self._write_and_read)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the feed
@@ -133,7 +148,6 @@ class Hub:
             if rows:
                 self._fan_out(rows)
             await self._maybe_sample()
-            await asyncio.sleep(FLUSH_SECONDS)  # the batching window: at most ~4 messages a second
 
     async def _maybe_sample(self) -> None:
         now = time.monotonic()
@@ -213,7 +227,10 @@ def record_sample(app: Any) -> None:
 
     with app.state.session_factory() as db:
         take_sample(RequestContext(ANONYMOUS, db, app.state.settings, app.state.bus))
-        db.commit()
+        try:
+            db.commit()
+        except IntegrityError:  # another worker wrote this minute's sample at the same moment: theirs stands
+            db.rollback()
 
 
 def install(app: Any) -> None:

@@ -8,6 +8,9 @@ page from the per-district figures in the snapshot, so a tap filters every panel
 
 from __future__ import annotations
 
+import time
+import weakref
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -62,7 +65,40 @@ def snapshot(ctx: RequestContext, *, view: str = "ops") -> dict[str, Any]:
 def layers(ctx: RequestContext, *, view: str = "ops") -> dict[str, Any]:
     """The map's sensor and camera layers (cameras for the staff board only)."""
     staff = staff_view(ctx, view)
-    return sources.layers(ctx, cameras=staff and policy.can(ctx, "camera.read"))
+    return _cached_layers(ctx, cameras=staff and policy.can(ctx, "camera.read"))
+
+
+# The layers are the same for every viewer allowed to see them (only the camera layer depends on who asks) and
+# change when sensors report: each process keeps the last answer per camera flag for a few seconds and drops it
+# when it hears an observation batch, so a room of wall screens (re)loading at once costs one read. A cache only:
+# a worker that did not hear a batch serves at most LAYERS_FRESH_SECONDS-old layers.
+LAYERS_FRESH_SECONDS = 5.0
+
+
+@dataclass(eq=False)
+class _LayerCache:
+    generation: int = 0
+    answers: dict[bool, tuple[float, int, dict[str, Any]]] = field(default_factory=dict)
+
+    def changed(self, _topic: str, _payload: dict[str, Any]) -> None:
+        self.generation += 1
+
+
+_layer_caches: weakref.WeakKeyDictionary[Any, _LayerCache] = weakref.WeakKeyDictionary()  # per app (its bus)
+
+
+def _cached_layers(ctx: RequestContext, *, cameras: bool) -> dict[str, Any]:
+    cache = _layer_caches.get(ctx.bus)
+    if cache is None:
+        cache = _layer_caches[ctx.bus] = _LayerCache()
+        ctx.bus.subscribe("observation.batch", cache.changed)
+    now, generation = time.monotonic(), cache.generation
+    hit = cache.answers.get(cameras)
+    if hit is not None and hit[1] == generation and now - hit[0] < LAYERS_FRESH_SECONDS:
+        return hit[2]
+    answer = sources.layers(ctx, cameras=cameras)
+    cache.answers[cameras] = (now, generation, answer)
+    return answer
 
 
 def incident_detail(ctx: RequestContext, *, incident_id: str) -> dict[str, Any]:
@@ -112,8 +148,12 @@ def sensor_detail(ctx: RequestContext, *, entity_id: str, view: str = "ops") -> 
 # --- sparklines ---------------------------------------------------------------------------------
 
 
-def take_sample(ctx: RequestContext) -> dict[str, Any]:
-    """Record the city's figures now (city-wide and per district), for the 24-hour sparklines."""
+def take_sample(ctx: RequestContext) -> dict[str, Any] | None:
+    """Record the city's figures now (city-wide and per district), for the 24-hour sparklines. Several workers
+    each sample once a minute: the first one's row for the minute stands, the others return None."""
+    now = utcnow().replace(second=0, microsecond=0)
+    if ctx.db.scalar(select(S.c.at).where(S.c.at == now)) is not None:
+        return None
     live = sources.districts(ctx)
     figures: dict[str, Any] = {"d": {}}
     for key in SAMPLE_KEYS:
@@ -125,8 +165,7 @@ def take_sample(ctx: RequestContext) -> dict[str, Any]:
     incidents = sources.incidents(ctx.with_actor(_system_actor()))
     if incidents is not None:
         figures["incidents_open"] = sum(1 for i in incidents if not i["closed"])
-    now = utcnow().replace(second=0, microsecond=0)
-    ctx.db.execute(delete(S).where((S.c.at == now) | (S.c.at < now - timedelta(days=SAMPLE_DAYS))))
+    ctx.db.execute(delete(S).where(S.c.at < now - timedelta(days=SAMPLE_DAYS)))
     ctx.db.execute(insert(S), [{"at": now, "figures": figures}])
     return figures
 

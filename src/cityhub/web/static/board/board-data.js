@@ -95,9 +95,10 @@ const Board = (() => {
   const early = window.__boardEarly || {};
   function take(url) {
     const m = /^\/api\/v1\/board\/(snapshot|layers)\?view=/.exec(url);
-    if (!m || !early[m[1]]) return null;
-    const pending = early[m[1]];
-    delete early[m[1]];
+    const name = m ? m[1] : url === "/geo/districts.geojson" ? "districts" : null;
+    if (!name || !early[name]) return null;
+    const pending = early[name];
+    delete early[name];
     return pending;
   }
 

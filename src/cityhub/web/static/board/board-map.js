@@ -6,14 +6,20 @@ const BoardMap = (() => {
   const S = B.state;
   let map, districtLayer, incidentLayer, cameraLayer, airLayer, trafficLayer, waterLayer, levelLayer, legend;
   const markers = new Map();
-  const canvas = L.canvas({ padding: 0.3 });
+  // One canvas for every sensor dot, link and lone camera; a small padding keeps the bitmap the compositor
+  // copies each redraw small (a wall screen rarely pans). Districts (16 shapes restyled on every update) stay in SVG
+  // so a restyle does not redraw and re-upload that canvas.
+  const canvas = L.canvas({ padding: 0.1 });
+  const svg = L.svg({ padding: 0.1 });
+  let cameras = []; // [id, lon, lat]
+  const icons = new Map();
 
   function init() {
     map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: true, keyboard: true,
                          minZoom: 9, maxZoom: 18 }).setView([35.17, 129.06], 11);
     const basemap = document.body.dataset.basemap;
     if (basemap) L.tileLayer(basemap, { maxZoom: 18, opacity: 0.5 }).addTo(map);
-    districtLayer = L.geoJSON(null, { style: districtStyle, onEachFeature: bindDistrict }).addTo(map);
+    districtLayer = L.geoJSON(null, { style: districtStyle, onEachFeature: bindDistrict, renderer: svg }).addTo(map);
     incidentLayer = L.layerGroup().addTo(map);
     airLayer = L.layerGroup().addTo(map);
     trafficLayer = L.layerGroup().addTo(map);
@@ -22,8 +28,9 @@ const BoardMap = (() => {
     const overlays = {};
     if (B.view === "ops") {
       overlays[B.tr("incidentsLayer")] = incidentLayer;
-      // Cameras go in one pass: chunked loading spread the clustering over many frames, each repainting the board.
-      cameraLayer = L.markerClusterGroup({ chunkedLoading: false, showCoverageOnHover: false, maxClusterRadius: 50 });
+      cameraLayer = L.layerGroup();
+      cameraLayer.on("add", drawCameras);
+      map.on("zoomend", drawCameras);
       overlays[B.tr("cctv")] = cameraLayer;
       cameraLayer.addTo(map);
     }
@@ -35,7 +42,7 @@ const BoardMap = (() => {
     legend = L.control({ position: "bottomright" });
     legend.onAdd = () => L.DomUtil.create("div", "bd-legend");
     legend.addTo(map);
-    return B.getJSON("/geo/districts.geojson").then((geo) => {
+    return B.getJSON("/geo/districts.geojson").then((geo) => { // started by the page's head
       districtLayer.addData(geo);
       // no fly-in: an animated first fit repainted the map for many frames while the board was still loading
       map.fitBounds(districtLayer.getBounds(), { padding: [8, 8], animate: false });
@@ -91,10 +98,14 @@ const BoardMap = (() => {
 
   /* --- incidents ---------------------------------------------------------------------------------- */
 
-  function incidentIcon(inc) {
+  function incidentIcon(inc) { // one icon per look, shared by every marker that has it
     const urgent = inc.type === "fire" || inc.type === "rescue";
-    return L.divIcon({ className: `inc-marker inc-${inc.type} sev-${inc.severity}${urgent ? " pulse" : ""}`,
-                       html: `<span style="background:${B.typeColour(inc.type)}"></span>`, iconSize: [22, 22] });
+    const cls = `inc-marker inc-${inc.type} sev-${inc.severity}${urgent ? " pulse" : ""}`;
+    if (!icons.has(cls)) {
+      icons.set(cls, L.divIcon({ className: cls, html: `<span style="background:${B.typeColour(inc.type)}"></span>`,
+                                 iconSize: [22, 22] }));
+    }
+    return icons.get(cls);
   }
 
   function upsertIncident(inc) {
@@ -105,9 +116,11 @@ const BoardMap = (() => {
       return;
     }
     const label = `${B.typeLabel(inc.type)} · ${inc.district || ""}`;
-    if (existing) {
-      existing.setLatLng([inc.lat, inc.lon]);
-      existing.setIcon(incidentIcon(inc));
+    if (existing) { // only what changed: a new icon rebuilds the marker's element
+      const at = existing.getLatLng();
+      if (at.lat !== inc.lat || at.lng !== inc.lon) existing.setLatLng([inc.lat, inc.lon]);
+      const icon = incidentIcon(inc);
+      if (existing.options.icon !== icon) existing.setIcon(icon);
       return;
     }
     const marker = L.marker([inc.lat, inc.lon], { icon: incidentIcon(inc), title: label, alt: label, keyboard: true,
@@ -118,10 +131,11 @@ const BoardMap = (() => {
     markers.set(inc.id, marker);
   }
 
-  function drawIncidents() {
+  function drawIncidents() { // a new snapshot: markers kept, moved or dropped rather than all rebuilt
     if (!incidentLayer) return;
-    incidentLayer.clearLayers();
-    markers.clear();
+    markers.forEach((marker, id) => {
+      if (!S.incidents.has(id)) { incidentLayer.removeLayer(marker); markers.delete(id); }
+    });
     S.incidents.forEach(upsertIncident);
   }
 
@@ -153,9 +167,37 @@ const BoardMap = (() => {
         .on("click", () => B.emit("sensor", id)).addTo(levelLayer);
     }
     if (cameraLayer && data.cameras) {
-      cameraLayer.clearLayers();
-      const icon = L.divIcon({ className: "cam-marker", iconSize: [10, 10] });
-      cameraLayer.addLayers(data.cameras.map(([id, pt]) => L.marker([pt[1], pt[0]], { icon, title: id, keyboard: false })));
+      cameras = data.cameras.map(([id, pt]) => [id, pt[0], pt[1]]);
+      drawCameras();
+    }
+  }
+
+  /* Cameras clustered on a pixel grid at the current zoom: one pass over the points per zoom, a labelled bubble
+     per crowded cell and a canvas dot per lone camera (a clustering library built every zoom's tree up front). */
+  const CELL_PX = 80;
+  function drawCameras() {
+    if (!cameraLayer || !map || !map.hasLayer(cameraLayer)) return;
+    cameraLayer.clearLayers();
+    const zoom = map.getZoom();
+    const cells = new Map();
+    for (const cam of cameras) {
+      const pt = map.project([cam[2], cam[1]], zoom);
+      const key = zoom >= 17 ? cam[0] : `${Math.floor(pt.x / CELL_PX)}:${Math.floor(pt.y / CELL_PX)}`;
+      const cell = cells.get(key);
+      if (cell) { cell.n += 1; cell.lon += cam[1]; cell.lat += cam[2]; } else cells.set(key, { n: 1, id: cam[0], lon: cam[1], lat: cam[2] });
+    }
+    for (const cell of cells.values()) {
+      const at = [cell.lat / cell.n, cell.lon / cell.n];
+      if (cell.n === 1) {
+        L.circleMarker(at, { renderer: canvas, radius: 4, weight: 1, color: "#263238", fillColor: "#b0bec5", fillOpacity: 1 })
+          .bindTooltip(cell.id, { className: "bd-tip" }).addTo(cameraLayer);
+        continue;
+      }
+      const size = cell.n < 10 ? 30 : cell.n < 100 ? 36 : 44;
+      L.marker(at, { icon: L.divIcon({ className: "marker-cluster", html: `<div>${cell.n}</div>`, iconSize: [size, size] }),
+                     keyboard: false, title: `${B.tr("cctv")} ${cell.n}` })
+        .on("click", () => map.setView(at, Math.min(zoom + 2, 18)))
+        .addTo(cameraLayer);
     }
   }
 

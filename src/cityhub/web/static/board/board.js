@@ -251,11 +251,14 @@
     if (incidents) renderAll();
   }
 
+  let dropped = false;
   function showConnection(up) {
     const el = $("#conn");
     el.textContent = up ? `● ${B.words["board.live"]}` : `○ ${B.words["board.reconnecting"]}`;
     el.classList.toggle("down", !up);
-    if (up) later("snapshot-reconnect", 300, loadSnapshot); // catch up on anything the replay log cannot carry
+    // back after a drop: catch up on anything the replay log cannot carry (the first open follows the snapshot)
+    if (up && dropped) later("snapshot-reconnect", 300, loadSnapshot);
+    if (!up) dropped = true;
   }
 
   function watchStaleness() {
@@ -263,9 +266,11 @@
     const lost = !S.connected && Date.now() - S.lastMessageAt > 30000;
     banner.hidden = !lost;
     if (lost) banner.textContent = `${B.tr("staleFor")} ${B.time(new Date(S.lastMessageAt).toISOString())}`;
-    $("#clock").textContent = new Date().toLocaleString(isEn ? "en-GB" : "ko-KR",
-      { timeZone: "Asia/Seoul", hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    $("#clock").textContent = clock.format(new Date());
   }
+  // one formatter for the ticking clock (building one every second was a visible share of the page's script time)
+  const clock = new Intl.DateTimeFormat(isEn ? "en-GB" : "ko-KR", { timeZone: "Asia/Seoul", hour12: false, year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
   /* --- district filter ----------------------------------------------------------------------------------- */
 
@@ -318,7 +323,8 @@
       window.__boardReady = performance.now();
       document.body.dataset.ready = "1";
       B.connect();
-      (window.requestIdleCallback || setTimeout)(() => Drawer.loadCharts());
+      // the chart library only for the sensor drawer: fetched once the wall has settled, or on the first sensor tap
+      setTimeout(() => (window.requestIdleCallback || setTimeout)(() => Drawer.loadCharts()), 5000);
     })
     .catch((err) => { report(err); B.connect(); });
   setInterval(watchStaleness, 1000);
