@@ -40,6 +40,7 @@ def _sync_cameras(app: FastAPI) -> None:
             ctx = RequestContext(actor=SENSOR_ACTOR, db=db, settings=app.state.settings, bus=app.state.bus)
             cameras.sync(ctx)
             db.commit()
+            cameras.freeze_after_load(ctx)
     except Exception:  # a missing index only means fewer cameras until the next batch
         log.exception("camera index sync at start-up failed")
 

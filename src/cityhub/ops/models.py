@@ -156,6 +156,17 @@ class CameraCell(Base):
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CameraIndexState(Base):
+    """One row: a new token each time the camera index changes, so every process's in-memory snapshot of
+    the index (`cameras.Snapshot`) knows when to reload."""
+
+    __tablename__ = "ops_camera_index_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(36))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class VideoGrant(Base):
     __audited__ = True
     __tablename__ = "ops_video_grants"
