@@ -245,6 +245,12 @@ def _context_write(ctx: RequestContext, _resource: Any) -> bool:
     return ctx.actor.role in ("operator", "steward") or "context.write" in ctx.actor.scopes
 
 
+@rule("context.rules")
+def _context_rules(ctx: RequestContext, _resource: Any) -> bool:
+    # threshold rules decide what becomes an Alert: the control room and data stewards tune them
+    return ctx.actor.is_admin or ctx.actor.role in ("operator", "steward")
+
+
 @rule("context.subscribe")
 def _context_subscribe(ctx: RequestContext, _resource: Any) -> bool:
     return ctx.actor.is_authenticated or ctx.settings.context_open_write

@@ -1,9 +1,10 @@
 """Thresholds: rules per entity type and attribute raise and clear `Alert` entities.
 
-Defaults are the Korean PM10/PM2.5 bands (PM2.5 bad > 35, very bad > 75 µg/m³; PM10 bad > 80,
-very bad > 150), traffic congestion below 15 km/h, and river warning/alarm levels (an entity's own
-`warningLevel`/`alarmLevel` when it has them). A level only goes down once the value has moved back
-past the line by the rule's hysteresis, so a value hovering at the line does not make alerts flap.
+Rules are data (`ctx_threshold_rules`, edited through `rules.py`); the seeded defaults are the Korean
+PM10/PM2.5 bands (PM2.5 bad > 35, very bad > 75 µg/m³; PM10 bad > 80, very bad > 150), traffic
+congestion below 15 km/h, and river warning/alarm levels (an entity's own `warningLevel`/`alarmLevel`
+when it has them). A level only goes down once the value has moved back past the line by the rule's
+hysteresis, so a value hovering at the line does not make alerts flap.
 Raising (or escalating) publishes `alert.raised`; clearing publishes `alert.cleared`.
 """
 
@@ -40,17 +41,6 @@ class ThresholdRule:
         return out
 
 
-DEFAULT_RULES: tuple[ThresholdRule, ...] = (
-    ThresholdRule("pm25", "AirQualityObserved", "pm25", "above", ((35, "high"), (75, "critical")), 3.0,
-                  "environment", "airPollution", "초미세먼지(PM2.5) 나쁨 / PM2.5 above the Korean 'bad' band"),
-    ThresholdRule("pm10", "AirQualityObserved", "pm10", "above", ((80, "high"), (150, "critical")), 5.0,
-                  "environment", "airPollution", "미세먼지(PM10) 나쁨 / PM10 above the Korean 'bad' band"),
-    ThresholdRule("congestion", "TrafficFlowObserved", "averageVehicleSpeed", "below", ((15, "medium"),), 3.0,
-                  "traffic", "trafficJam", "교통 정체 / traffic slower than 15 km/h"),
-    ThresholdRule("river", "WaterLevelObserved", "waterLevel", "above", ((3.0, "high"), (4.5, "critical")), 0.1,
-                  "naturalDisaster", "flood", "하천 수위 경보 / river level above warning or alarm",
-                  line_attrs=("warningLevel", "alarmLevel")),
-)
 ORDER = ("informational", "low", "medium", "high", "critical")
 
 
@@ -122,11 +112,14 @@ def _alert_attrs(rule: ThresholdRule, change: Change, value: float, line: float,
 
 def evaluate(ctx: RequestContext, changes: list[Change]) -> list[Change]:
     """Alert changes following from entity changes (raise, escalate, clear)."""
+    from cityhub.context.rules import active_rules
+
+    rules = active_rules(ctx)
     candidates = []
     for change in changes:
         if change.deleted or change.type == "Alert":
             continue
-        for rule in DEFAULT_RULES:
+        for rule in rules:
             if rule.entity_type == change.type and rule.attr in change.changed:
                 value = _value(change.attrs, rule.attr)
                 if value is not None:

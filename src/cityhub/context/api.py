@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from cityhub.context import summary
+from cityhub.context import rules, summary
 from cityhub.http import Ctx, ORJSONResponse, dumps
 
 router = APIRouter(prefix="/api/v1/context", tags=["context"])
@@ -18,6 +18,26 @@ router = APIRouter(prefix="/api/v1/context", tags=["context"])
 def districts(ctx: Ctx) -> Any:
     """Each district's current air quality, traffic speed, water quality and active alerts."""
     return ORJSONResponse(summary.district_summary(ctx))
+
+
+@router.get("/rules", response_class=ORJSONResponse)
+def list_rules(ctx: Ctx) -> Any:
+    """Threshold rules (which values raise which Alert severity), enabled or not."""
+    return ORJSONResponse({"items": rules.list_rules(ctx)})
+
+
+@router.put("/rules/{name}", response_class=ORJSONResponse)
+def put_rule(name: str, data: rules.RuleIn, ctx: Ctx, response: Response) -> Any:
+    """Create or replace a threshold rule; it applies to the next observations."""
+    rule, created = rules.put_rule(ctx, name=name, data=data)
+    return ORJSONResponse(rule, status_code=201 if created else 200)
+
+
+@router.delete("/rules/{name}", status_code=204)
+def delete_rule(name: str, ctx: Ctx) -> Response:
+    """Remove a threshold rule (alerts it raised stay)."""
+    rules.delete_rule(ctx, name=name)
+    return Response(status_code=204)
 
 
 @router.get("/events")

@@ -147,3 +147,25 @@ class NotificationOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_ctx_outbox_status_next", "status", "next_attempt_at"),)
+
+
+class ThresholdRuleRow(Base):
+    """A threshold rule kept as data (stewards edit it; the Korean defaults are seeded by the migration).
+
+    `lines` is a list of [line, severity] from mildest to most severe; `line_attrs` names entity attributes
+    that override a line per entity (a river gauge's own warningLevel/alarmLevel)."""
+
+    __tablename__ = "ctx_threshold_rules"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(256))
+    attr: Mapped[str] = mapped_column(String(256))
+    direction: Mapped[str] = mapped_column(String(8))  # above | below
+    lines: Mapped[list] = mapped_column(JSONDoc)
+    hysteresis: Mapped[float] = mapped_column(Float, default=0.0)
+    category: Mapped[str] = mapped_column(String(64))
+    sub_category: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    line_attrs: Mapped[list] = mapped_column(JSONDoc, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
