@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     context_geo_max_extent_deg: float = 0.01
     context_raw_retention_days: int = 30
     context_rollup_retention_days: int = 730
+    # Scheduled upkeep in the server process (0 turns a job off): history retention, and the live-<type>
+    # catalog datasets refreshed for the organization named here (empty: no scheduled refresh).
+    context_retention_interval_seconds: float = 3600.0
+    context_catalog_org: str = ""
+    context_catalog_refresh_seconds: float = 300.0
     # Integrated operations (incidents, agency webhooks, video grants).
     ops_webhook_timeout_seconds: float = 2.0
     ops_delivery_max_attempts: int = 8

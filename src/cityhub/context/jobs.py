@@ -1,0 +1,123 @@
+"""Scheduled upkeep of the live layer, run by APScheduler inside the server process:
+
+- retention: history older than each entity type's policy goes (raw values after N days, rollups later);
+- catalog link: the `live-<type>` datasets of the types that changed since the last refresh get a fresh
+  latest-state table (only when `context_catalog_org` names the publishing organization).
+
+Both are idempotent, so several workers running them at once waste a little work but never corrupt.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from cityhub.context.models import ContextEntity
+from cityhub.ctx import RequestContext
+from cityhub.db import utcnow
+
+log = logging.getLogger("cityhub.context.jobs")
+T = ContextEntity.__table__
+
+
+def _system_ctx(app: FastAPI) -> RequestContext:
+    from cityhub.cli import SYSTEM
+
+    return RequestContext(actor=SYSTEM, db=app.state.session_factory(), settings=app.state.settings,
+                          bus=app.state.bus)
+
+
+def run_retention(app: FastAPI) -> dict[str, int]:
+    """One retention pass in its own transaction."""
+    from cityhub.context.temporal import apply_retention
+
+    ctx = _system_ctx(app)
+    try:
+        removed = apply_retention(ctx)
+        ctx.db.commit()
+    except Exception:
+        ctx.db.rollback()
+        log.exception("context retention failed")
+        raise
+    finally:
+        ctx.db.close()
+    log.info("context retention", extra=removed)
+    return removed
+
+
+def changed_types(ctx: RequestContext, since: datetime | None) -> list[str]:
+    """Entity types with an entity modified after `since` (all types when None)."""
+    stmt = select(T.c.type).distinct().order_by(T.c.type)
+    if since is not None:
+        stmt = stmt.where(T.c.modified_at > since)
+    return [t for (t,) in ctx.db.execute(stmt)]
+
+
+def refresh_catalog(app: FastAPI, since: datetime | None) -> tuple[list[dict[str, Any]], bool]:
+    """Refresh the live datasets of the types changed since `since`, each in its own transaction;
+    returns what was published and whether every type succeeded."""
+    from cityhub.context.catalog_link import publish_snapshot
+
+    org = app.state.settings.context_catalog_org
+    done = []
+    ctx = _system_ctx(app)
+    try:
+        types = changed_types(ctx, since)
+    finally:
+        ctx.db.close()
+    for entity_type in types:
+        ctx = _system_ctx(app)
+        try:
+            done.append(publish_snapshot(ctx, entity_type=entity_type, org=org))
+            ctx.db.commit()
+        except Exception:  # noqa: BLE001 — one type failing must not stop the others
+            ctx.db.rollback()
+            log.exception("live dataset refresh failed", extra={"entity_type": entity_type})
+        finally:
+            ctx.db.close()
+    return done, len(done) == len(types)
+
+
+class CatalogRefresher:
+    """Remembers when it last ran so each pass only republishes types that changed."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.since: datetime | None = None
+
+    def __call__(self) -> None:
+        started = utcnow()
+        _, complete = refresh_catalog(self.app, self.since)
+        if complete:  # a failed type is tried again next time
+            self.since = started
+
+
+def install(app: FastAPI) -> None:
+    """Schedule retention and the catalog refresh on the app's lifespan (intervals of 0 turn them off)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    def start(app: FastAPI) -> None:
+        settings = app.state.settings
+        scheduler = BackgroundScheduler(daemon=True)
+        if settings.context_retention_interval_seconds > 0:
+            scheduler.add_job(run_retention, "interval", args=[app], id="context:retention",
+                              seconds=settings.context_retention_interval_seconds, max_instances=1, coalesce=True)
+        if settings.context_catalog_org and settings.context_catalog_refresh_seconds > 0:
+            scheduler.add_job(CatalogRefresher(app), "interval", id="context:catalog",
+                              seconds=settings.context_catalog_refresh_seconds, max_instances=1, coalesce=True)
+        if scheduler.get_jobs():
+            scheduler.start()
+            app.state.context_jobs = scheduler
+
+    def stop(app: FastAPI) -> None:
+        scheduler = getattr(app.state, "context_jobs", None)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+            app.state.context_jobs = None
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)
