@@ -172,7 +172,7 @@ def test_sse_feed_and_district_summary(live_server):
 
     t = threading.Thread(target=listen, daemon=True)
     t.start()
-    assert wait_until(lambda: bool(lines), timeout=5)
+    assert wait_until(lambda: bool(lines), timeout=30)
     r = httpx.post(f"{live_server.url}{NGSI}/entityOperations/upsert", json=[air(1, 129.16, 35.16, pm25=50)],
                    headers=op.headers)
     assert r.status_code == 201, r.text

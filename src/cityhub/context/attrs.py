@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from shapely.geometry import shape
@@ -25,6 +27,10 @@ GEO_TYPES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 _NAME = re.compile(r"^[A-Za-z0-9_@#:/\-.]+$")
 MAX_FUTURE = timedelta(days=1)
+_MAX_FUTURE_S = MAX_FUTURE.total_seconds()
+# The common attribute shape, checked without the general walk below.
+_GEO_NAMES = frozenset({"location", "observationSpace", "operationSpace"})
+_PLAIN_KEYS = frozenset({"type", "value", "observedAt", "unitCode"})
 
 
 @dataclass
@@ -39,20 +45,29 @@ class Footprint:
     max_lat: float
 
 
+@lru_cache(maxsize=4096)
+def _iso_instant(text: str) -> tuple[datetime, float] | None:
+    # A batch repeats the same few observedAt strings thousands of times: parse each once.
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value, value.timestamp()
+
+
 def parse_time(text: Any, field: str) -> datetime:
     """An ISO 8601 date-time (Z or offset); refuse unparseable ones and ones far in the future."""
     if not isinstance(text, str):
         raise BadRequestData.field(field, "must be an ISO 8601 date-time string")
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadRequestData.field(field, f"{text!r} is not an ISO 8601 date-time") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    if value > datetime.now(UTC) + MAX_FUTURE:
+    parsed = _iso_instant(text)
+    if parsed is None:
+        raise BadRequestData.field(field, f"{text!r} is not an ISO 8601 date-time")
+    if parsed[1] > time.time() + _MAX_FUTURE_S:
         raise BadRequestData.field(field, f"{text} lies in the future; observations must have happened")
-    return value
+    return parsed[0]
 
 
 def _check_position(pos: Any, field: str) -> None:
@@ -105,6 +120,12 @@ def footprint(geom: BaseGeometry) -> Footprint:
 def normalize_attr(name: str, value: Any, *, path: str | None = None) -> Any:
     """One attribute in normalized form; raises BadRequestData naming the attribute."""
     field = path or name
+    if type(value) is dict and value.get("type") == "Property" and value.keys() <= _PLAIN_KEYS \
+            and value.get("value") is not None and name not in _GEO_NAMES:
+        # fast path: {"type": "Property", "value": v[, "observedAt": t][, "unitCode": u]}
+        if "observedAt" in value:
+            parse_time(value["observedAt"], f"{field}.observedAt")
+        return dict(value)
     if isinstance(value, list) and value and all(isinstance(v, dict) and v.get("type") in ATTR_TYPES
                                                  for v in value):
         return [normalize_attr(name, v, path=f"{field}[{i}]") for i, v in enumerate(value)]
@@ -124,7 +145,7 @@ def normalize_attr(name: str, value: Any, *, path: str | None = None) -> Any:
             if "value" not in value or value["value"] is None:
                 raise BadRequestData.field(field, f"a {kind} needs a value")
             out["value"] = value["value"]
-            if kind == "GeoProperty" or (name in ("location", "observationSpace", "operationSpace")
+            if kind == "GeoProperty" or (name in _GEO_NAMES
                                          and isinstance(value["value"], dict) and "coordinates" in value["value"]):
                 out["type"] = "GeoProperty"
                 geometry(value["value"], f"{field}.value")

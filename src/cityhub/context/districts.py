@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from shapely import prepared
+import shapely
+from shapely import STRtree
 from shapely.geometry import MultiPoint, Point, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import voronoi_diagram
@@ -58,17 +59,23 @@ def district_polygons() -> dict[str, BaseGeometry]:
 
 
 @lru_cache(maxsize=1)
-def _prepared() -> tuple[tuple[str, object], ...]:
-    return tuple((d.name_en, prepared.prep(d.polygon)) for d in districts())
+def _index() -> tuple[STRtree, tuple[str, ...]]:
+    """An STRtree over the (prepared) district polygons, built once."""
+    ds = districts()
+    for d in ds:
+        shapely.prepare(d.polygon)
+    return STRtree([d.polygon for d in ds]), tuple(d.name_en for d in ds)
 
 
+@lru_cache(maxsize=65_536)
 def district_for(lon: float, lat: float) -> str | None:
-    """The English name of the district containing the point, or None outside the city."""
-    point = Point(lon, lat)
-    for name, poly in _prepared():
-        if poly.covers(point):
-            return name
-    return None
+    """The English name of the district containing the point, or None outside the city.
+
+    Sensors do not move, so the answer is cached per position."""
+    tree, names = _index()
+    hits = tree.query(Point(lon, lat), predicate="covered_by")
+    # districts share their borders: the lowest index wins, as a scan in CSV order would
+    return names[int(min(hits))] if len(hits) else None
 
 
 def district_by_name(name: str) -> District | None:

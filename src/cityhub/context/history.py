@@ -3,29 +3,29 @@ minute/hour/day rollups (count, sum, min, max) updated in the same transaction.
 
 Rollups are additive, so values arriving out of order still give correct aggregates; a value
 re-sent for the same entity, attribute and observedAt is stored once and counted once.
+
+The write is a couple of statements whatever the batch size: the readings travel as one JSON
+document (SQLite, unpacked by `json_each`) or as column arrays (PostgreSQL, `unnest`), and the
+rollups are folded in SQL (`INSERT ... SELECT ... ON CONFLICT DO UPDATE`) from the rows actually
+inserted, so Python touches each value once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import text
 from sqlalchemy.orm import Session
-
-from cityhub.context.models import Observation, Rollup
 
 GRAINS = {"m": "minute", "h": "hour", "d": "day"}
 SKIP = {"dateObserved", "dateObservedFrom", "dateObservedTo", "dateIssued", "dateModified", "dateCreated",
         "validFrom", "validTo", "dateLastValueReported"}
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     entity_id: str
     entity_type: str
     attr: str
@@ -41,125 +41,101 @@ def bucket(ts: datetime, grain: str) -> datetime:
     return ts.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _insert(db: Session, model: type):  # noqa: ANN202
-    # Core insert on the Table: the ORM bulk path would run RETURNING row by row.
-    maker = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return maker(model.__table__)
-
-
 def _numeric(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
 
-def record(db: Session, readings: Iterable[Reading]) -> int:
-    """Store readings (duplicates ignored) and fold the new numeric ones into the rollups."""
-    rows = []
-    seen: set[tuple[str, str, datetime]] = set()
-    for r in readings:
-        key = (r.entity_id, r.attr, r.observed_at)
-        if key in seen:
-            continue
-        seen.add(key)
-        num = _numeric(r.value)
-        rows.append({"entity_id": r.entity_id, "attr": r.attr, "observed_at": r.observed_at,
-                     "value_num": num, "value_json": None if num is not None else r.value,
-                     "entity_type": r.entity_type})
-    if not rows:
-        return 0
-    if db.get_bind().dialect.name == "sqlite":
-        inserted = _sqlite_fast_insert(db, rows)
-        _roll_up(db, inserted)
-        return len(inserted)
-    stmt = _insert(db, Observation).on_conflict_do_nothing(index_elements=["entity_id", "attr", "observed_at"])
-    O = Observation.__table__  # noqa: N806, E741
-    stmt = stmt.returning(O.c.entity_id, O.c.attr, O.c.observed_at, O.c.value_num, O.c.entity_type)
-    inserted = db.execute(stmt, rows).all()
-    _roll_up(db, inserted)
-    return len(inserted)
-
-
-def _sqlite_text(ts: datetime) -> str:
-    # exactly how UTCDateTime stores values on SQLite (naive UTC, SQLAlchemy's DATETIME format)
+def sqlite_text(ts: datetime) -> str:
+    """Exactly how UTCDateTime stores values on SQLite (naive UTC, SQLAlchemy's DATETIME format)."""
     if ts.tzinfo is not UTC:
         ts = ts.astimezone(UTC)
     return ts.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_fast_insert(db: Session, rows: list[dict[str, Any]]) -> list[tuple]:
-    """Driver-level executemany. Values already stored (same entity, attribute, observedAt) are found
-    first with one indexed lookup and skipped; no SAVEPOINT (pysqlite keeps the write lock after one).
-    The writer already holds SQLite's write lock here (entity rows were written), so nothing races."""
+# Bucket starts computed from the stored text ('YYYY-MM-DD HH:MM:SS.ffffff'), grain by grain.
+_SQLITE_BUCKET = ("CASE g.grain WHEN 'm' THEN substr(n.observed_at, 1, 16) || ':00.000000' "
+                  "WHEN 'h' THEN substr(n.observed_at, 1, 13) || ':00:00.000000' "
+                  "ELSE substr(n.observed_at, 1, 10) || ' 00:00:00.000000' END")
+_SQLITE_OBS = (
+    "INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) "
+    "WHERE true ON CONFLICT DO NOTHING")
+# The rows just inserted are those past the largest rowid seen before the insert (SQLite hands out
+# max(rowid) + 1, and the writer holds the write lock), so duplicates skipped above are not counted.
+# SQLite applies an upsert row by row, so several readings of one bucket need no GROUP BY.
+_SQLITE_ROLLUP = (
+    "INSERT INTO ctx_rollups (entity_id, attr, grain, bucket, count, sum, min, max, entity_type) "
+    f"SELECT n.entity_id, n.attr, g.grain, {_SQLITE_BUCKET}, 1, n.value_num, n.value_num, n.value_num, "
+    "n.entity_type FROM ctx_observations AS n, (SELECT 'm' AS grain UNION ALL SELECT 'h' UNION ALL SELECT 'd') AS g "
+    "WHERE n.rowid > ? AND n.value_num IS NOT NULL "
+    "ON CONFLICT (entity_id, attr, grain, bucket) DO UPDATE SET count = count + excluded.count, "
+    "sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)")
+
+_PG_RECORD = text(
+    "WITH n AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:a AS text[]), CAST(:t AS timestamptz[]), "
+    "CAST(:v AS float8[]), CAST(CAST(:j AS text[]) AS jsonb[]), CAST(:et AS text[])) AS n(e, a, t, v, j, et)), "
+    "ins AS (INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
+    "SELECT e, a, t, v, j, et FROM n ON CONFLICT DO NOTHING "
+    "RETURNING entity_id, attr, observed_at, value_num, entity_type), "
+    "roll AS (INSERT INTO ctx_rollups (entity_id, attr, grain, bucket, count, sum, min, max, entity_type) "
+    "SELECT i.entity_id, i.attr, g.grain, "
+    "date_trunc(g.unit, i.observed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS b, "
+    "count(*), sum(i.value_num), min(i.value_num), max(i.value_num), min(i.entity_type) "
+    "FROM ins AS i CROSS JOIN (VALUES ('m', 'minute'), ('h', 'hour'), ('d', 'day')) AS g(grain, unit) "
+    "WHERE i.value_num IS NOT NULL GROUP BY i.entity_id, i.attr, g.grain, b "
+    "ON CONFLICT (entity_id, attr, grain, bucket) DO UPDATE SET count = ctx_rollups.count + excluded.count, "
+    "sum = ctx_rollups.sum + excluded.sum, min = least(ctx_rollups.min, excluded.min), "
+    "max = greatest(ctx_rollups.max, excluded.max)) "
+    "SELECT count(*) FROM ins")
+
+
+def record(db: Session, readings: Iterable[Reading]) -> int:
+    """Store readings (duplicates ignored) and fold the new numeric ones into the rollups.
+
+    Returns how many readings were new."""
+    fresh: dict[tuple[str, str, datetime], Reading] = {}
+    for r in readings:
+        fresh.setdefault((r.entity_id, r.attr, r.observed_at), r)
+    if not fresh:
+        return 0
+    if db.get_bind().dialect.name == "postgresql":
+        return _record_pg(db, fresh.values())
+    return _record_sqlite(db, fresh.values())
+
+
+def _record_sqlite(db: Session, readings: Iterable[Reading]) -> int:
+    stamps: dict[datetime, str] = {}  # a batch shares few observedAt values: format each once
+    rows = []
+    for r in readings:
+        stamp = stamps.get(r.observed_at)
+        if stamp is None:
+            stamp = stamps[r.observed_at] = sqlite_text(r.observed_at)
+        num = _numeric(r.value)
+        rows.append((r.entity_id, r.attr, stamp, num,
+                     None if num is not None else orjson.dumps(r.value).decode(), r.entity_type))
+    doc = orjson.dumps(rows).decode()
     conn = db.connection()
-    lo = min(r["observed_at"] for r in rows)
-    hi = max(r["observed_at"] for r in rows)
-    ids = list({r["entity_id"] for r in rows})
-    existing: set[tuple[str, str, str]] = set()
-    for k in range(0, len(ids), 900):
-        chunk = ids[k:k + 900]
-        marks = ",".join("?" * len(chunk))
-        existing.update(conn.exec_driver_sql(
-            f"SELECT entity_id, attr, observed_at FROM ctx_observations WHERE entity_id IN ({marks}) "
-            "AND observed_at >= ? AND observed_at <= ?", (*chunk, _sqlite_text(lo), _sqlite_text(hi))).all())
-    fresh, params = [], []
-    for r in rows:
-        stamp = _sqlite_text(r["observed_at"])
-        if (r["entity_id"], r["attr"], stamp) in existing:
-            continue
-        fresh.append((r["entity_id"], r["attr"], r["observed_at"], r["value_num"], r["entity_type"]))
-        params.append((r["entity_id"], r["attr"], stamp, r["value_num"],
-                       None if r["value_json"] is None else orjson.dumps(r["value_json"]).decode(), r["entity_type"]))
-    if params:
-        conn.exec_driver_sql(
-            "INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
-            "VALUES (?, ?, ?, ?, ?, ?)", params)
-    return fresh
+    last = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM ctx_observations").scalar_one()
+    inserted = conn.exec_driver_sql(_SQLITE_OBS, (doc,)).rowcount
+    if inserted:
+        conn.exec_driver_sql(_SQLITE_ROLLUP, (last,))
+    return inserted
 
 
-def _roll_up(db: Session, inserted: list) -> None:
-    acc: dict[tuple[str, str, str, datetime], list] = {}
-    for entity_id, attr, observed_at, value, entity_type in inserted:
-        if value is None:
-            continue
-        for grain in GRAINS:
-            key = (entity_id, attr, grain, bucket(observed_at, grain))
-            cur = acc.get(key)
-            if cur is None:
-                acc[key] = [1, value, value, value, entity_type]
-            else:
-                cur[0] += 1
-                cur[1] += value
-                cur[2] = min(cur[2], value)
-                cur[3] = max(cur[3], value)
-    if not acc:
-        return
-    rows = [{"entity_id": k[0], "attr": k[1], "grain": k[2], "bucket": k[3], "count": v[0], "sum": v[1],
-             "min": v[2], "max": v[3], "entity_type": v[4]} for k, v in acc.items()]
-    is_pg = db.get_bind().dialect.name == "postgresql"
-    lower, upper = (func.least, func.greatest) if is_pg else (func.min, func.max)
-    R = Rollup.__table__  # noqa: N806
-    stmt = _insert(db, Rollup)
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["entity_id", "attr", "grain", "bucket"],
-        set_={"count": R.c["count"] + ex["count"], "sum": R.c["sum"] + ex["sum"],
-              "min": lower(R.c["min"], ex["min"]), "max": upper(R.c["max"], ex["max"])},
-    )
-    if not is_pg:
-        _sqlite_roll_up(db, rows)
-        return
-    db.execute(stmt, rows)
-
-
-def _sqlite_roll_up(db: Session, rows: list[dict[str, Any]]) -> None:
-    db.connection().exec_driver_sql(
-        "INSERT INTO ctx_rollups (entity_id, attr, grain, bucket, count, sum, min, max, entity_type) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity_id, attr, grain, bucket) DO UPDATE SET "
-        "count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), "
-        "max = max(max, excluded.max)",
-        [(r["entity_id"], r["attr"], r["grain"], _sqlite_text(r["bucket"]), r["count"], r["sum"], r["min"], r["max"],
-          r["entity_type"]) for r in rows])
+def _record_pg(db: Session, readings: Iterable[Reading]) -> int:
+    cols: tuple[list[Any], ...] = ([], [], [], [], [], [])
+    e, a, t, v, j, et = cols
+    for r in readings:
+        num = _numeric(r.value)
+        e.append(r.entity_id)
+        a.append(r.attr)
+        t.append(r.observed_at)
+        v.append(num)
+        j.append(None if num is not None else orjson.dumps(r.value).decode())
+        et.append(r.entity_type)
+    return db.execute(_PG_RECORD, {"e": e, "a": a, "t": t, "v": v, "j": j, "et": et}).scalar_one()
 
 
 def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names: Iterable[str],
@@ -177,8 +153,9 @@ def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names
     out = []
     for name in names:
         attr = attrs.get(name)
-        if name in SKIP or not isinstance(attr, dict) or attr.get("type") != "Property":
+        if type(attr) is not dict or attr.get("type") != "Property" or name in SKIP:
             continue
-        when = parse_time(attr["observedAt"], f"{name}.observedAt") if "observedAt" in attr else entity_time
+        stamp = attr.get("observedAt")
+        when = entity_time if stamp is None else parse_time(stamp, "observedAt")
         out.append(Reading(entity_id, entity_type, name, when, attr.get("value")))
     return out

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
 from cityhub.context import history
@@ -65,15 +68,37 @@ def load(ctx: RequestContext, ids: list[str]) -> dict[str, Stored]:
     return out
 
 
-def _row(change: Change, now: datetime) -> dict[str, Any]:
-    fp = location_footprint(change.attrs)
-    row: dict[str, Any] = {"id": change.id, "type": change.type, "attrs": change.attrs, "modified_at": now,
-                           "district": None, "lon": None, "lat": None, "min_lon": None, "min_lat": None,
-                           "max_lon": None, "max_lat": None}
-    if fp is not None:
-        row.update(lon=fp.lon, lat=fp.lat, min_lon=fp.min_lon, min_lat=fp.min_lat, max_lon=fp.max_lon,
-                   max_lat=fp.max_lat, district=district_for(fp.lon, fp.lat))
-    return row
+def _footprint_columns(attrs: dict[str, Any]) -> tuple[Any, ...]:
+    """(district, lon, lat, min_lon, min_lat, max_lon, max_lat) of an entity's location."""
+    fp = location_footprint(attrs)
+    if fp is None:
+        return (None,) * 7
+    return (district_for(fp.lon, fp.lat), fp.lon, fp.lat, fp.min_lon, fp.min_lat, fp.max_lon, fp.max_lat)
+
+
+_COLS = ("id", "type", "attrs", "district", "lon", "lat", "min_lon", "min_lat", "max_lon", "max_lat",
+         "created_at", "modified_at")
+_KEEP_ON_UPDATE = ("id", "created_at")
+# One upsert for created and updated entities alike: created_at is only written by the insert.
+_SQLITE_UPSERT = (
+    f"INSERT INTO ctx_entities ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLS if c not in _KEEP_ON_UPDATE))
+
+
+def _write_entities(db: Session, changes: list[Change], now: datetime) -> None:
+    if db.get_bind().dialect.name == "sqlite":
+        stamp = history.sqlite_text(now)
+        rows = [(c.id, c.type, orjson.dumps(c.attrs).decode(), *_footprint_columns(c.attrs), stamp, stamp)
+                for c in changes]
+        db.connection().exec_driver_sql(_SQLITE_UPSERT, rows)
+        return
+    params = [dict(zip(_COLS, (c.id, c.type, c.attrs, *_footprint_columns(c.attrs), now, now), strict=True))
+              for c in changes]
+    stmt = postgresql.insert(T)
+    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
+        c: stmt.excluded[c] for c in _COLS if c not in _KEEP_ON_UPDATE})
+    db.execute(stmt, params)
 
 
 def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts: bool = True,
@@ -82,32 +107,22 @@ def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts
 
     Unless the caller screened them already, a change breaking its type's declared schema is refused
     (400, quarantined by governance); a dict lookup when no type has a schema.
+    Whatever the batch size this is a handful of statements: one upsert of the entity rows, one
+    delete, a few for history and rollups (`history.record`), one outbox insert when a subscription
+    matches.
     """
     if not changes:
         return
     if not screened:
         entity_rules.refuse_invalid(ctx, changes)
     now = utcnow()
-    inserts, updates, deletes = [], [], []
+    live = [c for c in changes if not c.deleted]
+    deletes = [c.id for c in changes if c.deleted]
     readings: list[history.Reading] = []
-    for change in changes:
-        if change.deleted:
-            deletes.append(change.id)
-            continue
-        row = _row(change, now)
-        if change.created:
-            row["created_at"] = now
-            inserts.append(row)
-        else:
-            # executemany UPDATE: bind names must differ from column names
-            updates.append({f"u_{k}": v for k, v in row.items()})
+    for change in live:
         readings.extend(history.readings_from(change.id, change.type, change.attrs, change.changed, now))
-    if inserts:
-        ctx.db.execute(insert(T), inserts)
-    if updates:
-        values = {k[2:]: bindparam(k) for k in updates[0] if k != "u_id"}
-        ctx.db.execute(update(T).where(T.c.id == bindparam("u_id")).values(values),
-                       updates, execution_options={"synchronize_session": False})
+    if live:
+        _write_entities(ctx.db, live, now)
     if deletes:
         ctx.db.execute(delete(T).where(T.c.id.in_(deletes)))
     history.record(ctx.db, readings)

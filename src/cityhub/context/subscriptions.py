@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -183,33 +184,67 @@ def _parsed_geo(georel: str, geometry: str, coordinates: str, geoproperty: str |
     return geo.parse_geoquery(georel, geometry, coordinates, geoproperty)
 
 
-def matches(body: dict[str, Any], change: Change) -> bool:
-    """Does a changed entity concern this subscription?"""
+@dataclass(frozen=True)
+class Matcher:
+    """A subscription compiled once: cheap tests first (type, id, watched attributes), then q, then geo."""
+
+    types: frozenset[str] | None  # None: any type (a subscription on watchedAttributes only)
+    selectors: tuple[tuple[str | None, str | None, re.Pattern | None], ...]  # (type, id, idPattern)
+    watched: frozenset[str] | None
+    q: qlang.Node | None
+    geo: geo.GeoQuery | None
+    on_delete: bool = True  # notificationTrigger includes entityDeleted (or is not given)
+
+    def __call__(self, change: Change) -> bool:
+        if self.types is not None and change.type not in self.types:
+            return False
+        if change.deleted and not self.on_delete:
+            return False
+        if self.selectors and not any((t is None or t == change.type) and (i is None or i == change.id)
+                                      and (p is None or p.search(change.id)) for t, i, p in self.selectors):
+            return False
+        if self.watched is not None and self.watched.isdisjoint(change.changed) \
+                and self.watched.isdisjoint(change.removed):
+            return False
+        if self.q is not None and not qlang.matches(self.q, {"id": change.id, "type": change.type, **change.attrs}):
+            return False
+        return self.geo is None or geo.matches(self.geo, change.attrs)
+
+
+def compile_matcher(body: dict[str, Any]) -> Matcher:
     sels = body.get("entities") or []
-    if sels and not any(_selects(sel, change) for sel in sels):
-        return False
+    selectors = tuple((sel.get("type") or None, sel.get("id") or None,
+                       re.compile(sel["idPattern"]) if sel.get("idPattern") else None) for sel in sels)
+    types = None
+    if selectors and all(t is not None for t, _, _ in selectors):
+        types = frozenset(t for t, _, _ in selectors)
     watched = body.get("watchedAttributes")
-    if watched and not (set(watched) & (change.changed | change.removed)):
-        return False
-    entity = {"id": change.id, "type": change.type, **change.attrs}
-    if body.get("q") and not qlang.matches(_parsed_q(body["q"]), entity):
-        return False
     g = body.get("geoQ")
+    geo_query = None
     if g:
         coords = g.get("coordinates")
-        query = _parsed_geo(g.get("georel"), g.get("geometry"),
-                            coords if isinstance(coords, str) else repr(coords), g.get("geoproperty"))
-        if query is not None and not geo.matches(query, change.attrs):
-            return False
-    return True
+        geo_query = _parsed_geo(g.get("georel"), g.get("geometry"),
+                                coords if isinstance(coords, str) else repr(coords), g.get("geoproperty"))
+    return Matcher(types, selectors, frozenset(watched) if watched else None,
+                   _parsed_q(body["q"]) if body.get("q") else None, geo_query, _on_delete(body))
 
 
-def _selects(sel: dict[str, Any], change: Change) -> bool:
-    if sel.get("type") and sel["type"] != change.type:
-        return False
-    if sel.get("id") and sel["id"] != change.id:
-        return False
-    return not (sel.get("idPattern") and not re.search(sel["idPattern"], change.id))
+_matchers: dict[str, tuple[datetime | None, Matcher]] = {}
+
+
+def _matcher(sid: str, modified_at: datetime | None, body: dict[str, Any]) -> Matcher:
+    """The compiled form of a subscription, recompiled when it was modified."""
+    cached = _matchers.get(sid)
+    if cached is None or cached[0] != modified_at:
+        if len(_matchers) > 10_000:
+            _matchers.clear()
+        cached = _matchers[sid] = (modified_at, compile_matcher(body))
+    return cached[1]
+
+
+def matches(body: dict[str, Any], change: Change) -> bool:
+    """Does a changed entity concern this subscription?"""
+    return compile_matcher(body)(change)
 
 
 def _deleted_view(change: Change) -> Change:
@@ -235,11 +270,21 @@ def enqueue_notifications(ctx: RequestContext, changes: list[Change], now: datet
     if not live:
         return 0
     stamp = now.isoformat().replace("+00:00", "Z")
-    stmt = select(S.c.id, S.c.body, S.c.throttling, S.c.last_notification).where(
+    stmt = select(S.c.id, S.c.body, S.c.throttling, S.c.last_notification, S.c.modified_at).where(
         S.c.is_active.is_(True), or_(S.c.expires_at.is_(None), S.c.expires_at > now))
     rows, touched = [], []
-    for sid, body, throttling, last in ctx.db.execute(stmt):
-        hits = [c for c in live if (not c.deleted or _on_delete(body)) and matches(body, c)]
+    by_type: dict[str, list[Change]] = {}
+    for c in live:
+        by_type.setdefault(c.type, []).append(c)
+    for sid, body, throttling, last, modified in ctx.db.execute(stmt):
+        match = _matcher(sid, modified, body)
+        if match.types is None:
+            pool = live
+        elif len(match.types) == 1:
+            pool = by_type.get(next(iter(match.types)), [])
+        else:
+            pool = [c for c in live if c.type in match.types]
+        hits = [c for c in pool if match(c)]
         if not hits:
             continue
         if throttling and last and (now - last).total_seconds() < throttling:
