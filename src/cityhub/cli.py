@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import typer
 from rich.console import Console
 
-from cityhub.ctx import Actor, RequestContext
+from cityhub.ctx import SYSTEM, Actor, RequestContext
 from cityhub.errors import CityhubError
 from cityhub.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="cityhub — smart-city data platform", no_args_is_help=True)
 db_app = typer.Typer(help="database schema")
@@ -26,7 +29,6 @@ app.add_typer(token_app, name="token")
 app.add_typer(dataset_app, name="dataset")
 
 console = Console(stderr=True)
-SYSTEM = Actor(user_id="system", email="system@cityhub.local", role="admin", city_member=True)
 
 
 @contextmanager
@@ -55,6 +57,16 @@ def system_ctx(settings: Settings | None = None, actor: Actor = SYSTEM) -> Itera
     finally:
         db.close()
         engine.dispose()
+
+
+def as_system(work: Callable[[RequestContext], T]) -> T:
+    """Run `work` in a committed system context; a refusal ends the command with its message."""
+    try:
+        with system_ctx() as ctx:
+            return work(ctx)
+    except CityhubError as exc:
+        fail(exc)
+        raise  # fail() exits; this line only tells type checkers so
 
 
 def fail(exc: CityhubError) -> None:

@@ -40,6 +40,8 @@ class Actor:
 
 
 ANONYMOUS = Actor()
+# The platform acting for itself (CLI commands, seeding, background refreshers): an administrator.
+SYSTEM = Actor(user_id="system", email="system@cityhub.local", role="admin", city_member=True)
 
 
 @dataclass

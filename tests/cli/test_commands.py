@@ -61,7 +61,7 @@ def test_serve_answers_health(sqlite_settings: Settings) -> None:
     cli = Path(sys.executable).parent / "cityhub"
     proc = subprocess.Popen([str(cli), "serve", "--port", str(port)], env=env)
     try:
-        deadline = time.time() + 30
+        deadline = time.time() + 120  # a loaded CI machine starts slowly
         while time.time() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

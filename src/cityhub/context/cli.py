@@ -9,16 +9,10 @@ import typer
 
 def context_catalog(org: str = typer.Option(..., help="publishing organization (name or id)")) -> None:
     """Refresh the catalog dataset of every live entity type (latest state as a table)."""
-    from cityhub.cli import console, fail, system_ctx
+    from cityhub.cli import as_system, console
     from cityhub.context.catalog_link import publish_snapshots
-    from cityhub.errors import CityhubError
 
-    try:
-        with system_ctx() as ctx:
-            done = publish_snapshots(ctx, org=org)
-    except CityhubError as exc:
-        fail(exc)
-    for item in done:
+    for item in as_system(lambda ctx: publish_snapshots(ctx, org=org)):
         console.print(f"{item['type']}: dataset [bold]{item['dataset']}[/bold], {item['rows']} rows")
 
 def simulate(

@@ -8,17 +8,11 @@ import typer
 def init_agencies(webhook: list[str] = typer.Option(  # noqa: B008
         [], help="code=URL, e.g. police-112=http://127.0.0.1:9000/hook (repeatable)")) -> None:
     """Create the 112, 119, disaster-room and protection agencies (idempotent), optionally with webhooks."""
-    from cityhub.cli import console, fail, system_ctx
-    from cityhub.errors import CityhubError
+    from cityhub.cli import as_system, console
     from cityhub.ops.service_agencies import ensure_standard_agencies
 
     hooks = dict(w.split("=", 1) for w in webhook)
-    try:
-        with system_ctx() as ctx:
-            agencies = ensure_standard_agencies(ctx, webhooks=hooks)
-    except CityhubError as exc:
-        fail(exc)
-    for a in agencies:
+    for a in as_system(lambda ctx: ensure_standard_agencies(ctx, webhooks=hooks)):
         console.print(f"{a.code}: {a.name} — webhook {a.webhook_url or '(none)'}")
 
 def credentials(code: str) -> None:

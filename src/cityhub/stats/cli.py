@@ -63,14 +63,8 @@ def refresh(slug: str) -> None:
 @stats_app.command("publish-derived")
 def publish_derived(org: str = typer.Option(..., help="the organization that publishes them")) -> None:
     """Publish (once) and refresh the incident register and the hourly sensor history as datasets."""
-    from cityhub.cli import console, fail, system_ctx
-    from cityhub.errors import CityhubError
+    from cityhub.cli import as_system, console
     from cityhub.stats.derived import publish
 
-    try:
-        with system_ctx() as ctx:
-            done = publish(ctx, org=org)
-    except CityhubError as exc:
-        fail(exc)
-    for d in done:
+    for d in as_system(lambda ctx: publish(ctx, org=org)):
         console.print(f"{d['dataset']}: {d['rows']:,} rows (+{d['inserted']:,} new, {d['updated']:,} changed)")

@@ -24,14 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.context import open_data as context_open_data
-from cityhub.ctx import Actor, RequestContext
+from cityhub.ctx import SYSTEM, RequestContext
 from cityhub.errors import NotFound
 from cityhub.ops import open_data as ops_open_data
 from cityhub.settings import Settings
 
 log = logging.getLogger("cityhub.stats")
 RESOURCE_NAME = "table"
-SYSTEM = Actor(user_id="system", email="system@cityhub.local", role="admin", city_member=True)
 
 
 @dataclass(frozen=True)
