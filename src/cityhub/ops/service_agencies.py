@@ -10,10 +10,14 @@ Human staff of an agency (a 112 room operator with a session) are members of the
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+import weakref
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from cityhub.auth import policy
 from cityhub.auth import service as auth_service
@@ -55,18 +59,65 @@ class AgencyRef:
     org_id: str
 
 
-def ref(agency: Agency) -> AgencyRef:
+def ref(agency: Agency | AgencyView) -> AgencyRef:
     return AgencyRef(agency.id, agency.code, agency.kind, agency.org_id)
 
 
-def actor_agency(ctx: RequestContext) -> Agency | None:
+@dataclass(frozen=True)
+class AgencyView:
+    """A read-only copy of an active agency, shared by the requests of a process (see `active_agencies`)."""
+
+    id: str
+    code: str
+    kind: str
+    name: str
+    name_en: str | None
+    org_id: str
+    service_user_id: str | None
+    webhook_url: str | None
+    webhook_secret: str
+    scopes: str
+    incident_types: list
+    active: bool
+    created_at: datetime
+
+
+_VIEW_FIELDS = tuple(f.name for f in fields(AgencyView))
+# Every incident needs the active agencies (who is linked, who is asking): a query each time was a fifth of an
+# incident's CPU. They change rarely, so each process keeps them per engine for CACHE_SECONDS; a change made
+# in this process drops the copy when it commits, one made elsewhere (the CLI) shows within CACHE_SECONDS.
+CACHE_SECONDS = 2.0
+_cache: weakref.WeakKeyDictionary[Any, tuple[float, int, list[AgencyView]]] = weakref.WeakKeyDictionary()
+_generation = [0]
+_cache_lock = threading.Lock()
+
+
+def _forget(*_: Any) -> None:
+    with _cache_lock:
+        _generation[0] += 1
+
+
+def agencies_changed(ctx: RequestContext) -> None:
+    """Drop the cached agencies now and again when this transaction ends; until then this session reads its own."""
+    _forget()
+    if not ctx.db.info.get("ops_agencies_changed"):
+        ctx.db.info["ops_agencies_changed"] = True
+
+        def ended(session: Any, *_: Any) -> None:
+            session.info.pop("ops_agencies_changed", None)
+            _forget()
+
+        event.listen(ctx.db, "after_commit", ended, once=True)
+        event.listen(ctx.db, "after_soft_rollback", ended, once=True)
+
+
+def actor_agency(ctx: RequestContext) -> AgencyView | None:
     """The agency the actor acts for (a member of its organization), or None for city staff and citizens."""
     if "ops_agency" in ctx.extra:
         return ctx.extra["ops_agency"]
     agency = None
     if ctx.actor.org_ids:
-        agency = ctx.db.scalar(select(Agency).where(Agency.org_id.in_(sorted(ctx.actor.org_ids)),
-                                                    Agency.active.is_(True)).order_by(Agency.code).limit(1))
+        agency = next((a for a in active_agencies(ctx) if a.org_id in ctx.actor.org_ids), None)
     ctx.extra["ops_agency"] = agency
     return agency
 
@@ -78,8 +129,24 @@ def get_agency(ctx: RequestContext, code_or_id: str) -> Agency:
     return agency
 
 
-def active_agencies(ctx: RequestContext) -> list[Agency]:
-    return list(ctx.db.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.code)))
+def active_agencies(ctx: RequestContext) -> list[AgencyView]:
+    """The active agencies by code (a per-process copy at most CACHE_SECONDS old; see above)."""
+    engine = ctx.db.get_bind()
+    now = time.monotonic()
+    # A transaction that changed agencies reads (and never shares) its own view of them.
+    own = ctx.db.info.get("ops_agencies_changed") or any(isinstance(o, Agency) for o in (*ctx.db.new, *ctx.db.dirty))
+    with _cache_lock:
+        generation = _generation[0]
+        hit = _cache.get(engine)
+    if hit is not None and hit[1] == generation and now - hit[0] < CACHE_SECONDS and not own:
+        return hit[2]
+    rows = [AgencyView(**{k: getattr(a, k) for k in _VIEW_FIELDS})
+            for a in ctx.db.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.code))]
+    if not own:
+        with _cache_lock:
+            if _generation[0] == generation:
+                _cache[engine] = (now, generation, rows)
+    return rows
 
 
 def create_agency(ctx: RequestContext, *, data: AgencyCreate) -> AgencyPublic:
@@ -98,6 +165,7 @@ def create_agency(ctx: RequestContext, *, data: AgencyCreate) -> AgencyPublic:
                     incident_types=list(data.incident_types))
     ctx.db.add(agency)
     ctx.db.flush()
+    agencies_changed(ctx)
     return AgencyPublic.model_validate(agency)
 
 
@@ -115,6 +183,7 @@ def ensure_standard_agencies(ctx: RequestContext, *, webhooks: dict[str, str] | 
                 existing.webhook_url = url
             out.append(AgencyPublic.model_validate(existing))
     ctx.db.flush()
+    agencies_changed(ctx)
     return out
 
 
@@ -125,6 +194,7 @@ def update_agency(ctx: RequestContext, *, code: str, data: AgencyUpdate) -> Agen
     for key, value in data.model_dump(exclude_unset=True).items():
         setattr(agency, key, value)
     ctx.db.flush()
+    agencies_changed(ctx)
     return AgencyPublic.model_validate(agency)
 
 
@@ -149,6 +219,7 @@ def issue_credentials(ctx: RequestContext, *, code: str) -> AgencyCredentials:
         ctx.db.add(Membership(user_id=user.id, org_id=agency.org_id, capacity="member"))
         ctx.db.flush()
     agency.service_user_id = user.id
+    agencies_changed(ctx)
     own = ctx.with_actor(auth_service.actor_for_user(ctx.db, user))
     token = auth_service.create_token(own, user_id=user.id, name=f"agency {agency.code}", scopes=agency.scopes)
     return AgencyCredentials(agency=agency.code, token=token.token, webhook_secret=agency.webhook_secret,

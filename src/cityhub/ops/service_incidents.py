@@ -21,7 +21,7 @@ from cityhub.db import utcnow
 from cityhub.errors import Conflict, Invalid, NotFound
 from cityhub.ops import deliveries
 from cityhub.ops.lifecycle import LIFECYCLES, TYPE_LABELS, TYPES, lifecycle_for
-from cityhub.ops.models import Agency, Incident, IncidentAgency, IncidentEvent
+from cityhub.ops.models import Agency, Incident, IncidentAgency, IncidentEvent, new_id
 from cityhub.ops.schemas import (
     IncidentCreate,
     IncidentList,
@@ -91,14 +91,14 @@ def _find_duplicate(ctx: RequestContext, data: IncidentCreate) -> Incident | Non
     radius = ctx.settings.ops_duplicate_radius_m
     d_lat = radius / 110_574.0
     d_lon = radius / (111_320.0 * max(math.cos(math.radians(data.location.lat)), 0.01))
-    rows = ctx.db.scalars(select(Incident).where(
+    rows = ctx.db.execute(select(Incident.id, Incident.lon, Incident.lat).where(
         Incident.type == data.type, Incident.created_at >= window, Incident.closed_at.is_(None),
         Incident.duplicate_of.is_(None),
         Incident.lat.between(data.location.lat - d_lat, data.location.lat + d_lat),
         Incident.lon.between(data.location.lon - d_lon, data.location.lon + d_lon))).all()
-    near = [(distance_m(r.lon, r.lat, data.location.lon, data.location.lat), r) for r in rows]
-    near = [(d, r) for d, r in near if d <= radius]
-    return min(near, key=lambda p: p[0])[1] if near else None
+    near = [(distance_m(r.lon, r.lat, data.location.lon, data.location.lat), r.id) for r in rows]
+    near = [(d, i) for d, i in near if d <= radius]
+    return ctx.db.get(Incident, min(near)[1]) if near else None
 
 
 def _event(ctx: RequestContext, inc: Incident, kind: str, *, from_state: str | None = None,
@@ -155,22 +155,22 @@ def _create(ctx: RequestContext, data: IncidentCreate, agency: Agency | None,
         return _link_report(ctx, existing, data, agency, source), False
     now = utcnow()
     type_ko, type_en = TYPE_LABELS[data.type]
-    inc = Incident(type=data.type, subtype=data.subtype, lifecycle=lifecycle_for(data.type).name, state=state,
-                   severity=data.severity, source=source, source_ref=data.source_ref,
+    inc = Incident(id=new_id(), type=data.type, subtype=data.subtype, lifecycle=lifecycle_for(data.type).name,
+                   state=state, severity=data.severity, source=source, source_ref=data.source_ref,
                    reporting_agency_id=agency.id if agency else None,
                    title=data.title or f"{type_ko} / {type_en} — {district}", description=data.description,
                    lon=data.location.lon, lat=data.location.lat, address=data.address, district=district,
-                   created_by=ctx.actor.user_id, created_at=now, updated_at=now)
+                   created_by=ctx.actor.user_id, created_at=now, updated_at=now, reports=1)
     ctx.db.add(inc)
-    ctx.db.flush()
-    ev = _event(ctx, inc, "created", to_state=state, note=data.description,
-                detail={"source": source, "source_ref": data.source_ref, "severity": data.severity})
-    linked = [a for a in active_agencies(ctx) if data.type in (a.incident_types or []) and a is not agency]
+    linked = [a for a in active_agencies(ctx) if data.type in (a.incident_types or [])
+              and (agency is None or a.id != agency.id)]
     parts = [IncidentAgency(incident_id=inc.id, agency_id=a.id, role="linked") for a in linked]
     if agency is not None:
         parts.append(IncidentAgency(incident_id=inc.id, agency_id=agency.id, role="reporter"))
     ctx.db.add_all(parts)
-    ctx.db.flush()
+    # One flush writes the incident, its agencies and its first timeline entry (whose id keys the deliveries).
+    ev = _event(ctx, inc, "created", to_state=state, note=data.description,
+                detail={"source": source, "source_ref": data.source_ref, "severity": data.severity})
     codes = sorted(a.code for a in linked) + ([agency.code] if agency else [])
     public = _public(inc, codes)
     deliveries.enqueue(ctx, event="incident.created", key=f"{inc.id}:{ev.id}", incident_id=inc.id,
