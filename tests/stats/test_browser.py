@@ -35,6 +35,18 @@ def live_office(live_server) -> Iterator[Office]:  # noqa: ANN001
         yield Office(http, People(live_server.app))
 
 
+def _signed_in(browser, url: str, email: str, next_path: str, problems: list[str]):  # noqa: ANN001, ANN202
+    """A Korean browser context signed in through the login form, on its way to `next_path`."""
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    _watch_console(page, problems)
+    page.goto(f"{url}/user/login?next={next_path}")
+    page.fill("#login-email", email)
+    page.fill("#login-password", "password123")
+    page.click("form.form button[type=submit]")
+    return context, page
+
+
 def test_indicator_page_in_a_browser(live_server, live_office, kosis, browser) -> None:  # noqa: ANN001
     server, behaviour = kosis
     office = live_office
@@ -137,13 +149,8 @@ def test_chart_builder_previews_and_saves(live_server, live_office, browser) -> 
     office.dataset("air-quality")
     air = office.upload("air-quality", "air.csv", _readings())
     problems: list[str] = []
-    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    _watch_console(page, problems)
-    page.goto(f"{live_server.url}/user/login?next=/stats/charts/new?resource={air['id']}")
-    page.fill("#login-email", office.steward.email)
-    page.fill("#login-password", "password123")
-    page.click("form.form button[type=submit]")
+    context, page = _signed_in(browser, live_server.url, office.steward.email,
+                               f"/stats/charts/new?resource={air['id']}", problems)
     page.wait_for_url("**/stats/charts/new*")
     page.wait_for_selector("#cb-form select[name=x] option[value=district]", state="attached")
     page.select_option("#cb-form select[name=type]", "choropleth")
@@ -232,13 +239,7 @@ def test_dashboard_layout_editor(live_server, live_office, browser) -> None:  # 
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     problems: list[str] = []
-    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    _watch_console(page, problems)
-    page.goto(f"{live_server.url}/user/login?next=/stats/dashboards")
-    page.fill("#login-email", office.steward.email)
-    page.fill("#login-password", "password123")
-    page.click("form.form button[type=submit]")
+    context, page = _signed_in(browser, live_server.url, office.steward.email, "/stats/dashboards", problems)
     page.wait_for_url("**/stats/dashboards")
     page.click("#new-board")
     page.wait_for_selector("#board-editor[data-ready]")
