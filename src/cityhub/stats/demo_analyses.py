@@ -222,10 +222,8 @@ def _cctv(ctx: RequestContext) -> bool:
                "SELECT c.district, sum(c.cameras) AS cameras, max(p.value) AS residents,\n"
                " round(sum(c.cameras) * 10000.0 / max(p.value), 2) AS cameras_per_10k\n"
                "FROM c JOIN p ON p.district = c.district GROUP BY c.district")
-        ratio = _q(ctx, "주민 1만 명당 CCTV 카메라 수", sql)
-        gaps = _chart(ctx, "주민 1만 명당 CCTV (적을수록 공백)", "Cameras per 10,000 residents (low = gap)",
-                      {"type": "choropleth", "source": {"query_id": ratio}, "x": {"column": "district"},
-                       "y": [{"column": "cameras_per_10k", "agg": "max"}], "district_column": "district"})
+        gaps = _district_map(ctx, "주민 1만 명당 CCTV 카메라 수", sql, "cameras_per_10k",
+                             "주민 1만 명당 CCTV (적을수록 공백)", "Cameras per 10,000 residents (low = gap)")
         cards.append(Card(chart_id=gaps, w=12, h=7))
     register = _table(ctx, INCIDENT_REGISTER)
     if register is not None:
@@ -238,6 +236,14 @@ def _cctv(ctx: RequestContext) -> bool:
     return True
 
 
+def _district_map(ctx: RequestContext, query_title: str, sql: str, column: str, title: str, title_en: str) -> str:
+    """A saved query giving one figure per district (column `district`), drawn as a district map."""
+    query = _q(ctx, query_title, sql)
+    spec = {"type": "choropleth", "source": {"query_id": query}, "x": {"column": "district"},
+            "y": [{"column": column, "agg": "max"}], "district_column": "district"}
+    return _chart(ctx, title, title_en, spec)
+
+
 def _cctv_against_incidents(ctx: RequestContext, cameras: list[str], register: str) -> list[Card]:
     """Incidents per camera by district, and ~1 km cells with incidents but no camera (weighed by incidents)."""
     q = sqlgen.quote
@@ -247,10 +253,8 @@ def _cctv_against_incidents(ctx: RequestContext, cameras: list[str], register: s
                     "SELECT i.district, i.incidents, sum(c.cameras) AS cameras,\n"
                     " round(i.incidents * 1.0 / sum(c.cameras), 2) AS incidents_per_camera\n"
                     "FROM i JOIN c ON c.district = i.district GROUP BY i.district, i.incidents")
-    ratio = _q(ctx, "구·군별 카메라 1대당 사건 수", per_district)
-    load = _chart(ctx, "카메라 1대당 사건 수 (높을수록 공백)", "Incidents per camera (high = gap)",
-                  {"type": "choropleth", "source": {"query_id": ratio}, "x": {"column": "district"},
-                   "y": [{"column": "incidents_per_camera", "agg": "max"}], "district_column": "district"})
+    load = _district_map(ctx, "구·군별 카메라 1대당 사건 수", per_district, "incidents_per_camera",
+                         "카메라 1대당 사건 수 (높을수록 공백)", "Incidents per camera (high = gap)")
     # A cell is about 1.1 km × 0.9 km (0.01° of latitude and longitude at Busan).
     cells = (f"WITH c AS ({' UNION ALL '.join(cameras)}),\n"
              " cc AS (SELECT CAST(lat * 100 AS INTEGER) AS gy, CAST(lon * 100 AS INTEGER) AS gx, "
