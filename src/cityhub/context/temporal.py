@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, delete, func, select, type_coerce
 
 from cityhub.auth import policy
 from cityhub.context.attrs import parse_time
@@ -196,37 +196,70 @@ def _grain(period: timedelta | None, tq: TemporalQuery) -> str:
     return "m"
 
 
+def _bucket_clock() -> Any:
+    """raw bucket value (text on SQLite, datetime on PostgreSQL) → aware UTC datetime, memoized:
+    a 300-station month has 9,000 rows but only 31 distinct buckets."""
+    memo: dict[Any, datetime] = {}
+
+    def to_time(raw: Any) -> datetime:
+        hit = memo.get(raw)
+        if hit is None:
+            value = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+            hit = memo[raw] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return hit
+
+    return to_time
+
+
 def _aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Combine rollup rows into the asked periods: one indexed range query (entity, attr, grain, bucket)
+    for all entities; per-row work is a dict lookup (buckets and their ISO strings are memoized)."""
     grain = _grain(tq.aggr_period, tq)
     conds = [R.c.entity_id.in_(ids), R.c.grain == grain, *_time_filter(R.c.bucket, tq)]
     if tq.attrs:
         conds.append(R.c.attr.in_(tq.attrs))
-    stmt = select(R.c.entity_id, R.c.attr, R.c.bucket, R.c["count"], R.c["sum"], R.c["min"], R.c["max"]).where(
-        *conds).order_by(R.c.entity_id, R.c.attr, R.c.bucket)
+    # the bucket comes back raw (no per-row datetime conversion): _bucket_clock converts each distinct one once
+    stmt = select(R.c.entity_id, R.c.attr, type_coerce(R.c.bucket, String), R.c["count"], R.c["sum"], R.c["min"],
+                  R.c["max"]).where(*conds).order_by(R.c.entity_id, R.c.attr, R.c.bucket)
     period = tq.aggr_period if tq.aggr_period else None
-    acc: dict[tuple[str, str, datetime], list[float]] = {}
-    for eid, attr, start, n, total, lo, hi in ctx.db.execute(stmt):
-        if period:
-            k = int((start - EPOCH).total_seconds() // period.total_seconds())
-            pstart = EPOCH + period * k
-        else:
-            pstart = tq.time_at or EPOCH
-        cur = acc.get((eid, attr, pstart))
+    clock = _bucket_clock()
+    period_of: dict[Any, datetime] = {}
+    acc: dict[tuple[str, str, datetime], list] = {}
+    for eid, attr, raw, n, total, lo, hi in ctx.db.execute(stmt).all():
+        pstart = period_of.get(raw)
+        if pstart is None:
+            start = clock(raw)
+            if period:
+                pstart = EPOCH + period * int((start - EPOCH).total_seconds() // period.total_seconds())
+            else:
+                pstart = tq.time_at or EPOCH
+            period_of[raw] = pstart
+        key = (eid, attr, pstart)
+        cur = acc.get(key)
         if cur is None:
-            acc[(eid, attr, pstart)] = [n, total, lo, hi, start]
+            acc[key] = [n, total, lo, hi, raw]
         else:
             cur[0] += n
             cur[1] += total
             cur[2] = min(cur[2], lo)
             cur[3] = max(cur[3], hi)
-            cur[4] = max(cur[4], start)
+            cur[4] = max(cur[4], raw)
+    iso: dict[datetime, str] = {}
+
+    def text(ts: datetime) -> str:
+        hit = iso.get(ts)
+        if hit is None:
+            hit = iso[ts] = _iso(ts)
+        return hit
+
     out: dict[str, dict[str, Any]] = {}
     for (eid, attr, pstart), (n, total, lo, hi, last) in acc.items():
-        pend = pstart + period if period else (tq.end_time_at or last + timedelta(minutes=1))
+        pend = pstart + period if period else (tq.end_time_at or clock(last) + timedelta(minutes=1))
         slot = out.setdefault(eid, {}).setdefault(attr, {"type": "Property"})
+        span = (text(pstart), text(pend))
         for m in tq.aggr_methods:
             value = {"avg": total / n if n else None, "min": lo, "max": hi, "sum": total, "totalCount": n}[m]
-            slot.setdefault(m, []).append([value, _iso(pstart), _iso(pend)])
+            slot.setdefault(m, []).append([value, *span])
     return out
 
 
