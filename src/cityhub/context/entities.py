@@ -21,7 +21,7 @@ from cityhub.context.problems import (
 from cityhub.context.store import Change, Stored, apply_changes, load, require_write
 from cityhub.ctx import RequestContext
 from cityhub.errors import CityhubError
-from cityhub.governance import entity_rules
+from cityhub.governance import entity_rules, live_access
 
 BatchOp = Literal["create", "upsert", "upsert_update", "update", "update_no_overwrite", "merge", "delete"]
 
@@ -47,7 +47,7 @@ def get_entity(ctx: RequestContext, *, entity_id: str, attrs: set[str] | None = 
     """One entity, normalized or keyValues; ResourceNotFound if it does not exist."""
     policy.require(ctx, "context.read", None)
     stored = load(ctx, [entity_id]).get(entity_id)
-    if stored is None:
+    if stored is None or live_access.hides(live_access.hidden_names(ctx), stored.type):
         raise ResourceNotFound(f"entity {entity_id} does not exist")
     out = render(stored.id, stored.type, stored.attrs, key_values=key_values, only=attrs,
                  sys_attrs=sys_attrs(stored) if with_sys_attrs else None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from cityhub.auth import policy
 from cityhub.context import geo, qlang
@@ -14,8 +15,11 @@ from cityhub.context.models import ContextEntity
 from cityhub.context.problems import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from cityhub.context.qsql import compile_q
 from cityhub.ctx import RequestContext
+from cityhub.governance import live_access
 
 T = ContextEntity.__table__
+M_PER_DEG = math.pi * 6_371_008.8 / 180  # the sphere geo.distance_m uses
+MAX_FLAT_RADIUS_M = 20_000.0  # beyond this the flat prefilter's 5% margin may not hold: no prefilter
 
 
 @dataclass
@@ -57,8 +61,19 @@ def check_page(settings: Any, limit: int, offset: int) -> None:
                              details={"limit": [f"at most {settings.context_max_limit}"]})
 
 
+def hidden_types(ctx: RequestContext) -> list[str]:
+    """Entity types whose live-<type> dataset this actor may not read (governance decides)."""
+    names = live_access.hidden_names(ctx)
+    if not names:
+        return []
+    return [t for (t,) in ctx.db.execute(select(T.c.type).distinct()) if live_access.hides(names, t)]
+
+
 def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
     conds: list[Any] = []
+    hidden = hidden_types(ctx)
+    if hidden:
+        conds.append(T.c.type.not_in(hidden))
     if query.ids:
         conds.append(T.c.id.in_(query.ids))
     if query.types:
@@ -67,10 +82,6 @@ def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
         conds.append(T.c.id.regexp_match(query.id_pattern))
     if query.district:
         conds.append(T.c.district == query.district)
-    if query.q:
-        node = parse_q(query.q, ctx.settings)
-        conds.append(compile_q(node, column=T.c.attrs, dialect=ctx.db.get_bind().dialect.name,
-                               id_column=T.c.id, type_column=T.c.type))
     if query.geo is not None:
         box = query.geo.bbox()
         if box is not None:
@@ -82,8 +93,33 @@ def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
                               T.c.lon.between(min_lon - pad, max_lon + pad),
                               T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
                               T.c.max_lon >= min_lon, T.c.min_lon <= max_lon))
+        if _point_near(query) and query.geo.max_distance <= MAX_FLAT_RADIUS_M:
+            conds.append(_within_circle(query))
         conds.append(T.c.min_lat.is_not(None))
+    # q last: SQLite evaluates the remaining terms in order, so JSON is only parsed for rows in place
+    if query.q:
+        node = parse_q(query.q, ctx.settings)
+        conds.append(compile_q(node, column=T.c.attrs, dialect=ctx.db.get_bind().dialect.name,
+                               id_column=T.c.id, type_column=T.c.type))
     return conds
+
+
+def _point_near(query: EntityQuery) -> bool:
+    """near a Point on `location` with maxDistance (what maps and subscriptions ask): answered from the
+    indexed lat/lon columns, without reading the attributes' JSON of entities that are not shown."""
+    g = query.geo
+    return (g is not None and g.rel == "near" and g.geoproperty == "location" and g.max_distance is not None
+            and g.geom.geom_type == "Point")
+
+
+def _within_circle(query: EntityQuery) -> Any:
+    """Point entities within the distance on a local flat projection, with a 5% margin (the exact great-
+    circle test follows in Python); entities with an extent (min != max) pass through to the shapely test."""
+    g = query.geo
+    kx = M_PER_DEG * math.cos(math.radians(g.geom.y))
+    dx, dy = (T.c.lon - g.geom.x) * kx, (T.c.lat - g.geom.y) * M_PER_DEG
+    reach = g.max_distance * 1.05 + 1.0
+    return or_(T.c.min_lat != T.c.max_lat, T.c.min_lon != T.c.max_lon, dx * dx + dy * dy <= reach * reach)
 
 
 def query_entities(ctx: RequestContext, *, query: EntityQuery) -> EntityPage:
@@ -120,8 +156,39 @@ def query_entities(ctx: RequestContext, *, query: EntityQuery) -> EntityPage:
                        for r in rows], total)
 
 
+def _near_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
+    """near a Point: ids and coordinates of the candidates first (no JSON decoded), the exact distance
+    on them in Python, then the attributes of the shown page only."""
+    g = query.geo
+    assert g is not None
+    stmt = select(T.c.id, T.c.lon, T.c.lat, T.c.min_lat == T.c.max_lat, T.c.min_lon == T.c.max_lon).where(
+        *conds).order_by(T.c.id)
+    matched: list[str] = []
+    extents: list[str] = []
+    for eid, lon, lat, flat_lat, flat_lon in ctx.db.execute(stmt).all():
+        if not (flat_lat and flat_lon):
+            extents.append(eid)  # a line or polygon: shapely decides below
+            continue
+        d = geo.distance_m(g.geom.x, g.geom.y, lon, lat)
+        if d <= g.max_distance and (g.min_distance is None or d >= g.min_distance):
+            matched.append(eid)
+    if extents:
+        for start in range(0, len(extents), 900):
+            chunk = extents[start:start + 900]
+            rows = ctx.db.execute(select(T.c.id, T.c.attrs).where(T.c.id.in_(chunk)))
+            matched.extend(r.id for r in rows if geo.matches(g, r.attrs))
+        matched.sort()
+    shown = matched[query.offset:query.offset + query.limit]
+    rows = {r.id: r for r in ctx.db.execute(select(*cols).where(T.c.id.in_(shown)))} if shown else {}
+    items = [render(r.id, r.type, r.attrs, key_values=query.key_values, only=query.attrs)
+             for r in (rows[i] for i in shown if i in rows)]
+    return EntityPage(items, len(matched) if query.count else None)
+
+
 def _geo_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
     """Geo queries filter exactly in Python after the indexed bounding-box narrowing."""
+    if _point_near(query):
+        return _near_page(ctx, query, conds, cols)
     stmt = select(*cols).where(*conds).order_by(T.c.id)
     matched = [r for r in ctx.db.execute(stmt) if geo.matches(query.geo, r.attrs)]
     page = matched[query.offset:query.offset + query.limit]
@@ -133,7 +200,8 @@ def list_types(ctx: RequestContext) -> list[dict[str, Any]]:
     """Entity types with their counts."""
     policy.require(ctx, "context.read", None)
     rows = ctx.db.execute(select(T.c.type, func.count()).group_by(T.c.type).order_by(T.c.type)).all()
-    return [{"type": t, "count": n} for t, n in rows]
+    hidden = set(hidden_types(ctx))
+    return [{"type": t, "count": n} for t, n in rows if t not in hidden]
 
 
 def list_attributes(ctx: RequestContext, *, sample: int = 2000) -> list[str]:

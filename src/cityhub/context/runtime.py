@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,6 +25,8 @@ class LiveFeed:
     def __init__(self) -> None:
         self.listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
         self.lock = threading.Lock()
+        # The feed is open to anyone: governance trims what concerns non-public entity types.
+        self.public_view: Callable[[str, dict[str, Any]], dict[str, Any] | None] = lambda _t, p: p
 
     def listen(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
         entry = (asyncio.get_running_loop(), asyncio.Queue(maxsize=1000))
@@ -38,6 +41,11 @@ class LiveFeed:
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         with self.lock:
             targets = list(self.listeners)
+        if not targets:
+            return
+        payload = self.public_view(topic, payload)
+        if payload is None:
+            return
         for loop, queue in targets:
             try:
                 loop.call_soon_threadsafe(_offer, queue, (topic, payload))
@@ -58,7 +66,9 @@ def install(app: FastAPI) -> None:
 
     def start(app: FastAPI) -> None:
         from cityhub.context.notifier import Dispatcher
+        from cityhub.governance.live_access import PublicFeedFilter
 
+        feed.public_view = PublicFeedFilter(app.state.session_factory)
         for topic in FEED_TOPICS:
             unsubscribers.append(app.state.bus.subscribe(topic, feed.publish))
         dispatcher = Dispatcher(app.state.session_factory, app.state.settings)

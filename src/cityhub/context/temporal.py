@@ -21,6 +21,7 @@ from cityhub.context.problems import BadRequestData, ResourceNotFound
 from cityhub.context.query import check_page
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
+from cityhub.governance import live_access
 
 AGGR_METHODS = ("avg", "min", "max", "sum", "totalCount")
 MAX_INSTANCES = 10_000
@@ -132,6 +133,9 @@ def query_temporal(ctx: RequestContext, *, tq: TemporalQuery) -> list[dict[str, 
     if not (tq.ids or tq.types or tq.id_pattern):
         raise BadRequestData.field("type", "a temporal query needs type, id or idPattern")
     ents = _entities(ctx, tq)
+    hidden = live_access.hidden_names(ctx)
+    if hidden:  # types whose live dataset this actor may not read (governance decides)
+        ents = [e for e in ents if not live_access.hides(hidden, e[1])]
     if not ents:
         return []
     ids = [e[0] for e in ents]
