@@ -12,11 +12,12 @@ from fastapi.responses import Response
 from cityhub.auth import policy
 from cityhub.catalog import service as catalog
 from cityhub.catalog.schemas import DatasetSearch
-from cityhub.governance import dataset_schema, quality_reports, quarantine, standards
+from cityhub.governance import dataset_schema, pages_standards, quality_reports, quarantine, standards
 from cityhub.http import Ctx
 from cityhub.web.templating import add_nav, mark_page, page_lang, render
 
 router = APIRouter(dependencies=[Depends(mark_page)], include_in_schema=False)
+router.include_router(pages_standards.router)  # steward forms for terms, code lists and schemas
 add_nav("nav.governance", "/governance", order=60)
 
 TEXT = {
@@ -31,7 +32,9 @@ TEXT = {
            "quarantine": "격리된 행", "line": "행", "errors": "위반 규칙", "none": "없음", "when": "시각",
            "trigger": "계기", "may_public": "공개 가능", "not_public": "미조치 개인정보가 있어 공개할 수 없습니다",
            "completeness": "완전성", "validity": "유효성", "uniqueness": "유일성", "consistency": "일관성",
-           "timeliness": "적시성", "metadata": "메타데이터 충실도", "missing": "빠진 메타데이터 (DCAT-AP)"},
+           "timeliness": "적시성", "metadata": "메타데이터 충실도", "missing": "빠진 메타데이터 (DCAT-AP)",
+           "new_term": "표준용어 추가", "edit": "수정",
+           "edit_schema": "스키마 편집", "code_lists": "코드 목록"},
     "en": {"title": "Data governance", "ranking": "Organizations by quality", "rank": "Rank", "org": "Organization",
            "datasets": "Datasets", "average": "Average score", "top": "Highest-quality datasets",
            "terms": "Standard terms", "term_ko": "Korean name", "term_en": "English name", "abbr": "Abbreviation",
@@ -45,7 +48,8 @@ TEXT = {
            "not_public": "Holds untreated personal data: cannot be made public",
            "completeness": "Completeness", "validity": "Validity", "uniqueness": "Uniqueness",
            "consistency": "Consistency", "timeliness": "Timeliness", "metadata": "Metadata completeness",
-           "missing": "Missing metadata (DCAT-AP)"},
+           "missing": "Missing metadata (DCAT-AP)", "new_term": "Add a standard term", "edit": "Edit",
+           "edit_schema": "Edit the schema", "code_lists": "Code lists"},
 }
 
 
@@ -65,7 +69,8 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
 def terms(request: Request, ctx: Ctx, q: str | None = None) -> Response:
     """The standard-term dictionary."""
     items, total = standards.list_terms(ctx, q=q, limit=1000)
-    return _page(request, "terms.html", terms=items, total=total, q=q or "")
+    return _page(request, "terms.html", terms=items, total=total, q=q or "",
+                 steward=policy.can(ctx, "standards.manage"))
 
 
 @router.get("/governance/dataset/{name}")
