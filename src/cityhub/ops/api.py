@@ -16,6 +16,7 @@ SUB_ROUTERS = (
     "cityhub.ops.api_video",
     "cityhub.ops.api_linked",
     "cityhub.ops.api_directives",
+    "cityhub.ops.api_stream",
 )
 
 router = APIRouter()
@@ -53,10 +54,13 @@ def install(app: FastAPI) -> None:
         from cityhub.ops import cameras, sensors
         from cityhub.ops.dispatcher import AgencyDispatcher
         from cityhub.ops.service_agencies import WAKE_TOPIC
+        from cityhub.ops.stream import Feed
 
         dispatcher = AgencyDispatcher(app.state.session_factory, app.state.settings)
         app.state.ops_dispatcher = dispatcher
         unsubscribers.append(app.state.bus.subscribe(WAKE_TOPIC, dispatcher.notify))
+        app.state.ops_feed = Feed()
+        unsubscribers.append(app.state.bus.subscribe("incident.*", app.state.ops_feed.hear))
         unsubscribers.append(sensors.subscribe(app.state.bus, app.state.session_factory, app.state.settings))
         unsubscribers.append(app.state.bus.subscribe(
             "observation.batch", cameras.on_batch(app.state.session_factory, app.state.settings, app.state.bus)))
