@@ -88,3 +88,44 @@ def test_metadata_edit_reuses_the_row_snapshot(sqlite_client, sqlite_people) -> 
     snap = [client.get(f"/api/v1/governance/datasets/meta/versions/{v['number']}").json()["resources"][0]["snapshot"]
             for v in (newest, before)]
     assert snap[0] == snap[1] and len(snap[0]) == 64
+
+
+def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, people, monkeypatch) -> None:  # noqa: ANN001
+    """Tables above the CSV snapshot cap (200k rows; lowered here so the test stays small) are versioned as
+    copies inside the datastore engine and rolled back from them, row ids and all."""
+    from cityhub.governance import versions
+
+    monkeypatch.setattr(versions, "SNAPSHOT_ROW_CAP", 2)
+    people.org("env", "환경정책과")
+    steward = people.user("big@city.test", role="steward", org="env")
+    assert client.post("/api/v1/datasets", json={"name": "big", "title": "big", "owner_org": "env"},
+                       headers=steward.headers).status_code == 201
+    rid = client.post("/api/v1/datasets/big/resources", headers=steward.headers,
+                      files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")}).json()["id"]
+    first = client.get("/api/v1/governance/datasets/big/versions").json()["items"][0]
+    shown = client.get(f"/api/v1/governance/datasets/big/versions/{first['number']}").json()["resources"][0]
+    assert shown["snapshot"] is None and shown["table_copy"].startswith(versions.COPY_PREFIX)
+
+    r = client.post(f"/api/v1/governance/resources/{rid}/rows", headers=steward.headers,
+                    json={"rows": [{"id": 9, "name": "z", "value": 90}, {"id": 10, "name": "y", "value": 100}]})
+    assert r.status_code in (200, 201), r.text
+    latest = client.get("/api/v1/governance/datasets/big/versions").json()["items"][0]
+    assert latest["trigger"] == "rows" and latest["diff"]["rows_added"] == 2 and latest["diff"]["rows_removed"] == 0
+    # a metadata edit reuses the copy (no new one)
+    client.patch("/api/v1/datasets/big", json={"notes": "설명"}, headers=steward.headers)
+    meta_v = client.get("/api/v1/governance/datasets/big/versions").json()["items"][0]
+    copies = [client.get(f"/api/v1/governance/datasets/big/versions/{n}").json()["resources"][0]["table_copy"]
+              for n in (meta_v["number"], latest["number"])]
+    assert meta_v["trigger"] == "metadata" and copies[0] == copies[1]
+
+    r = client.post(f"/api/v1/governance/datasets/big/versions/{first['number']}/rollback", headers=steward.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["diff"]["rows_removed"] == 2 and r.json()["restored_from"] == first["number"]
+    rows = client.get(f"/api/v1/datastore/{rid}", params={"sort": "_id"}, headers=steward.headers).json()
+    assert rows["total"] == 3 and [rec["id"] for rec in rows["records"]] == [1, 2, 3]
+    assert [rec["_id"] for rec in rows["records"]] == [1, 2, 3]
+    after = client.get("/api/v1/governance/datasets/big/versions").json()
+    assert after["items"][0]["trigger"] == "rollback"  # no extra version once the rollback committed
+    # the copies are not reachable through the SQL door
+    sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{copies[0]}"'}, headers=steward.headers)
+    assert sql.status_code in (400, 403, 404, 422)

@@ -2,8 +2,10 @@
 
 A version keeps the dataset's metadata and a manifest of its resources: file sha256, row count and, for
 tables up to SNAPSHOT_ROW_CAP rows, a CSV snapshot stored content-addressed under data_dir/versions (an
-unchanged table costs no new file). Diffs compare snapshots row by row, keyed by the schema's primary
-key (or a first column unique in both versions) so edited rows count as changed, not added+removed.
+unchanged table costs no new file); larger tables are copied inside the datastore engine (`table_copy`),
+and rolled back from that copy with one INSERT … SELECT. Diffs compare snapshots row by row, keyed by the
+schema's primary key (or a first column unique in both versions) so edited rows count as changed, not
+added+removed; copies are compared inside the engine (EXCEPT both ways).
 A steward's roll-back restores metadata and rows and is itself a new version.
 """
 
@@ -19,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -32,6 +35,8 @@ from cityhub.governance.models_market import DatasetVersion
 
 log = logging.getLogger("cityhub.governance")
 SNAPSHOT_ROW_CAP = 200_000
+# Larger tables keep their versions as copies inside the datastore engine, named by this prefix.
+COPY_PREFIX = "_gov_version_"
 # Metadata a version records and a roll-back restores (the owner organization is never moved back).
 META_FIELDS = tuple(f for f in DatasetUpdate.model_fields if f not in ("owner_org",))
 
@@ -60,6 +65,30 @@ def snapshot_path(ctx: RequestContext, sha: str) -> Path:
 def _meta_of(ds: DatasetPublic) -> dict[str, Any]:
     data = ds.model_dump(mode="json")
     return {f: data.get(f) for f in META_FIELDS if f in data}
+
+
+def _copy_name(resource_id: str, modified_at: str, row_count: int | None) -> str:
+    return COPY_PREFIX + hashlib.sha1(f"{resource_id}|{modified_at}|{row_count}".encode()).hexdigest()[:24]
+
+
+def _table_name(ctx: RequestContext, resource_id: str) -> str:
+    from cityhub.datastore.models import DatastoreTable
+
+    meta = ctx.db.get(DatastoreTable, resource_id)
+    if meta is None:
+        raise NotFound(f"resource {resource_id!r} has no datastore table")
+    return meta.table_name
+
+
+def _copy_table(ctx: RequestContext, resource_id: str, name: str) -> str:
+    """Keep a large table's rows as a copy inside the datastore engine (one CREATE TABLE … AS SELECT,
+    no rows through Python): a CSV export and re-import of millions of rows is what made roll-back of
+    big tables impractical."""
+    conn = ctx.db.connection()
+    if not sa.inspect(conn).has_table(name):
+        source = _table_name(ctx, resource_id)
+        conn.exec_driver_sql(f'CREATE TABLE "{name}" AS SELECT * FROM "{source}"')
+    return name
 
 
 def _export_rows(ctx: RequestContext, resource_id: str) -> str | None:
@@ -97,11 +126,17 @@ def _manifest(ctx: RequestContext, ds: DatasetPublic, prev: DatasetVersion | Non
                  "row_count": res.row_count, "datastore": res.datastore_active, "snapshot": None,
                  "modified_at": res.modified_at.isoformat()}
         old = before.get(res.id)
-        if old and old.get("snapshot") and all(old.get(k) == entry[k] for k in ("modified_at", "row_count", "sha256")):
-            entry["snapshot"] = old["snapshot"]  # rows untouched since (a metadata edit): no re-export
+        untouched = old and all(old.get(k) == entry[k] for k in ("modified_at", "row_count", "sha256"))
+        if untouched and (old.get("snapshot") or old.get("table_copy")):
+            # rows untouched since (a metadata edit): no re-export
+            entry["snapshot"], entry["table_copy"] = old.get("snapshot"), old.get("table_copy")
         elif res.datastore_active:
             try:
-                entry["snapshot"] = _export_rows(ctx, res.id)
+                if (res.row_count or 0) > SNAPSHOT_ROW_CAP:
+                    entry["table_copy"] = _copy_table(ctx, res.id, _copy_name(res.id, entry["modified_at"],
+                                                                            res.row_count))
+                else:
+                    entry["snapshot"] = _export_rows(ctx, res.id)
             except Exception:  # a table that cannot be read still gets a version (count and sha only)
                 log.exception("could not snapshot a table", extra={"resource": res.id})
         entries.append(entry)
@@ -142,6 +177,23 @@ def diff_rows(old: tuple[list[str], list[tuple]] | None, new: tuple[list[str], l
     return {"rows_added": sum((b - a).values()), "rows_changed": 0, "rows_removed": sum((a - b).values())}
 
 
+def _diff_copies(ctx: RequestContext, old: str, new: str) -> dict[str, int]:
+    """Rows added and removed between two in-engine copies (row ids left out: a reload renumbers them)."""
+    conn = ctx.db.connection()
+    inspector = sa.inspect(conn)
+    cols = [c["name"] for c in inspector.get_columns(new) if c["name"] != "_id"]
+    if cols != [c["name"] for c in inspector.get_columns(old) if c["name"] != "_id"]:
+        count = lambda t: int(conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar_one())  # noqa: E731
+        return {"rows_added": count(new), "rows_changed": 0, "rows_removed": count(old)}
+    names = ", ".join(f'"{c}"' for c in cols)
+
+    def only_in(a: str, b: str) -> int:
+        sql = f'SELECT count(*) FROM (SELECT {names} FROM "{a}" EXCEPT SELECT {names} FROM "{b}") AS d'
+        return int(conn.exec_driver_sql(sql).scalar_one())
+
+    return {"rows_added": only_in(new, old), "rows_changed": 0, "rows_removed": only_in(old, new)}
+
+
 def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, meta: dict[str, Any],
           resources: list[dict[str, Any]]) -> dict[str, Any]:
     schema = ctx.db.get(DatasetSchema, dataset_id)
@@ -152,9 +204,12 @@ def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, met
     per_resource = {}
     for entry in resources:
         old = before.get(entry["resource_id"])
-        if old and old.get("snapshot") == entry.get("snapshot") and old.get("row_count") == entry.get("row_count"):
+        if old and old.get("snapshot") == entry.get("snapshot") and old.get("row_count") == entry.get("row_count") \
+                and old.get("table_copy") == entry.get("table_copy"):
             continue
-        if old and entry.get("snapshot") is None and old.get("snapshot") is None:
+        if old and old.get("table_copy") and entry.get("table_copy"):
+            d = _diff_copies(ctx, old["table_copy"], entry["table_copy"])
+        elif old and entry.get("snapshot") is None and old.get("snapshot") is None:
             delta = (entry.get("row_count") or 0) - (old.get("row_count") or 0)
             d = {"rows_added": max(delta, 0), "rows_changed": 0, "rows_removed": max(-delta, 0)}
         else:
@@ -261,9 +316,13 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     restored = []
     for entry in target.resources:
         res = current.get(entry["resource_id"])
-        if res is None or not entry.get("snapshot"):
+        if res is None or not (entry.get("snapshot") or entry.get("table_copy")):
             continue
-        if res.datastore_active and entry.get("snapshot") == _current_snapshot(prev, res.id):
+        if res.datastore_active and (entry.get("snapshot"), entry.get("table_copy")) == _current_snapshot(prev, res.id):
+            restored.append(entry)
+            continue
+        if entry.get("table_copy"):
+            _restore_copy(ctx, res.id, entry["table_copy"], number)
             restored.append(entry)
             continue
         path = snapshot_path(ctx, entry["snapshot"])
@@ -292,8 +351,33 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     return _public(version, full=True)
 
 
-def _current_snapshot(prev: DatasetVersion | None, resource_id: str) -> str | None:
+def _current_snapshot(prev: DatasetVersion | None, resource_id: str) -> tuple[str | None, str | None]:
     for r in prev.resources if prev else []:
         if r["resource_id"] == resource_id:
-            return r.get("snapshot")
-    return None
+            return r.get("snapshot"), r.get("table_copy")
+    return None, None
+
+
+def _restore_copy(ctx: RequestContext, resource_id: str, copy: str, number: int) -> None:
+    """Put a large table's rows back from its in-engine copy: the table keeps its definition, indexes
+    and row ids; only its rows are replaced (DELETE + INSERT … SELECT, in the request's transaction)."""
+    from cityhub.datastore.models import DatastoreTable
+
+    catalog.authorize_resource(ctx, resource_id=resource_id, action="datastore.write")
+    conn = ctx.db.connection()
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(copy):
+        raise Conflict(f"the row copy of resource {resource_id} in version {number} is gone")
+    table = _table_name(ctx, resource_id)
+    columns = [c["name"] for c in inspector.get_columns(table)]
+    if columns != [c["name"] for c in inspector.get_columns(copy)]:
+        raise Conflict(f"resource {resource_id} has other columns than in version {number}; "
+                       "upload the version's rows instead", details={"resource": ["columns changed"]})
+    names = ", ".join(f'"{c}"' for c in columns)
+    conn.exec_driver_sql(f'DELETE FROM "{table}"')
+    conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{copy}"')
+    count = int(conn.exec_driver_sql(f'SELECT count(*) FROM "{copy}"').scalar_one())
+    meta = ctx.db.get(DatastoreTable, resource_id)
+    meta.row_count = count
+    ctx.db.flush()
+    catalog.mark_datastore(ctx, resource_id=resource_id, table=table, row_count=count)
