@@ -104,15 +104,19 @@ def demo(
     """Seed the synthetic demo city (idempotent), then serve it with live simulated sensors."""
     from cityhub.demo.live import seed_statistics_and_analyses, start_simulator
     from cityhub.demo.seed import seed_demo_city
+    from cityhub.ops.demo import seed_operations, start_rooms
 
     with system_ctx() as ctx:
         seed_demo_city(ctx, datasets=datasets, console=console)
         console.print("seeding statistics and demonstration dashboards …")
         seed_statistics_and_analyses(ctx)
+        console.print("seeding the linked agencies (112, 119, disaster room, protection) …")
+        agencies = seed_operations(ctx)
     if not no_serve:
         if simulate:
-            console.print("publishing the simulated sensors and cameras …")
+            console.print("publishing the simulated sensors and cameras; simulated 112/119 rooms …")
             start_simulator(get_settings())
+            start_rooms(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}", agencies)
         serve(host=host, port=port)
 
 

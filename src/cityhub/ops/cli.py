@@ -43,15 +43,22 @@ def simulate(
     hours: float = typer.Option(1.0, help="simulated hours"),
     speed: float = typer.Option(60.0, help="simulated seconds per wall-clock second"),
     seed: int = 7,
-    police_token: str = typer.Option(..., envvar="CITYHUB_POLICE_TOKEN"),
-    fire_token: str = typer.Option(..., envvar="CITYHUB_FIRE_TOKEN"),
+    police_token: str = typer.Option("", envvar="CITYHUB_POLICE_TOKEN", help="default: issued from the local database"),
+    fire_token: str = typer.Option("", envvar="CITYHUB_FIRE_TOKEN", help="default: issued from the local database"),
 ) -> None:
     """Play the 112 and 119 situation rooms against a running cityhub: calls by hour and district,
     incidents advanced through their lifecycles as the real rooms would."""
     from rich.progress import Progress
 
-    from cityhub.cli import console
+    from cityhub.cli import console, system_ctx
+    from cityhub.ops.service_agencies import ensure_standard_agencies, issue_credentials
     from cityhub.ops.simulator import AgencySimulator, HttpRooms
+
+    if not (police_token and fire_token):  # same machine as the server: the rooms get their own credentials
+        with system_ctx() as ctx:
+            ensure_standard_agencies(ctx)
+            police_token = police_token or issue_credentials(ctx, code="police-112").token
+            fire_token = fire_token or issue_credentials(ctx, code="fire-119").token
 
     sim = AgencySimulator(seed=seed)
     rooms = HttpRooms(url, {"police": police_token, "fire": fire_token})
