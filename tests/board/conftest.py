@@ -10,6 +10,7 @@ from cityhub.cli import system_ctx
 
 def seed_city(settings, *, stats: bool = False, sensors: dict | None = None) -> None:  # noqa: ANN001
     """Projects, sensors and cameras (two moments, so rollups exist), and optionally the demo indicators."""
+    from cityhub.board.water import seed_demo as seed_water_complaints
     from cityhub.context.entities import batch
     from cityhub.context.simulator import SimulatedCity
     from cityhub.demo.organizations import seed_organizations
@@ -18,6 +19,7 @@ def seed_city(settings, *, stats: bool = False, sensors: dict | None = None) -> 
     with system_ctx(settings) as ctx:
         seed_organizations(ctx)
         seed_projects(ctx)
+        seed_water_complaints(ctx, days=7)
         ctx.db.commit()
         city = SimulatedCity(**(sensors or {"air": 60, "traffic": 120, "water": 12, "cameras": 150}))
         now = datetime.now(UTC)

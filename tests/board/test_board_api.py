@@ -185,3 +185,36 @@ def test_two_workers_share_one_live_feed(app, live_server, live_people) -> None:
 
         logged = [e["payload"]["id"] for e in read_since(db, 0) if e["topic"] == "incident.created"]
     assert logged == [r.json()["id"], r2.json()["id"]]  # each event logged once, whichever worker heard it
+
+
+def test_water_panel_counts_complaints_from_the_catalog_dataset(client, crew) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime, timedelta
+
+    from cityhub.board import water
+    from cityhub.cli import system_ctx
+
+    assert client.get("/api/v1/board/snapshot?view=city").json()["water_complaints"] is None  # not connected
+    def today(at: datetime) -> int:  # the synthetic complaints received today (KST) up to `at`
+        return sum(1 for r in water.demo_rows(at, days=1) if r["received_at"] >= water._kst_midnight(at))
+
+    before = datetime.now(UTC)
+    seed_city(client.app.state.settings, sensors={"air": 5, "traffic": 5, "water": 2, "cameras": 5})
+    for view, headers in (("ops", crew["operator"].headers), ("city", {})):
+        panel = client.get(f"/api/v1/board/snapshot?view={view}", headers=headers).json()["water_complaints"]
+        now = datetime.now(UTC)
+        if water._kst_midnight(now) != water._kst_midnight(before):
+            pytest.skip("the day changed (KST) while the test ran")
+        assert today(before) <= panel["today"]["total"] <= today(now), view
+        assert sum(panel["today"]["districts"].values()) == panel["today"]["total"]
+        assert len(panel["daily"]) == 7 and panel["daily"][-1] == panel["today"]["total"]
+    # the same rows are an ordinary public dataset (CKAN datastore door included)
+    ds = client.get(f"/api/3/action/package_show?id={water.DATASET}").json()["result"]
+    assert ds["organization"]["name"] == "waterworks-hq" and ds["num_resources"] == 1
+    # live: a later moment adds only the complaints received since, and running twice adds nothing
+    later = now + timedelta(hours=3)
+    with system_ctx(client.app.state.settings) as ctx:
+        added = water.sync_demo(ctx, now=later)
+        ctx.db.commit()
+        assert water.sync_demo(ctx, now=later) == 0
+    due = [r for r in water.demo_rows(later, days=2) if now < r["received_at"] <= later]
+    assert added == len(due)

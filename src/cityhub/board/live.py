@@ -222,9 +222,18 @@ def prune(db: Any) -> None:
 
 
 def record_sample(app: Any) -> None:
+    """Once a minute: the sparkline sample, and the demo's synthetic water complaints catch up with the clock
+    (a no-op unless the demo made that dataset)."""
     from cityhub.board.service import take_sample
+    from cityhub.board.water import sync_demo
     from cityhub.ctx import ANONYMOUS, RequestContext
 
+    with app.state.session_factory() as db:
+        try:
+            sync_demo(RequestContext(ANONYMOUS, db, app.state.settings, app.state.bus))
+            db.commit()
+        except IntegrityError:  # another worker added the same complaints at the same moment
+            db.rollback()
     with app.state.session_factory() as db:
         take_sample(RequestContext(ANONYMOUS, db, app.state.settings, app.state.bus))
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from cityhub.auth import policy
-from cityhub.board import sources
+from cityhub.board import sources, water
 from cityhub.board.live import oldest_id
 from cityhub.board.models import BoardEvent, BoardSample
 from cityhub.context.districts import districts as district_list
@@ -56,6 +56,7 @@ def snapshot(ctx: RequestContext, *, view: str = "ops") -> dict[str, Any]:
         "directives": sources.directives(ctx) if staff else None,
         "projects": [p.model_dump(mode="json") for p in list_projects(ctx, limit=1000).items],
         "economy": sources.economy(ctx),
+        "water_complaints": water.panel(ctx),
         "samples": samples(ctx, staff=staff),
         "can": {"directive": staff and policy.can(ctx, "directive.issue"),
                 "video": staff and policy.can(ctx, "camera.read")},

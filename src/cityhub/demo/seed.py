@@ -48,9 +48,11 @@ def seed_demo_city(ctx: RequestContext, *, datasets: int = 300, console: Any = N
     report.organizations_created = seed_organizations(ctx)
     report.users_created = seed_users(ctx)
     ctx.db.commit()
+    from cityhub.board.water import seed_demo as seed_water_complaints
     from cityhub.projects.seed import seed_projects  # the mayor's office and the 26 major projects
 
     seed_projects(ctx)
+    seed_water_complaints(ctx)  # the board's water panel: 30 days of synthetic complaints, kept current live
     ctx.db.commit()
     if datasets > catalogue_size():
         log.warning("the demo catalogue has %d datasets; seeding all of them", catalogue_size())

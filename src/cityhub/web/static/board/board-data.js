@@ -29,7 +29,7 @@ const Board = (() => {
     accidents: ["교통사고", "Accidents"], stationsBad: ["나쁨 이상 측정소", "Stations in bad bands"],
     alerts: ["활성 경보", "Active alerts"], ph: ["평균 pH", "Average pH"], riverWarn: ["경계 수위 초과", "Above warning"],
     riverAlarm: ["위험 수위 초과", "Above alarm"], riverMax: ["최고 수위", "Highest level"],
-    complaints: ["수돗물 민원", "Water-supply complaints"], noSource: ["연계 전", "not connected"],
+    complaints: ["수돗물 민원", "Water-supply complaints"], noSource: ["연계 전", "not connected"], openNow: ["처리 중", "open"],
     noData: ["자료 없음", "No data"], notYet: ["서비스 준비 중", "Service not available yet"],
     overdue: ["기한 경과", "Overdue"], due: ["기한", "Due"], started: ["발생", "Started"], address: ["주소", "Address"],
     agency: ["담당 기관", "Agency"], status: ["상태", "Status"], timeline: ["진행 경과", "Timeline"],

@@ -98,15 +98,24 @@ const BoardMap = (() => {
 
   /* --- incidents ---------------------------------------------------------------------------------- */
 
+  /* Fires and rescues wear a red ring; only the newest few of the last half hour pulse. A wall of sixty pulsing
+     rings draws the eye nowhere, and each running pulse keeps the compositor redrawing the whole screen. */
+  const PULSE_MAX = 8;
+  const PULSE_MS = 30 * 60 * 1000;
+  const isUrgent = (inc) => inc.type === "fire" || inc.type === "rescue";
+  let pulsing = new Set();
+
   function incidentIcon(inc) { // one icon per look, shared by every marker that has it
-    const urgent = inc.type === "fire" || inc.type === "rescue";
-    const cls = `inc-marker inc-${inc.type} sev-${inc.severity}${urgent ? " pulse" : ""}`;
+    const cls = `inc-marker inc-${inc.type} sev-${inc.severity}${isUrgent(inc) ? " urgent" : ""}` +
+      `${pulsing.has(inc.id) ? " pulse" : ""}`;
     if (!icons.has(cls)) {
       icons.set(cls, L.divIcon({ className: cls, html: `<span style="background:${B.typeColour(inc.type)}"></span>`,
                                  iconSize: [22, 22] }));
     }
     return icons.get(cls);
   }
+
+  function tag(marker, id) { const el = marker.getElement(); if (el) el.dataset.incident = id; }
 
   function upsertIncident(inc) {
     if (!incidentLayer) return;
@@ -120,15 +129,25 @@ const BoardMap = (() => {
       const at = existing.getLatLng();
       if (at.lat !== inc.lat || at.lng !== inc.lon) existing.setLatLng([inc.lat, inc.lon]);
       const icon = incidentIcon(inc);
-      if (existing.options.icon !== icon) existing.setIcon(icon);
+      if (existing.options.icon !== icon) { existing.setIcon(icon); tag(existing, inc.id); }
       return;
     }
     const marker = L.marker([inc.lat, inc.lon], { icon: incidentIcon(inc), title: label, alt: label, keyboard: true,
                                                   zIndexOffset: 1000 });
     marker.on("click", () => B.emit("incident", inc.id));
-    marker.on("add", () => { const el = marker.getElement(); if (el) el.dataset.incident = inc.id; });
+    marker.on("add", () => tag(marker, inc.id));
     marker.addTo(incidentLayer);
     markers.set(inc.id, marker);
+  }
+
+  function refreshPulses() {
+    const since = Date.now() - PULSE_MS;
+    const fresh = [...S.incidents.values()].filter((i) => !i.closed && isUrgent(i) && Date.parse(i.created_at) >= since)
+      .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at)).slice(0, PULSE_MAX).map((i) => i.id);
+    const next = new Set(fresh);
+    const changed = [...pulsing].filter((id) => !next.has(id)).concat(fresh.filter((id) => !pulsing.has(id)));
+    pulsing = next;
+    changed.forEach((id) => { if (S.incidents.has(id)) upsertIncident(S.incidents.get(id)); });
   }
 
   function drawIncidents() { // a new snapshot: markers kept, moved or dropped rather than all rebuilt
@@ -137,6 +156,7 @@ const BoardMap = (() => {
       if (!S.incidents.has(id)) { incidentLayer.removeLayer(marker); markers.delete(id); }
     });
     S.incidents.forEach(upsertIncident);
+    refreshPulses();
   }
 
   /* --- sensors and cameras ------------------------------------------------------------------------ */
@@ -227,6 +247,6 @@ const BoardMap = (() => {
     });
   }
 
-  return { init, restyle, drawIncidents, upsertIncident, drawLayers, focusDistrict, drawLegend,
+  return { init, restyle, drawIncidents, upsertIncident, refreshPulses, drawLayers, focusDistrict, drawLegend,
            get map() { return map; } };
 })();

@@ -116,8 +116,23 @@
       figure(B.tr("riverMax"), top ? `<b class="mid">${B.fmt(top[3], 2)} m</b> <small>/ ${B.fmt(top[4], 1)} m</small>` : "—",
         B.sparkline(series("waterLevel"), { colour: "#64d2ff", label: B.tr("riverMax") })) +
       figure(B.tr("riverWarn"), `${warn}`, "", warn ? "warn" : "") + figure(B.tr("riverAlarm"), `${alarm}`, "", alarm ? "alarm-fig" : "") +
-      figure(B.tr("complaints"), `<span class="muted">${B.tr("noSource")}</span>`) + "</div>",
+      complaintsFigure() + "</div>",
       { alarm: alarm > 0, stale: isStale(newest(stations, 5)) });
+  }
+
+  /* Water-supply complaints: today's count (KST) city-wide or in the chosen district, open ones, the commonest
+     kind, and a 7-day sparkline; "not connected" while the city has no complaints dataset. */
+  function complaintsFigure() {
+    const c = S.snap.water_complaints;
+    if (!c) return figure(B.tr("complaints"), `<span class="muted">${B.tr("noSource")}</span>`);
+    const name = selectedEn();
+    const today = name ? c.today.districts[name] || 0 : c.today.total;
+    const open = name ? c.open_by_district[name] || 0 : c.today.open;
+    const top = Object.entries(c.today.categories).sort((a, b) => b[1] - a[1])[0];
+    const topLabel = top ? `${isEn ? top[0].replace(/_/g, " ") : c.categories[top[0]] || top[0]} ${top[1]}` : "";
+    return figure(`${B.tr("complaints")} · ${B.tr("today")}`,
+      `<b class="mid" id="water-complaints">${today}</b> <small>${B.tr("openNow")} ${open}${name ? "" : ` · ${B.esc(topLabel)}`}</small>`,
+      name ? "" : B.sparkline(c.daily, { colour: "#8ad4ff", label: B.tr("complaints") }), open >= 10 ? "warn" : "");
   }
 
   function renderProjects() {
@@ -248,7 +263,7 @@
         later("layers", 30000, loadLayers);
       }
     }
-    if (incidents) renderAll();
+    if (incidents) { BoardMap.refreshPulses(); renderAll(); }
   }
 
   let dropped = false;
@@ -327,6 +342,12 @@
       setTimeout(() => (window.requestIdleCallback || setTimeout)(() => Drawer.loadCharts()), 5000);
     })
     .catch((err) => { report(err); B.connect(); });
+  // the beat of alarms and new fires (see board.css): one attribute flip a little more than once a second
+  const calm = window.matchMedia("(prefers-reduced-motion: reduce)");
+  setInterval(() => {
+    const beat = document.body.dataset.ready && !calm.matches && document.body.dataset.beat !== "1";
+    document.body.dataset.beat = beat ? "1" : "0";
+  }, 700);
   setInterval(watchStaleness, 1000);
   watchStaleness();
 })();
