@@ -16,6 +16,7 @@ Run: `python -m benchmarks.bench_collect [messages] [rows]`.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -130,7 +131,7 @@ def _publish_elsewhere(port: int, topic: str, count: int, qos: int) -> list[floa
     return [started]
 
 
-def broker_only(port: int, count: int, qos: int) -> tuple[float, int]:
+def broker_only(port: int, count: int, qos: int) -> tuple[float, int, float]:
     topic = f"bench/{uuid.uuid4().hex[:6]}"
     seen: set[int] = set()
     done = threading.Event()
@@ -148,14 +149,16 @@ def broker_only(port: int, count: int, qos: int) -> tuple[float, int]:
     sub.subscribe(topic, qos)
     sub.loop_start()
     time.sleep(0.3)
+    cpu = time.process_time()
     started = _publish_elsewhere(port, topic, count, qos)
     done.wait(timeout=120)
+    cpu = time.process_time() - cpu
     sub.disconnect()
     sub.loop_stop()
-    return len(seen) / max(1e-9, (last[0] - started[0])), count - len(seen)
+    return len(seen) / max(1e-9, (last[0] - started[0])), count - len(seen), cpu * 1e6 / max(1, len(seen))
 
 
-def stored(ctx, port: int, count: int, qos: int) -> tuple[float, int]:  # noqa: ANN001
+def stored(ctx, port: int, count: int, qos: int) -> tuple[float, int, float]:  # noqa: ANN001
     name = f"mqtt-q{qos}-{uuid.uuid4().hex[:4]}"
     topic = f"bench/{name}"
     fields = [{"name": "sensor", "path": "payload.sensor"}, {"name": "seq", "path": "payload.seq", "type": "integer"},
@@ -166,22 +169,23 @@ def stored(ctx, port: int, count: int, qos: int) -> tuple[float, int]:  # noqa: 
     _run(ctx, name)  # registers the persistent session
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(run=_run(ctx, name)))
+    cpu = time.process_time()
     runner.start()
     time.sleep(0.5)
     started = _publish_elsewhere(port, topic, count, qos)
     runner.join()
+    cpu = time.process_time() - cpu
     run = result["run"]
     c = ctx()
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, table
 
     from cityhub.collect.models import Source
-    from cityhub.collect.upsert import build_table
 
     source = c.db.scalar(select(Source).where(Source.name == name))
-    n = c.db.execute(select(func.count()).select_from(build_table(source.resource_id, [], []))).scalar_one()
+    n = c.db.execute(select(func.count()).select_from(table(source.resource_id))).scalar_one()
     c.db.close()
     # The run stops as soon as max_messages are stored: from first publish to its end is the stored rate.
-    return n / max(1e-9, run.ended_at.timestamp() - started[0]), count - n
+    return n / max(1e-9, run.ended_at.timestamp() - started[0]), count - n, cpu * 1e6 / max(1, n)
 
 
 # --- 1M-row HTTP harvest -----------------------------------------------------------------------
@@ -247,12 +251,13 @@ def main() -> None:
         ctx = _platform(Path(tmp) / "data")
         with Mosquitto(Path(tmp) / "broker", max_queued=0, max_inflight=0) as broker:
             for qos, target in ((0, 0.8), (1, 0.6)):
-                peer, peer_lost = broker_only(broker.port, messages, qos)
-                ours, lost = stored(ctx, broker.port, messages, qos)
+                peer, peer_lost, peer_cpu = broker_only(broker.port, messages, qos)
+                ours, lost, our_cpu = stored(ctx, broker.port, messages, qos)
                 ratio = ours / peer
-                print(f"mqtt qos{qos}: broker-only {peer:,.0f} msg/s (lost {peer_lost}); stored {ours:,.0f} obs/s "
-                      f"(lost {lost}) = {ratio:.0%} of broker-only (target ≥ {target:.0%}) "
-                      f"{'OK' if ratio >= target and lost == 0 else 'BELOW'}")
+                print(f"mqtt qos{qos}: broker-only {peer:,.0f} msg/s (lost {peer_lost}, {peer_cpu:.1f} µs CPU/msg); "
+                      f"stored {ours:,.0f} obs/s (lost {lost}, {our_cpu:.1f} µs CPU/msg) = {ratio:.0%} of broker-only "
+                      f"(target ≥ {target:.0%}) {'OK' if ratio >= target and lost == 0 else 'BELOW'}; "
+                      f"load average {os.getloadavg()[0]:.1f}")
         harvest(ctx, rows)
 
 

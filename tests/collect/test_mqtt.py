@@ -80,3 +80,27 @@ def test_unreachable_broker_is_a_clear_error(sqlite_collect) -> None:
     sqlite_collect.source("nobroker", "mqtt", _cfg(9, "x", "cityhub-none"), FIELDS, KEY)
     run = sqlite_collect.run("nobroker")
     assert run["status"] == "failed" and "MQTT broker 127.0.0.1:9 unreachable" in run["error"]
+
+
+def test_raw_frame_keeps_exact_bytes_and_parses_to_the_same_records() -> None:
+    """A batch's raw frame holds each payload's exact bytes; parse (replay) gives the records the run stored."""
+    from cityhub.collect.connectors.base import Payload
+    from cityhub.collect.connectors.mqtt import MqttConfig, MqttConnector, _batch
+
+    def message(topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessage:
+        msg = mqtt.MQTTMessage(mid=1, topic=topic.encode())
+        msg.payload, msg.qos = payload, qos
+        return msg
+
+    batch = [message("a/1", b'{"v": 1}'), message("a/1", b"\n\n{}\n"), message("b/2", b"\xff\xfe binary"),
+             message("b/2", "기온 -".encode()), message("a/1", b"", qos=0)]
+    body, records = _batch(batch)
+    for msg in batch:
+        assert msg.payload in body
+    connector = MqttConnector(MqttConfig(topics=["#"], client_id="x"))
+    assert connector.parse(Payload(body=body)) == records
+    assert [r["payload"] for r in records] == [{"v": 1}, {}, None, "기온 -", ""]
+    # frames written before this format (one JSON line per message) still replay
+    old = b'{"topic":"a/1","qos":1,"payload":"{\\"v\\": 1}"}\n{"topic":"b","qos":1,"payload_b64":"/w=="}\n'
+    assert connector.parse(Payload(body=old)) == [{"topic": "a/1", "payload": {"v": 1}},
+                                                  {"topic": "b", "payload": None}]

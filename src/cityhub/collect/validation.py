@@ -27,6 +27,11 @@ def register_validator(fn: Validator) -> Callable[[], None]:
     return remove
 
 
+def has_validators() -> bool:
+    """Whether any check is registered (pages skip the per-row call when none is)."""
+    return bool(_VALIDATORS)
+
+
 def validate_row(source_name: str, row: dict[str, Any]) -> str | None:
     """The first reason any validator gives, or None."""
     for fn in list(_VALIDATORS):
