@@ -55,3 +55,29 @@ def test_request_decide_and_rollback_from_pages(sqlite_client, sqlite_people) ->
     back = client.post("/governance/dataset/od/versions/1/rollback", headers=steward.headers, follow_redirects=False)
     assert back.status_code == 303
     assert client.get("/api/v1/datasets/od", headers=steward.headers).json()["title"] == "기종점"
+
+
+def test_public_market_listing_shows_licence_and_terms_before_a_request(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
+    client, people = sqlite_client, sqlite_people
+    people.org("transit", "교통정책과")
+    steward = people.user("m@city.test", role="steward", org="transit")
+    offered = {"name": "od-market", "title": "기종점 통행량", "title_en": "Origin-destination trips",
+               "owner_org": "transit", "access_level": "restricted", "license_id": "KOGL-3",
+               "extras": {"market": True}}
+    hidden = {"name": "secret-plan", "title": "비공개 계획", "owner_org": "transit", "access_level": "restricted"}
+    public = {"name": "open-market", "title": "공개 자료", "owner_org": "transit", "access_level": "public",
+              "extras": {"market": True}}
+    for body in (offered, hidden, public):
+        assert client.post("/api/v1/datasets", json=body, headers=steward.headers).status_code == 201
+    for lang, words in (("ko", ("데이터 마켓", "기종점 통행량", "이용 약관", "제3자에게 재제공하지", "제한")),
+                        ("en", ("Data market", "Origin-destination trips", "Terms of use", "Request access"))):
+        page = client.get("/governance/market", headers={"accept-language": lang})  # anonymous visitor
+        assert page.status_code == 200
+        for word in words:
+            assert word in page.text, (lang, word)
+        assert "KOGL-3" in page.text and "/governance/access/request/od-market" in page.text
+        # not offered, or public (no request needed): not listed
+        assert "비공개 계획" not in page.text and "secret-plan" not in page.text and "open-market" not in page.text
+    # the listed dataset's rows stay closed until a request is approved
+    assert client.get("/api/v1/datasets/od-market").status_code == 404
+    assert "/governance/market" in client.get("/governance/access").text

@@ -127,6 +127,22 @@ def terms_of(ctx: RequestContext, *, dataset: str) -> AccessTerms:
                        terms_version=TERMS_VERSION, terms=TERMS)
 
 
+def offered_datasets(ctx: RequestContext) -> list[tuple[DatasetPublic, AccessTerms]]:
+    """Every internal or restricted dataset its publisher offers on the market, with the licence and terms
+    a request must accept (open to everyone: offering a dataset publishes its title, publisher and
+    licence, never its rows)."""
+    sys = _system(ctx)
+    out, offset = [], 0
+    while True:
+        page = catalog.list_datasets(sys, limit=1000, offset=offset)
+        for ds in page.items:
+            if ds.access_level != "public" and ds.state == "active" and (ds.extras or {}).get("market"):
+                out.append((ds, terms_of(ctx, dataset=ds.id)))
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return sorted(out, key=lambda pair: pair[0].title)
+
+
 def _public(ctx: RequestContext, req: AccessRequest) -> AccessRequestPublic:
     out = AccessRequestPublic.model_validate(req)
     sys = _system(ctx)

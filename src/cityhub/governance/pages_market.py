@@ -1,6 +1,6 @@
-"""Pages of the data market and versions that change things (ko/en): the request form with the licence and
-terms of use, a steward's approve/refuse buttons, and roll-back from the lineage page. Each calls the
-same service as the API and returns to the page it came from."""
+"""Pages of the data market and versions that change things (ko/en): the public listing of offered
+datasets, the request form with the licence and terms of use, a steward's approve/refuse buttons, and
+roll-back from the lineage page. Each calls the same service as the API and returns to the page it came from."""
 
 from __future__ import annotations
 
@@ -26,6 +26,30 @@ TEXT = {
            "accept": "I have read and accept the licence and terms of use", "submit": "Send the request",
            "level": "Access level", "publisher": "Publisher"},
 }
+
+
+MARKET = {
+    "ko": {"title": "데이터 마켓", "intro": "신청하면 이용할 수 있는 내부·제한 데이터입니다. 이용허락과 약관을 "
+                                        "읽은 뒤 목적과 기간을 적어 신청하면 제공 기관이 검토합니다.",
+           "dataset": "데이터셋", "publisher": "제공 기관", "level": "공개 수준", "license": "이용허락",
+           "terms": "이용 약관", "request": "이용 신청", "none": "신청할 수 있는 데이터가 없습니다.",
+           "mine": "내 신청과 이용량", "levels": {"internal": "내부", "restricted": "제한"}},
+    "en": {"title": "Data market", "intro": "Internal and restricted data you may use on request. Read the licence "
+                                            "and terms of use, then state your purpose and period; the publisher "
+                                            "reviews the request.",
+           "dataset": "Dataset", "publisher": "Publisher", "level": "Access level", "license": "Licence",
+           "terms": "Terms of use", "request": "Request access", "none": "No dataset is offered yet.",
+           "mine": "My requests and usage", "levels": {"internal": "internal", "restricted": "restricted"}},
+}
+
+
+@router.get("/governance/market")
+def market_listing(request: Request, ctx: Ctx) -> Response:
+    """The public listing of datasets offered on request, each with its licence and terms of use."""
+    lang = page_lang(request)
+    offers = [(ds, terms, terms.terms.get(lang, terms.terms["en"])) for ds, terms in market.offered_datasets(ctx)]
+    return render(request, "governance/market.html", c=MARKET.get(lang, MARKET["en"]), offers=offers,
+                  signed_in=ctx.actor.is_authenticated)
 
 
 @router.get("/governance/access/request/{dataset}")
