@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from cityhub.http import Ctx, ORJSONResponse
@@ -67,10 +68,29 @@ def register_person(ctx: Ctx, data: persons.PersonCreate) -> Any:
     return ORJSONResponse(persons.register_person(ctx, data=data), status_code=201)
 
 
+@router.get("/persons", response_class=ORJSONResponse)
+def list_persons(ctx: Ctx, limit: int = 100, offset: int = 0) -> Any:
+    """The registry without names or contacts (protection service; audited)."""
+    return persons.list_persons(ctx, limit=limit, offset=offset)
+
+
 @router.get("/persons/{person_id}", response_class=ORJSONResponse)
 def get_person(ctx: Ctx, person_id: str) -> Any:
     """One registered person (protection service; audited)."""
     return persons.get_person(ctx, person_id=person_id)
+
+
+@router.patch("/persons/{person_id}", response_class=ORJSONResponse)
+def update_person(ctx: Ctx, person_id: str, data: persons.PersonUpdate) -> Any:
+    """Swap the wearable, change the description or replace the guardians (protection service; audited)."""
+    return persons.update_person(ctx, person_id=person_id, data=data)
+
+
+@router.delete("/persons/{person_id}", status_code=204)
+def delete_person(ctx: Ctx, person_id: str) -> Response:
+    """Remove a person (consent withdrawn): the wearable's SOS is no longer recognised."""
+    persons.delete_person(ctx, person_id=person_id)
+    return Response(status_code=204)
 
 
 @router.post("/linked/sos", response_class=ORJSONResponse, status_code=201)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
@@ -46,6 +46,14 @@ class PersonCreate(BaseModel):
         return v
 
 
+class PersonUpdate(BaseModel):
+    """A new wearable (device swap), description or the full list of guardians; omitted fields stay."""
+
+    device_id: str | None = Field(default=None, min_length=3, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
+    guardians: list[Guardian] | None = None
+
+
 class SosSignal(BaseModel):
     device_id: str
     location: Location
@@ -69,15 +77,66 @@ def register_person(ctx: RequestContext, *, data: PersonCreate) -> dict[str, Any
     return {"id": person.id, "device_id": person.device_id, "kind": person.kind}
 
 
-def get_person(ctx: RequestContext, *, person_id: str) -> dict[str, Any]:
-    """One registered person (protection service; the read is audited)."""
-    _protection(ctx)
+def _load(ctx: RequestContext, person_id: str) -> ProtectedPerson:
     person = ctx.db.get(ProtectedPerson, person_id)
     if person is None:
         raise NotFound(f"person {person_id} not found")
-    note(ctx, "person.read", resource_kind="protected_person", resource_id=person.id)
+    return person
+
+
+def _full(person: ProtectedPerson) -> dict[str, Any]:
     return {"id": person.id, "device_id": person.device_id, "kind": person.kind, "name": person.name,
-            "birth_year": person.birth_year, "description": person.description, "guardians": person.guardians}
+            "birth_year": person.birth_year, "description": person.description, "guardians": person.guardians,
+            "created_at": person.created_at}
+
+
+def get_person(ctx: RequestContext, *, person_id: str) -> dict[str, Any]:
+    """One registered person (protection service; the read is audited)."""
+    _protection(ctx)
+    person = _load(ctx, person_id)
+    note(ctx, "person.read", resource_kind="protected_person", resource_id=person.id)
+    return _full(person)
+
+
+def list_persons(ctx: RequestContext, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """The registry without names or contacts (protection service; audited): id, wearable, kind, guardians count."""
+    _protection(ctx)
+    rows = ctx.db.scalars(select(ProtectedPerson).order_by(ProtectedPerson.created_at, ProtectedPerson.id)
+                          .limit(min(limit, 500)).offset(offset)).all()
+    note(ctx, "person.list", resource_kind="protected_person", detail={"count": len(rows)})
+    return {"items": [{"id": p.id, "device_id": p.device_id, "kind": p.kind, "guardians": len(p.guardians or [])}
+                      for p in rows],
+            "total": ctx.db.scalar(select(func.count()).select_from(ProtectedPerson)) or 0}
+
+
+def update_person(ctx: RequestContext, *, person_id: str, data: PersonUpdate) -> dict[str, Any]:
+    """Swap the wearable, change the description or replace the guardians (protection service; audited)."""
+    _protection(ctx)
+    person = _load(ctx, person_id)
+    changed = data.model_dump(exclude_unset=True)
+    if data.device_id and data.device_id != person.device_id:
+        if ctx.db.scalar(select(ProtectedPerson.id).where(ProtectedPerson.device_id == data.device_id)):
+            raise Conflict(f"device {data.device_id} is already registered",
+                           details={"device_id": ["already registered to someone else"]})
+        person.device_id = data.device_id
+    if "description" in changed:
+        person.description = data.description
+    if data.guardians is not None:
+        person.guardians = [g.model_dump() for g in data.guardians]
+    ctx.db.flush()
+    # The audit names what changed, never the values (they are the personal data).
+    note(ctx, "person.update", resource_kind="protected_person", resource_id=person.id,
+         detail={"fields": sorted(changed)})
+    return _full(person)
+
+
+def delete_person(ctx: RequestContext, *, person_id: str) -> None:
+    """Remove a person from the registry (consent withdrawn); their wearable's SOS is no longer recognised."""
+    _protection(ctx)
+    person = _load(ctx, person_id)
+    ctx.db.delete(person)
+    ctx.db.flush()
+    note(ctx, "person.delete", resource_kind="protected_person", resource_id=person_id)
 
 
 def sos(ctx: RequestContext, *, signal: SosSignal) -> dict[str, Any]:
