@@ -31,6 +31,17 @@ def upsert_rows(conn: Connection, table: Any, rows: list[dict[str, Any]], key: S
     return datastore.upsert_fed_rows(conn, table, rows)
 
 
+def delete_missing(conn: Connection, table: Any, column: str, *, above: Any, upto: Any | None,
+                   keep: Sequence[Any]) -> int:
+    """Delete rows whose `column` lies in (above, upto] (no upper end when None) but is not in `keep`:
+    a page of an upstream table sorted by that column covers this range, so a row missing from it is gone."""
+    col = table.table.c[column]
+    cond = [col > above, col.not_in(list(keep))] if keep else [col > above]
+    if upto is not None:
+        cond.append(col <= upto)
+    return conn.execute(table.table.delete().where(*cond)).rowcount or 0
+
+
 def count_rows(conn: Connection, table: Any) -> int:
     return conn.execute(select(func.count()).select_from(table.table)).scalar_one()
 

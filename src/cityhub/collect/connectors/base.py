@@ -74,6 +74,9 @@ class Page:
     deleted: list[dict[str, Any]] = field(default_factory=list)
     # An error answer landed for forensics; the pipeline records it and then fails the run.
     error: ConnectorError | None = None
+    # Harvests: the records are datastore rows of this remote resource (id, dataset, url, fields and the
+    # remote `_id` range the page covers), not datasets.
+    resource: dict[str, Any] | None = None
 
 
 @dataclass

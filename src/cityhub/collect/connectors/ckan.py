@@ -4,6 +4,11 @@ Pages `package_search?rows=…&start=…&sort=id asc` and takes the full dataset
 ckanext-harvest does; incremental runs add `fq=metadata_modified:[<last run − 1h> TO *]`. The
 watermark only moves at the end of a complete pass, so an interrupted run never skips a dataset.
 After a full pass, datasets that disappeared upstream are noticed and withdrawn here.
+
+Resources the portal serves from its DataStore bring their rows: `datastore_search` sorted by `_id`,
+page by page, after the page of datasets they belong to. A resource's rows are fetched again only when
+its `last_modified` moved; each page also tells which remote `_id` range it covers, so rows deleted
+upstream are deleted here. The resume cursor moves past a page of datasets only once their rows are in.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class CkanConfig(ConnectorConfig):
     notice_deletions: bool = True
     name_prefix: str = Field(default="", description="prefix for local dataset names")
     theme: str | None = Field(default=None, description="theme for harvested datasets")
+    datastore: bool = Field(default=True, description="also harvest the rows of resources in the portal's DataStore")
+    datastore_rows: int = Field(default=1000, ge=1, le=10_000, description="rows per datastore_search page")
 
 
 def _unwrap(doc: Any) -> Any:
@@ -75,6 +82,7 @@ class CkanConnector(Connector):
         cfg = self.config
         start = (fc.cursor or {}).get("start", 0)
         newest = fc.state.get("run_newest") if fc.cursor else None
+        rows_done: dict[str, str] = dict(fc.state.get("rows") or {})  # remote resource id → its last_modified
         fq = self._fq(fc)
         while True:
             params: dict[str, Any] = {"rows": cfg.rows, "start": start, "sort": "id asc"}
@@ -91,13 +99,52 @@ class CkanConnector(Connector):
             newest = max([*stamps, newest or ""]) or None
             start += len(records)
             done = not records or start >= int(result.get("count") or 0)
-            yield Page(payload=payload, records=records, cursor=None if done else {"start": start},
-                       state={"run_newest": newest})
+            yield Page(payload=payload, records=records, state={"run_newest": newest})
+            if cfg.datastore:
+                yield from self._rows_of(fc, records, rows_done)
             if done:
                 break
+            yield Page(payload=None, records=[], cursor={"start": start})  # this page's datasets and rows are in
         deleted = self._deleted(fc) if cfg.notice_deletions else []
         yield Page(payload=None, records=[], deleted=deleted,
                    state={"modified_since": newest or fc.state.get("modified_since"), "run_newest": None})
+
+    def _rows_of(self, fc: FetchContext, datasets: list[dict[str, Any]], done: dict[str, str]) -> Iterator[Page]:
+        """Pages of datastore rows for the DataStore resources of these datasets that changed."""
+        for ds in datasets:
+            for res in ds.get("resources") or []:
+                if not isinstance(res, dict) or not res.get("datastore_active") or not res.get("id"):
+                    continue
+                stamp = res.get("last_modified") or ds.get("metadata_modified") or ""
+                if done.get(res["id"]) == stamp:
+                    continue
+                yield from self._resource_rows(fc, ds, res)
+                done[res["id"]] = stamp
+                yield Page(payload=None, records=[], state={"rows": dict(done)})
+
+    def _resource_rows(self, fc: FetchContext, ds: dict[str, Any], res: dict[str, Any]) -> Iterator[Page]:
+        size, offset, after = self.config.datastore_rows, 0, 0
+        while True:
+            payload = self._action(fc, "datastore_search", {"resource_id": res["id"], "limit": size, "offset": offset,
+                                                            "sort": "_id", "include_total": "false"})
+            try:
+                result = _unwrap(load_json(payload.body))
+                records = [r for r in result.get("records") or [] if isinstance(r, dict) and "_id" in r]
+                fields = [f for f in result.get("fields") or [] if isinstance(f, dict) and f.get("id") != "_id"]
+            except (ConnectorError, AttributeError) as exc:
+                error = exc if isinstance(exc, ConnectorError) else ConnectorError(
+                    f"datastore_search of resource {res['id']}: not a datastore answer", code="layout_changed")
+                yield Page(payload=payload, records=[], error=error)
+                return
+            offset += len(records)
+            last = len(records) < size
+            until = None if last else max(r["_id"] for r in records)
+            yield Page(payload=payload, records=records, resource={
+                "id": res["id"], "dataset": ds["name"], "url": res.get("url"), "fields": fields,
+                "after": after, "until": until})
+            if last:
+                return
+            after = until
 
     def _deleted(self, fc: FetchContext) -> list[dict[str, Any]]:
         """Remote names we harvested before that the portal no longer lists."""
