@@ -2,6 +2,7 @@
 
 from cityhub.auth import models as auth_models  # noqa: F401
 from cityhub.catalog import models as catalog_models  # noqa: F401
+from cityhub.catalog import search_codes as catalog_search_codes  # noqa: F401
 from cityhub.catalog import search_docs as catalog_search_docs  # noqa: F401
 from cityhub.catalog import search_facets as catalog_search_facets  # noqa: F401
 from cityhub.context import models as context_models  # noqa: F401

@@ -127,3 +127,23 @@ def test_dataset_scoped_token_finds_only_its_datasets(client, city, people) -> N
         result = client.get("/api/v1/datasets", params=params, headers=headers).json()
         assert result["total"] == 1 and [d["name"] for d in result["items"]] == ["title-1"], params
         assert result["facets"]["access_level"] == {"public": 1}
+
+
+def test_facet_codes_follow_every_change(client, city, broad) -> None:  # noqa: ANN001
+    """Facets are counted from each row's stored value codes (search_codes.py): after an update that
+    hides a dataset or changes its values, and after a delete, no path counts what it was."""
+    steward = city["steward"]
+    seed(client, steward)
+    patch = client.patch("/api/v1/datasets/title-0", headers=steward.headers,
+                         json={"keywords": ["복지", "새말"], "theme": "economy", "access_level": "restricted"})
+    assert patch.status_code == 200, patch.text
+    assert client.delete("/api/v1/datasets/title-1", headers=steward.headers).status_code in (200, 204)
+    for who in (None, "analyst", "steward"):
+        person = city[who] if who else None
+        fast = search(client, person)
+        joined = search(client, person, *ALL_LEVELS[:1 if who is None else 3])
+        for result in (fast, joined):
+            facets = result["facets"]
+            assert sum(facets["theme"].values()) == result["total"], who
+            assert ("새말" in facets["keywords"]) == ("economy" in facets["theme"]) == (who == "steward"), who
+            assert facets["keywords"].get("k1", 0) == 1, who  # title-1 deleted, title-3 left

@@ -14,15 +14,15 @@ from collections import Counter
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, not_, or_, select, text
+from sqlalchemy import and_, func, inspect, literal_column, not_, or_, select, text
 from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
 from cityhub.auth.models import Organization
-from cityhub.catalog import ngrams, search_broad, search_facets, search_postgres, search_sqlite
+from cityhub.catalog import ngrams, search_broad, search_codes, search_facets, search_postgres, search_sqlite
 from cityhub.catalog.models import Dataset, DatasetKeyword, Resource
 from cityhub.catalog.schemas import DatasetSearch
-from cityhub.catalog.search_docs import DatasetSearchDoc, current, delete_doc, doc_values, split, upsert_doc
+from cityhub.catalog.search_docs import DatasetSearchDoc, current, delete_doc, doc_values, upsert_doc
 from cityhub.ctx import RequestContext
 
 Doc = DatasetSearchDoc
@@ -58,7 +58,9 @@ def reindex(db: Session, ds: Dataset, org_title: str | None, keywords: list[str]
     new = doc_values(ds, keywords, _formats_of(db, ds.id))
     if old is not None:
         delete_doc(db, old["doc"])  # type: ignore[arg-type]
+        search_codes.remove(db, old["doc"])  # type: ignore[arg-type]
     doc = upsert_doc(db, new, None)
+    search_codes.write(db, [(doc, new)])
     dialect_module(db).upsert(db, doc, ds.id, body, title=index_title(ds.title, ds.title_en),
                               vis=search_sqlite.visibility_term(ds.state, ds.access_level),
                               old_doc=old["doc"] if old else None)  # type: ignore[arg-type]
@@ -69,6 +71,7 @@ def unindex(db: Session, dataset_id: str) -> None:
     old = current(db, dataset_id)
     if old is not None:
         delete_doc(db, old["doc"])  # type: ignore[arg-type]
+        search_codes.remove(db, old["doc"])  # type: ignore[arg-type]
         search_facets.apply(db, old, None)
     dialect_module(db).delete(db, old["doc"] if old else None, dataset_id)  # type: ignore[arg-type]
 
@@ -79,6 +82,10 @@ def rebuild(db: Session, *, batch: int = 5_000, facets: bool = True) -> int:
     module = dialect_module(db)
     db.execute(Doc.__table__.delete())
     module.clear(db)
+    # Earlier search migrations run this before the facet codes table exists.
+    codes = inspect(db.connection()).has_table(search_codes.FacetCodes.__tablename__)
+    if codes:
+        search_codes.clear(db)
     orgs = dict(db.execute(select(Organization.id, Organization.title)).all())
     keywords: dict[str, list[str]] = {}
     for ds_id, word in db.execute(select(DatasetKeyword.dataset_id, DatasetKeyword.keyword)
@@ -104,18 +111,20 @@ def rebuild(db: Session, *, batch: int = 5_000, facets: bool = True) -> int:
                        "title": index_title(ds.title, ds.title_en),
                        "vis": search_sqlite.visibility_term(ds.state, ds.access_level)})
         if len(docs) >= batch:
-            done += _flush_rows(db, module, docs, bodies)
-    done += _flush_rows(db, module, docs, bodies)
+            done += _flush_rows(db, module, docs, bodies, codes)
+    done += _flush_rows(db, module, docs, bodies, codes)
     if facets:
         search_facets.rebuild(db)
     return done
 
 
-def _flush_rows(db: Session, module: ModuleType, docs: list[dict], bodies: list[dict]) -> int:
+def _flush_rows(db: Session, module: ModuleType, docs: list[dict], bodies: list[dict], codes: bool) -> int:
     n = len(docs)
     if n:
         db.execute(Doc.__table__.insert(), docs)
         module.insert_many(db, bodies)
+        if codes:
+            search_codes.write(db, [(d["doc"], d) for d in docs])
         docs.clear()
         bodies.clear()
     return n
@@ -264,28 +273,10 @@ def _browse_tally(ctx: RequestContext, query: DatasetSearch, where: Any) -> tupl
 
 
 def _tally(db: Session, source: Any, where: Any, fields: list[str]) -> tuple[int, dict[str, Counter]]:
-    """One read of the matched rows gives the total and every facet's counts."""
-    counters: dict[str, Counter] = {f: Counter() for f in fields}
-    total = 0
-    rows = db.execute(select(Doc.owner_org_id, Doc.theme, Doc.keywords, Doc.formats, Doc.license_id,
-                             Doc.access_level).select_from(source).where(where))
-    org, theme, kw, fmt, lic, acc = (counters.get(f) for f in ("organization", "theme", "keywords", "format",
-                                                                "license_id", "access_level"))
-    for owner, th, words, formats, license_id, access in rows:
-        total += 1
-        if org is not None and owner:
-            org[owner] += 1
-        if theme is not None and th:
-            theme[th] += 1
-        if kw is not None and words:
-            kw.update(split(words))
-        if fmt is not None and formats:
-            fmt.update(split(formats))
-        if lic is not None and license_id:
-            lic[license_id] += 1
-        if acc is not None:
-            acc[access] += 1
-    return total, counters
+    """One narrow read of the matched rows' facet codes gives the total and every facet's counts."""
+    codes = search_codes.FacetCodes
+    rows = db.scalars(select(codes.codes).select_from(source).outerjoin(codes, codes.doc == Doc.doc).where(where))
+    return search_codes.tally(db, rows, fields)
 
 
 def _finish(db: Session, counters: dict[str, Counter], limit: int) -> dict[str, dict[str, int]]:

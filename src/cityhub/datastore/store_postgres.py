@@ -71,25 +71,43 @@ def text_document(text_columns: list[str]) -> str:
     return " || ' ' || ".join(f"coalesce({quote(c)}, '')" for c in text_columns)
 
 
-def _has_trigrams(conn: Connection) -> bool:
-    """Whether pg_trgm is installed, installing it when allowed (a savepoint keeps a refusal harmless)."""
-    if conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first():
-        return True
-    try:
-        with conn.begin_nested():
-            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except sa.exc.DBAPIError as exc:  # no privilege, or not shipped with this server
-        log.info("pg_trgm unavailable, datastore q scans: %s", exc.orig)
-        return False
-    return True
+def _trigram_schema(conn: Connection) -> str | None:
+    """The schema holding pg_trgm, installing it (in `public` when that exists) if allowed."""
+    find = ("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm'")
+    schema = conn.exec_driver_sql(find).scalar()
+    if schema is None:
+        # In `public`, not the first schema of the search path: a per-tenant (or per-test) schema may be
+        # dropped, and the extension with it.
+        has_public = conn.exec_driver_sql("SELECT 1 FROM pg_namespace WHERE nspname = 'public'").first()
+        create = "CREATE EXTENSION IF NOT EXISTS pg_trgm" + (" SCHEMA public" if has_public else "")
+        try:
+            with conn.begin_nested():  # a savepoint: a refusal leaves the import's transaction usable
+                conn.exec_driver_sql(create)
+        except sa.exc.DBAPIError as exc:  # no privilege, or not shipped with this server
+            log.info("pg_trgm unavailable, datastore q scans: %s", exc.orig)
+            return None
+        schema = conn.exec_driver_sql(find).scalar()
+    return schema
 
 
 def build_text_index(conn: Connection, table: str, text_columns: list[str], row_count: int) -> bool:
-    """A GIN trigram index over the text columns as one expression (substring search works for Korean)."""
-    if not text_columns or row_count > TEXT_INDEX_MAX_ROWS or not _has_trigrams(conn):
+    """A GIN trigram index over the text columns as one expression (substring search works for Korean).
+
+    The operator class is named with its schema, so the index builds whatever the search path is; any
+    failure leaves the table without it (`q` then scans) rather than failing the import."""
+    if not text_columns or row_count > TEXT_INDEX_MAX_ROWS:
         return False
-    conn.exec_driver_sql(f"CREATE INDEX {quote(text_index_name(table))} ON {quote(table)} "
-                         f"USING gin (({text_document(text_columns)}) gin_trgm_ops)")
+    schema = _trigram_schema(conn)
+    if schema is None:
+        return False
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"CREATE INDEX {quote(text_index_name(table))} ON {quote(table)} "
+                                 f"USING gin (({text_document(text_columns)}) {quote(schema)}.gin_trgm_ops)")
+    except sa.exc.DBAPIError as exc:
+        log.warning("datastore text index not built for %s: %s", table, exc.orig)
+        return False
     return True
 
 
