@@ -106,7 +106,7 @@ def seed_demo(ctx: RequestContext, *, days: int = 30) -> int:
                 notes_en="Turbid water, low pressure, leak, no water and taste/odour complaints received by the "
                          "Waterworks Headquarters. Synthetic demo data.",
                 keywords=["상수도", "민원", "수돗물", "water supply", "complaints"], theme="environment",
-                update_frequency="realtime"))
+                update_frequency="realtime", synthetic=True))
         catalog.create_resource(ctx, dataset=ds.id, data=ResourceCreate(
             name=RESOURCE, format="API", description="complaints as they are received (synthetic)",
             url=f"{ctx.settings.site_url.rstrip('/')}/dataset/{DATASET}"))
