@@ -108,13 +108,16 @@ def record(db: Session, readings: Iterable[Reading]) -> int:
 def _record_sqlite(db: Session, readings: Iterable[Reading]) -> int:
     stamps: dict[datetime, str] = {}  # a batch shares few observedAt values: format each once
     rows = []
-    for r in readings:
-        stamp = stamps.get(r.observed_at)
+    for eid, etype, attr, when, value in readings:
+        stamp = stamps.get(when)
         if stamp is None:
-            stamp = stamps[r.observed_at] = sqlite_text(r.observed_at)
-        num = _numeric(r.value)
-        rows.append((r.entity_id, r.attr, stamp, num,
-                     None if num is not None else orjson.dumps(r.value).decode(), r.entity_type))
+            stamp = stamps[when] = sqlite_text(when)
+        kind = type(value)
+        if kind is float or kind is int:
+            rows.append((eid, attr, stamp, float(value), None, etype))
+        else:
+            num = _numeric(value)
+            rows.append((eid, attr, stamp, num, None if num is not None else orjson.dumps(value).decode(), etype))
     doc = orjson.dumps(rows).decode()
     conn = db.connection()
     last = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM ctx_observations").scalar_one()
@@ -141,7 +144,7 @@ def _record_pg(db: Session, readings: Iterable[Reading]) -> int:
 def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names: Iterable[str],
                   fallback_time: datetime) -> list[Reading]:
     """The observations carried by the changed attributes of one entity."""
-    from cityhub.context.attrs import parse_time
+    from cityhub.context.attrs import observed_instant, parse_time
 
     entity_time = fallback_time
     observed = attrs.get("dateObserved")
@@ -156,6 +159,6 @@ def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names
         if type(attr) is not dict or attr.get("type") != "Property" or name in SKIP:
             continue
         stamp = attr.get("observedAt")
-        when = entity_time if stamp is None else parse_time(stamp, "observedAt")
+        when = entity_time if stamp is None else observed_instant(stamp, "observedAt")
         out.append(Reading(entity_id, entity_type, name, when, attr.get("value")))
     return out
