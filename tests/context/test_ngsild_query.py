@@ -77,6 +77,47 @@ def test_geo_near_within_intersects_disjoint(city):
     assert ids(city.get(f"{NGSI}/entities", params=inter)) == ["link-1"]
 
 
+def test_near_point_pages_agree_with_the_exact_test(sqlite_client, sqlite_writer):
+    """The indexed near path (ids and coordinates first, JSON only for the shown page) gives the same
+    matches, order, count and pages as the great-circle distance; lines and polygons are tested exactly."""
+    import random
+
+    from cityhub.context.geo import distance_m
+
+    rng = random.Random(5)
+    c, h = sqlite_client, sqlite_writer.headers
+    center = (129.1, 35.15)
+    points = [(129.1 + rng.uniform(-0.03, 0.03), 35.15 + rng.uniform(-0.03, 0.03)) for _ in range(300)]
+    # stations right at the 2 km line (inside and just outside) and a road passing near
+    points += [(center[0], center[1] + 1999.0 / 111_195.08), (center[0], center[1] + 2001.0 / 111_195.08)]
+    batch = [air(i, lon, lat, pm25=float(i % 100)) for i, (lon, lat) in enumerate(points)]
+    road = {"id": "urn:ngsi-ld:AirQualityObserved:road-1", "type": "AirQualityObserved",
+            "pm25": {"type": "Property", "value": 60.0},
+            "location": {"type": "GeoProperty", "value": {"type": "LineString", "coordinates": [
+                [129.09, 35.166], [129.11, 35.166]]}}}  # ~1.8 km north of the centre at its closest
+    for k in range(0, len(batch), 100):
+        assert c.post(f"{NGSI}/entityOperations/upsert", json=batch[k:k + 100], headers=h).status_code == 201
+    assert c.post(f"{NGSI}/entityOperations/upsert", json=[road], headers=h).status_code == 201
+    expected = sorted([b["id"] for b, (lon, lat) in zip(batch, points, strict=True)
+                       if distance_m(*center, lon, lat) <= 2000 and b["pm25"]["value"] > 50] + [road["id"]])
+    params = {"type": "AirQualityObserved", "q": "pm25>50", "georel": "near;maxDistance==2000", "geometry": "Point",
+              "coordinates": f"[{center[0]},{center[1]}]", "count": "true", "limit": 7}
+    got: list[str] = []
+    for offset in range(0, len(expected) + 7, 7):
+        r = c.get(f"{NGSI}/entities", params={**params, "offset": offset, "options": "keyValues"})
+        assert r.status_code == 200, r.text
+        assert r.headers["NGSILD-Results-Count"] == str(len(expected))
+        assert all(e["pm25"] > 50 and "location" in e for e in r.json())
+        got.extend(e["id"] for e in r.json())
+    assert got == expected
+    ring = {**params, "q": None, "georel": "near;maxDistance==2000;minDistance==1000", "limit": 1000}
+    r = c.get(f"{NGSI}/entities", params={k: v for k, v in ring.items() if v is not None})
+    want = sorted(b["id"] for b, (lon, lat) in zip(batch, points, strict=True)
+                  if 1000 <= distance_m(*center, lon, lat) <= 2000)
+    assert sorted(e["id"] for e in r.json() if "road" not in e["id"]) == want
+    assert "urn:ngsi-ld:AirQualityObserved:busan-0301" not in {e["id"] for e in r.json()}
+
+
 def test_entities_know_their_district(city):
     r = city.get(f"{NGSI}/entities", params={"type": "AirQualityObserved", "district": "Seo-gu"})
     assert ids(r) == ["busan-0004", "busan-0005"]

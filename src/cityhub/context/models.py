@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text, cast, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -59,10 +59,20 @@ class ContextEntity(Base):
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     __table_args__ = (
-        Index("ix_ctx_entities_type_lat_lon", "type", "lat", "lon"),
         Index("ix_ctx_entities_type_district", "type", "district"),
         Index("ix_ctx_entities_bbox", "min_lat", "max_lat", "min_lon", "max_lon"),
     )
+
+
+# Geo narrowing: 0.01° latitude bands (≈1.1 km), then longitude, with the extent columns in the index so
+# the bounding-box test needs no table row (SQLite answers it from the index alone). Queries must spell
+# the band exactly as `lat_band()` does for the database to use this expression index.
+def lat_band(lat: Any) -> Any:
+    return cast(lat * literal_column("100"), Integer)
+
+
+Index("ix_ctx_entities_type_band_lon", ContextEntity.type, lat_band(ContextEntity.lat), ContextEntity.lon,
+      ContextEntity.lat, ContextEntity.min_lat, ContextEntity.max_lat, ContextEntity.min_lon, ContextEntity.max_lon)
 
 
 class Observation(Base):

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from cityhub.auth import policy
 from cityhub.context import geo, qlang
 from cityhub.context.attrs import render
-from cityhub.context.models import ContextEntity
+from cityhub.context.models import ContextEntity, lat_band
 from cityhub.context.problems import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from cityhub.context.qsql import compile_q
 from cityhub.ctx import RequestContext
@@ -19,6 +19,7 @@ from cityhub.governance import live_access
 
 T = ContextEntity.__table__
 M_PER_DEG = math.pi * 6_371_008.8 / 180  # the sphere geo.distance_m uses
+MAX_BANDS = 200  # a wider box (> 2° of latitude) scans a band range instead
 MAX_FLAT_RADIUS_M = 20_000.0  # beyond this the flat prefilter's 5% margin may not hold: no prefilter
 
 
@@ -89,6 +90,7 @@ def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
             # The representative point lies within the box grown by the largest entity extent indexed
             # (uses the type+lat+lon index); the exact bbox overlap and shapely test follow.
             pad = ctx.settings.context_geo_max_extent_deg
+            conds.append(_bands(min_lat - pad, max_lat + pad))
             conds.append(and_(T.c.lat.between(min_lat - pad, max_lat + pad),
                               T.c.lon.between(min_lon - pad, max_lon + pad),
                               T.c.max_lat >= min_lat, T.c.min_lat <= max_lat,
@@ -102,6 +104,17 @@ def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
         conds.append(compile_q(node, column=T.c.attrs, dialect=ctx.db.get_bind().dialect.name,
                                id_column=T.c.id, type_column=T.c.type))
     return conds
+
+
+def _bands(lo: float, hi: float) -> Any:
+    """The latitude bands a range touches, as the indexed expression: a short IN list lets the index seek
+    each band's longitude range (a range of bands would scan every longitude). Floor and ceil, with one band
+    either side, cover both truncating (SQLite) and rounding (PostgreSQL) casts."""
+    first, last = math.floor(lo * 100) - 1, math.ceil(hi * 100) + 1
+    band = lat_band(T.c.lat)
+    if last - first > MAX_BANDS:
+        return band.between(first, last)
+    return band.in_(list(range(first, last + 1)))
 
 
 def _point_near(query: EntityQuery) -> bool:
