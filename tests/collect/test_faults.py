@@ -36,6 +36,28 @@ def test_slow_upstream_times_out(sqlite_collect, rest) -> None:
     assert run["status"] == "failed" and "timed out after 0.2s" in run["error"] and run["requests"] == 2
 
 
+def test_run_time_limit_ends_the_run_and_keeps_committed_pages(sqlite_collect, rest) -> None:
+    """Each page answers slowly (0.4 s) and the source allows a whole run 1 s: the run ends failed,
+    naming the limit, long before its 10 pages; the pages committed before the limit stay."""
+    server, behaviour = rest
+    behaviour.slow = 0.4
+    src = sqlite_collect.source("limited", "http", _paged(server), READING_FIELDS, ["id"], run_timeout_seconds=1.0,
+                                max_retries=0)
+    assert src["run_timeout_seconds"] == 1.0
+    run = sqlite_collect.run("limited")
+    assert run["status"] == "failed" and "run time limit of 1 s reached" in run["error"], run
+    assert run["requests"] < 10
+    stored = sqlite_collect.rows(src)
+    assert len(stored) == run["rows_inserted"] < 95
+    assert [r["id"] for r in stored] == list(range(1, len(stored) + 1))  # whole pages, from the start
+    behaviour.slow = 0
+    r = sqlite_collect.client.patch("/api/v1/sources/limited", json={"run_timeout_seconds": 3600},
+                                    headers=sqlite_collect.headers)
+    assert r.status_code == 200 and r.json()["run_timeout_seconds"] == 3600, r.text
+    again = sqlite_collect.run("limited")
+    assert again["status"] == "succeeded" and len(sqlite_collect.rows(src)) == 95
+
+
 def test_html_instead_of_json(sqlite_collect, rest) -> None:
     server, behaviour = rest
     behaviour.html = True

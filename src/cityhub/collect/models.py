@@ -33,7 +33,8 @@ class Source(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     update_frequency: Mapped[str | None] = mapped_column(String(40))
     max_concurrency: Mapped[int] = mapped_column(Integer, default=1)
-    timeout_seconds: Mapped[float] = mapped_column(Float, default=30.0)
+    timeout_seconds: Mapped[float] = mapped_column(Float, default=30.0)  # one request
+    run_timeout_seconds: Mapped[float] = mapped_column(Float, default=3600.0)  # a whole run
     max_retries: Mapped[int] = mapped_column(Integer, default=3)
     # Incremental state committed with each page: watermark (e.g. last metadata_modified) and friends.
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -9,6 +9,7 @@ earlier runs and pages stay as they were, and the run ends failed with the upstr
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -108,18 +109,22 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
         sink = make_sink(env, source, connector, fields)
         sink.prepare(db)
         db.commit()
+        limit = source.run_timeout_seconds or None
         fc = FetchContext(cursor=run.cursor, state=dict(source.state or {}), timeout=source.timeout_seconds,
-                          max_retries=source.max_retries, source_name=source.name)
+                          max_retries=source.max_retries, source_name=source.name,
+                          run_limit=limit, deadline=time.monotonic() + limit if limit else None)
         requests = [run.requests or 0]  # survives a rollback of the failing page
 
         def count_request() -> None:
+            fc.check_deadline()  # no new request (nor retry) once the time is up
             requests[0] += 1
             run.requests = requests[0]
 
         fc.on_request = count_request
         try:
             pages = _replayed_pages(connector, env.payloads) if env.payloads is not None else connector.fetch(fc)
-            changed = _consume(env, db, run, source, connector, mapper, sink, pages)
+            changed = _consume(env, db, run, source, connector, mapper, sink, pages,
+                               check=fc.check_deadline)
         except ConnectorError as exc:
             db.rollback()
             _fail(db, run, source, exc.message, exc.upstream_message, requests[0])
@@ -144,7 +149,7 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
 
 
 def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Connector, mapper: Mapper,
-             sink: Sink, pages: Iterator[Page]) -> bool:
+             sink: Sink, pages: Iterator[Page], check: Callable[[], None] = lambda: None) -> bool:
     changed = False
     seq = 0
     layout_checked = False
@@ -181,6 +186,7 @@ def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Conn
         run.heartbeat_at = utcnow()
         db.commit()
         _report(env, run)
+        check()  # between pages: a connector that never asks for anything still stops in time
     return changed
 
 

@@ -24,7 +24,9 @@ class SourceFields(BaseModel):
     enabled: bool | None = None
     update_frequency: str | None = Field(default=None, description="daily, hourly, monthly, ... (freshness)")
     max_concurrency: int | None = Field(default=None, ge=1, le=16)
-    timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=3600, description="seconds one request may take")
+    run_timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 86400,
+                                              description="seconds a whole run may take; then it ends failed")
     max_retries: int | None = Field(default=None, ge=0, le=10)
 
 
@@ -89,6 +91,7 @@ class SourcePublic(BaseModel):
     update_frequency: str | None
     max_concurrency: int
     timeout_seconds: float
+    run_timeout_seconds: float
     max_retries: int
     state: dict[str, Any]
     health: SourceHealth

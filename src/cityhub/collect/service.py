@@ -81,6 +81,7 @@ def to_public(source: Source) -> SourcePublic:
         dataset_id=source.dataset_id, resource_id=source.resource_id, schedule_kind=source.schedule_kind,
         schedule_expr=source.schedule_expr, enabled=source.enabled, update_frequency=source.update_frequency,
         max_concurrency=source.max_concurrency, timeout_seconds=source.timeout_seconds,
+        run_timeout_seconds=source.run_timeout_seconds,
         max_retries=source.max_retries, state=source.state or {}, health=health_of(source),
         created_at=source.created_at, modified_at=source.modified_at)
 
@@ -120,7 +121,7 @@ def create_source(ctx: RequestContext, *, data: SourceCreate) -> SourcePublic:
                     dataset_id=dataset.id, owner_org_id=dataset.owner_org_id, schedule_kind=data.schedule_kind,
                     schedule_expr=data.schedule_expr, enabled=data.enabled, update_frequency=data.update_frequency,
                     creator_user_id=ctx.actor.user_id, state={})
-    for attr in ("max_concurrency", "timeout_seconds", "max_retries"):
+    for attr in ("max_concurrency", "timeout_seconds", "run_timeout_seconds", "max_retries"):
         if getattr(data, attr) is not None:
             setattr(source, attr, getattr(data, attr))
     if connector.sink == "table":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -45,6 +46,10 @@ class ConnectorError(Exception):
 
 class RetryableError(ConnectorError):
     """Timeouts, 5xx and call-limit answers: worth another try after a pause."""
+
+
+class RunTimedOut(ConnectorError):
+    """The run used up its source's time limit; pages committed before stay."""
 
 
 class LayoutChanged(ConnectorError):
@@ -89,6 +94,9 @@ class FetchContext:
     max_retries: int = 3
     source_name: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    # The source's limit for a whole run (seconds) and the time.monotonic() it ends at; None: no limit.
+    run_limit: float | None = None
+    deadline: float | None = None
     on_request: Callable[[], None] = lambda: None
     should_stop: Callable[[], bool] = lambda: False
     _client: httpx.Client | None = None
@@ -99,6 +107,12 @@ class FetchContext:
             self._client = httpx.Client(timeout=self.timeout, follow_redirects=True,
                                         headers={"user-agent": "cityhub-collect/0.1", **self.headers})
         return self._client
+
+    def check_deadline(self) -> None:
+        """Raise RunTimedOut once the run's time is up."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise RunTimedOut(f"run time limit of {self.run_limit:g} s reached; rows of the pages committed "
+                              "before stay", code="run_timeout")
 
     def close(self) -> None:
         if self._client is not None:
@@ -121,9 +135,13 @@ class FetchContext:
                   check: Callable[[httpx.Response], None] | None, redact: tuple[str, ...]) -> Payload:
         self.on_request()
         shown = redact_url(url, params, redact)
+        timeout = self.timeout
+        if self.deadline is not None:  # a request never outlives the run's time limit
+            timeout = max(0.001, min(timeout, self.deadline - time.monotonic()))
         try:
-            response = self.client.get(url, params=params, headers=headers)
+            response = self.client.get(url, params=params, headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:
+            self.check_deadline()  # cut short by the run's limit, not by the upstream's slowness
             raise RetryableError(f"timed out after {self.timeout:g}s: {shown}", code="timeout") from exc
         except httpx.TransportError as exc:
             raise RetryableError(f"upstream unreachable ({type(exc).__name__}): {shown}",
