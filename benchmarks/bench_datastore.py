@@ -148,6 +148,15 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of a server process so far (Linux /proc): what requests cost whatever the load."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(client: httpx.Client, urls: list[str]) -> list[float]:
     samples = []
     for url in urls:
@@ -201,9 +210,12 @@ def measure_queries(data_dir: Path, rid: str, queries: int, peer_queries: int) -
             first = client.get(query_urls(base, rid, 1, rnd, datasette=False)[0]).json()
             assert len(first["records"]) == 100 and first["total"] > 0, first
             timed(client, query_urls(base, rid, 10, rnd, datasette=False))
+            cpu_before = cpu_seconds(ours.pid)
             ours_p50, ours_p95 = p50_p95(timed(client, query_urls(base, rid, queries, rnd, datasette=False)))
+            cpu_ms = (cpu_seconds(ours.pid) - cpu_before) * 1000 / queries
         print(f"cityhub  district=X sorted by time, 100 rows + total: p50 {ours_p50:.1f} ms, p95 {ours_p95:.1f} ms"
-              f"  (target p95 <= 30 ms; total {first['total']:,}, estimated={first['total_was_estimated']})")
+              f"  (target p95 <= 30 ms; total {first['total']:,}, estimated={first['total_was_estimated']}); "
+              f"server CPU {cpu_ms:.1f} ms/request; load average {os.getloadavg()[0]:.1f}")
         peer = serve_datasette(data_dir / "cityhub.db", peer_port)
         if peer is None:
             print("datasette: not installed (make peers) — no ratio")
