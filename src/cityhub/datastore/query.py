@@ -106,6 +106,30 @@ def histogram_total(filters: dict[str, Any], fields: list[dict[str, Any]], histo
     return sum(hist.get(k, 0) for k in keys)
 
 
+def matches_nothing(filters: dict[str, Any], fields: list[dict[str, Any]], histograms: dict[str, Any]) -> bool:
+    """Whether some equality / IN filter asks only for values its column's histogram says no row holds.
+
+    Histograms count every value of a low-cardinality column at load time, so this is exact, and it
+    spares the page query a walk of the whole sort index looking for a value that is not there (a
+    mistyped district took a second on 10,000,000 rows).
+    """
+    types = _field_types(fields)
+    for name, spec in filters.items():
+        hist = histograms.get(name)
+        if not hist or spec is None:
+            continue
+        if isinstance(spec, dict):
+            if set(spec) - {"eq", "in"} or len(spec) != 1:
+                continue
+            spec = spec.get("eq", spec.get("in"))
+            if spec is None:
+                continue
+        values = spec if isinstance(spec, list) else [spec]
+        if not any(hist.get(_hist_key(coerce(name, types[name], v, sqlite=True)), 0) for v in values):
+            return True
+    return False
+
+
 def _hist_key(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
