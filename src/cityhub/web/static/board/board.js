@@ -180,6 +180,9 @@
       { alarm: shown.some((d) => d.overdue) });
   }
 
+  // the map fitted to the districts (their shapes were requested by the page's head, so this is quick)
+  const mapFitted = BoardMap.init().catch(report).finally(() => BoardMap.restyle());
+
   let frame = 0;
   function renderAll() {
     if (frame) return;
@@ -203,11 +206,13 @@
     recent = recent.filter((ev) => ev.id > (snap.cursor || 0));
     recent.forEach(mergeIncident);
     fillSelects();
+    await mapFitted; // drawn once the map has its final view: a later fit re-placed every marker and path
     BoardMap.drawIncidents();
     renderAll();
   }
   async function loadLayers() {
     S.layers = await B.getJSON(`/api/v1/board/layers?view=${B.view}`);
+    await mapFitted;
     BoardMap.drawLayers();
     renderAll();
   }
@@ -328,7 +333,6 @@
   B.on("refresh-directives", () => loadSnapshot().catch(report));
 
   window.BoardPage = { setDistrict, loadSnapshot, state: S };
-  BoardMap.init().catch(report).finally(() => BoardMap.restyle());
   Promise.all([loadSnapshot(), loadLayers()])
     .then(() => new Promise((resolve) => requestAnimationFrame(() => resolve())))
     .then(() => {
