@@ -37,6 +37,7 @@ from cityhub.db import utcnow
 LEASE = timedelta(seconds=5)
 RENEW_SECONDS = 1.5  # well inside LEASE, so a live process never loses its rows
 MARK_SECONDS = 0.05  # successes gathered this long are marked in one transaction
+GATHER_SECONDS = 0.01  # after a wake-up, rows committed this close together are claimed together
 BATCH = 200
 
 
@@ -125,7 +126,10 @@ class OutboxDispatcher:
         except Exception:  # the rows still go out when their backoff ends
             self.log.exception("resuming the outbox failed")
         while not self.stopping.is_set():
-            self.wake.wait(timeout=0.5)
+            if self.wake.wait(timeout=0.5):
+                # Rows committed together (a burst of incidents) are claimed in one write transaction, not
+                # one each: fewer writers queueing for SQLite's single lock beside the request path.
+                time.sleep(GATHER_SECONDS)
             self.wake.clear()
             try:
                 while self.dispatch_once() and not self.stopping.is_set():

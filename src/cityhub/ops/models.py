@@ -69,6 +69,9 @@ class Incident(Base):
 
     __table_args__ = (
         Index("ix_ops_incidents_type_created", "type", "created_at"),
+        # The duplicate check's range on latitude: without it every open incident of the type in the window
+        # was read (a linear cost per report at sustained load).
+        Index("ix_ops_incidents_type_lat", "type", "lat"),
         Index("ix_ops_incidents_state", "state"),
         Index("ix_ops_incidents_created", "created_at"),
     )
