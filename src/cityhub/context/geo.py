@@ -8,6 +8,7 @@ city scale).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,19 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def distance_from(lon0: float, lat0: float) -> Callable[[float, float], float]:
+    """distance_m from a fixed point, with that point's trigonometry done once (the same arithmetic)."""
+    p1, cos1 = math.radians(lat0), math.cos(math.radians(lat0))
+    sin, cos, radians, asin, sqrt = math.sin, math.cos, math.radians, math.asin, math.sqrt
+
+    def to(lon: float, lat: float) -> float:
+        p2 = radians(lat)
+        a = sin((p2 - p1) / 2) ** 2 + cos1 * cos(p2) * sin(radians(lon - lon0) / 2) ** 2
+        return 2 * 6_371_008.8 * asin(sqrt(a))
+
+    return to
 
 
 def entity_geometry(attrs: dict[str, Any], geoproperty: str) -> BaseGeometry | None:
