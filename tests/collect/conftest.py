@@ -1,4 +1,6 @@
-"""Collection test helpers: a steward with a dataset, sources made and run through the real HTTP API."""
+"""Collection test helpers: a steward with a dataset, sources made and run through the real HTTP API.
+
+The app, clients and people are the shared fixtures of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -13,37 +15,6 @@ os.environ.setdefault("CITYHUB_COLLECT_SCHEDULER", "false")
 
 from tests.fakes.rest import Behaviour, make_app  # noqa: E402
 from tests.fakes.server import FakeServer  # noqa: E402
-
-
-def _importable(module: str) -> bool:
-    import importlib
-
-    try:
-        importlib.import_module(module)
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture
-def app(settings, monkeypatch):  # noqa: ANN001, ANN201
-    """The real app; doors other engineers are still building and that fail to import are left out,
-    so collection tests do not go red for someone else's half-written module."""
-    from cityhub import app as app_module
-
-    monkeypatch.setattr(app_module, "ROUTER_MODULES", tuple(m for m in app_module.ROUTER_MODULES if _importable(m)))
-    return app_module.create_app(settings)
-
-
-@pytest.fixture
-def sqlite_client(sqlite_settings, monkeypatch):  # noqa: ANN001, ANN201
-    from fastapi.testclient import TestClient
-
-    from cityhub import app as app_module
-
-    monkeypatch.setattr(app_module, "ROUTER_MODULES", tuple(m for m in app_module.ROUTER_MODULES if _importable(m)))
-    with TestClient(app_module.create_app(sqlite_settings)) as c:
-        yield c
 
 
 class Collect:

@@ -10,13 +10,11 @@ from tests.conftest import LiveServer, People, make_settings
 
 
 @pytest.fixture
-def borough(tmp_path, monkeypatch) -> Iterator[tuple[LiveServer, People]]:
+def borough(tmp_path) -> Iterator[tuple[LiveServer, People]]:
     """A second, independent cityhub (a borough's portal) on a loopback port."""
-    from cityhub import app as app_module
-    from tests.collect.conftest import _importable
+    from cityhub.app import create_app
 
-    monkeypatch.setattr(app_module, "ROUTER_MODULES", tuple(m for m in app_module.ROUTER_MODULES if _importable(m)))
-    remote = app_module.create_app(make_settings(tmp_path / "borough"))
+    remote = create_app(make_settings(tmp_path / "borough"))
     with LiveServer(remote) as server:
         yield server, People(remote)
 

@@ -158,18 +158,10 @@ def test_interval_schedule_runs_from_the_database(tmp_path, rest) -> None:
     from fastapi.testclient import TestClient
 
     from cityhub.app import create_app
-    from tests.collect.conftest import _importable
     from tests.conftest import People, make_settings
 
     server, behaviour = rest
-    import cityhub.app as app_module
-
-    modules = tuple(m for m in app_module.ROUTER_MODULES if _importable(m))
-    original, app_module.ROUTER_MODULES = app_module.ROUTER_MODULES, modules
-    try:
-        app = create_app(make_settings(tmp_path, collect_scheduler=True, collect_schedule_refresh_seconds=0.3))
-    finally:
-        app_module.ROUTER_MODULES = original
+    app = create_app(make_settings(tmp_path, collect_scheduler=True, collect_schedule_refresh_seconds=0.3))
     with TestClient(app) as client:
         collect = Collect(client, People(app))
         cfg = {"url": f"{server.url}/items", "record_path": "data.items", "paging": "page", "page_size": 50}
