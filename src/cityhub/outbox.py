@@ -181,6 +181,10 @@ class OutboxDispatcher:
                 self.record_success(group, row)
         except Exception:
             self.log.exception("delivery bookkeeping failed", extra={"group": group})
+            # Stop renewing what could not be recorded: its lease runs out and it is tried again (same key).
+            with self.lock:
+                queued = {row.id for _, row, _ in self.done}
+            self._unhold([r.id for r in rows if r.id not in queued])
         finally:
             with self.lock:
                 self.busy.discard(group)
