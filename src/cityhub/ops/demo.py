@@ -43,7 +43,7 @@ DEMO_PERSONS: tuple[dict[str, Any], ...] = (
 class DemoAgencies:
     tokens: dict[str, str]  # agency code -> a fresh API token (the simulated rooms use them)
     staff: dict[str, str]  # agency code -> staff sign-in email (password DEMO_PASSWORD)
-    backfill: bool  # no incident yet: the rooms first play the last BACKFILL_MINUTES
+    backfill: bool  # no incident lately: the rooms first play the last BACKFILL_MINUTES
 
 
 def staff_email(code: str) -> str:
@@ -78,8 +78,10 @@ def seed_operations(ctx: RequestContext) -> DemoAgencies:
         if p["device_id"] not in known:
             ctx.db.add(ProtectedPerson(**p))
     ctx.db.flush()
-    empty = not ctx.db.scalar(select(func.count()).select_from(Incident))
-    return DemoAgencies(tokens=tokens, staff=staff, backfill=empty)
+    # The past weeks are seeded closed (demo_history); the rooms backfill today's last hours unless they did lately.
+    since = datetime.now(UTC) - timedelta(minutes=BACKFILL_MINUTES)
+    quiet = not ctx.db.scalar(select(func.count()).select_from(Incident).where(Incident.created_at >= since))
+    return DemoAgencies(tokens=tokens, staff=staff, backfill=quiet)
 
 
 def start_rooms(base_url: str, agencies: DemoAgencies, *, seed: int = 112, wait_seconds: float = 120.0,
