@@ -64,6 +64,24 @@ def test_full_text_q_in_korean(table):  # noqa: ANN001
     assert desk.rows(rid, q="없는말")["total"] == 0
 
 
+def test_values_no_row_holds_answer_empty_at_once(table):  # noqa: ANN001
+    """The column histograms say when an equality / IN filter cannot match (no walk of the sort index);
+    the answer is the same as the engines would give."""
+    from cityhub.datastore.query import matches_nothing
+
+    desk, rid = table
+    for filters in ({"district": "없는구"}, {"district": {"eq": "없는구"}}, {"district": {"in": ["없는구", "남구"]}},
+                    {"district": "중구", "station": "ST-9"}):
+        body = desk.rows(rid, filters=json.dumps(filters), sort="time desc")
+        assert body["total"] == 0 and body["records"] == [], filters
+    assert desk.rows(rid, filters=json.dumps({"district": ["없는구", "중구"]}))["total"] == 750
+    fields = [{"id": "district", "type": "text"}, {"id": "n", "type": "integer"}]
+    hist = {"district": {"중구": 3}, "n": {"1": 2}}
+    assert matches_nothing({"n": "2"}, fields, hist) and not matches_nothing({"n": 1.0}, fields, hist)
+    assert not matches_nothing({"district": {"ne": "중구"}}, fields, hist)
+    assert not matches_nothing({"other": "x"}, fields, hist)
+
+
 def test_full_text_q_is_answered_by_an_index(table):  # noqa: ANN001
     """Both backends index the text columns for `q`: SQLite an FTS5 trigram table, PostgreSQL a pg_trgm
     GIN index on the joined text columns, and the query's condition is one the index answers."""

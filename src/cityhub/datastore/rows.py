@@ -175,12 +175,14 @@ def upsert_rows(conn: Connection, fed: FedTable, rows: list[dict[str, Any]]) -> 
         counts.unchanged += len(rows) - changed
     else:  # no key declared: an append-only feed
         counts.inserted = len(rows)
-    _count(conn, table.name, counts.inserted)
+    _count(conn, table.name, counts.inserted, changed=counts.updated > 0)
     return counts
 
 
-def _count(conn: Connection, table: str, added: int) -> None:
-    if added:
+def _count(conn: Connection, table: str, added: int, *, changed: bool = False) -> None:
+    """Move the registry's row count. Value histograms (exact totals, "no row holds this value") no
+    longer hold once rows are added or changed, so they are dropped."""
+    if added or changed:
         registry = DatastoreTable.__table__
         conn.execute(registry.update().where(registry.c.table_name == table)
-                     .values(row_count=registry.c.row_count + added))
+                     .values(row_count=registry.c.row_count + added, histograms={}))

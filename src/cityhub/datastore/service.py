@@ -267,6 +267,8 @@ def search(ctx: RequestContext, *, resource_id: str, filters: dict[str, Any] | N
     table = table_for(meta.table_name, meta.fields, sqlite=conn.dialect.name == "sqlite")
     names = query.parse_fields(fields, table)
     where = _conditions(meta, table, conn, filters, q)
+    if filters and query.matches_nothing(filters, meta.fields, meta.histograms(list(filters))):
+        where.append(sa.false())  # the engines answer a constant false at once
     if distinct:
         names = [n for n in names if n != ID_COLUMN] or [f["id"] for f in meta.fields]
     columns = [table.c[n] for n in names]
