@@ -72,6 +72,28 @@ def test_mayors_office_issues_directives_from_the_board(client, crew) -> None:  
     assert [d["title"] for d in listed] == [body["title"]]
 
 
+def test_mayor_sees_the_incidents_the_feed_shows_and_directs_from_the_drawer(client, crew) -> None:  # noqa: ANN001
+    op, mayor = crew["operator"].headers, crew["mayor"].headers
+    inc = client.post("/api/v1/ops/incidents", json=fire(), headers=op).json()
+    person = client.post("/api/v1/ops/incidents", headers=op, json={
+        "type": "vulnerable_person", "severity": "high", "location": {"lon": 129.06, "lat": 35.16}}).json()
+    listed = client.get("/api/v1/board/snapshot", headers=mayor).json()["incidents"]
+    assert [i["id"] for i in listed] == [inc["id"]]  # no protected person's incident
+    drawer = client.get(f"/api/v1/board/incidents/{inc['id']}", headers=mayor).json()
+    assert drawer["address"] == fire()["address"] and drawer["timeline"] and drawer["cameras"] == []
+    assert client.get(f"/api/v1/board/incidents/{person['id']}", headers=mayor).status_code == 403
+    assert client.get(f"/api/v1/board/incidents/{inc['id']}", headers=crew["clerk"].headers).status_code == 403
+    r = client.post("/api/v1/board/directives", headers=mayor, json={
+        "title": "주변 대피 안내", "incident_id": inc["id"], "department": "safety-office",
+        "due_at": "2030-01-01T09:00:00+09:00"})
+    assert r.status_code == 201, r.text
+    for who in (op, mayor):
+        again = client.get(f"/api/v1/board/incidents/{inc['id']}", headers=who).json()
+        assert [d["title"] for d in again["directives"]] == ["주변 대피 안내"]
+        panel = client.get("/api/v1/board/snapshot", headers=who).json()["directives"]
+        assert [d["title"] for d in panel] == ["주변 대피 안내"]
+
+
 def test_incident_drawer_has_timeline_and_nearby_cameras(client, crew) -> None:  # noqa: ANN001
     seed_city(client.app.state.settings, sensors={"air": 5, "traffic": 5, "water": 2, "cameras": 400})
     op = crew["operator"].headers

@@ -23,7 +23,7 @@ from cityhub.board.models import BoardEvent, BoardSample
 from cityhub.context.districts import districts as district_list
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
-from cityhub.errors import NotFound
+from cityhub.errors import Forbidden, NotFound
 
 S = BoardSample.__table__
 SAMPLE_KEYS = ("pm25", "pm10", "averageVehicleSpeed", "pH", "waterLevel", "alerts")
@@ -52,8 +52,8 @@ def snapshot(ctx: RequestContext, *, view: str = "ops") -> dict[str, Any]:
         "districts": [{"code": d.code, "name_ko": d.name_ko, "name_en": d.name_en, "lon": d.lon, "lat": d.lat}
                       for d in district_list()],
         "live": sources.districts(ctx),
-        "incidents": sources.incidents(ctx) if staff else None,
-        "directives": sources.directives(ctx) if staff else None,
+        "incidents": _board_incidents(ctx) if staff else None,
+        "directives": _board_directives(ctx) if staff else None,
         "projects": [p.model_dump(mode="json") for p in list_projects(ctx, limit=1000).items],
         "economy": sources.economy(ctx),
         "water_complaints": water.panel(ctx),
@@ -61,6 +61,26 @@ def snapshot(ctx: RequestContext, *, view: str = "ops") -> dict[str, Any]:
         "can": {"directive": staff and policy.can(ctx, "directive.issue"),
                 "video": staff and policy.can(ctx, "camera.read")},
     }
+
+
+# Incidents about a protected person stay with those whose own rights let them read incidents (operators).
+PROTECTED_TYPES = ("vulnerable_person",)
+
+
+def _board_incidents(ctx: RequestContext) -> list[dict[str, Any]] | None:
+    """Every staff-board viewer gets each incident's type, place and state live (the feed); the snapshot lists them
+    the same way, read as the board: the mayor's office and department heads are neither operators nor agencies,
+    and the operations service would list them nothing."""
+    if policy.can(ctx, "incident.read", None):  # operators (and admins)
+        return sources.incidents(ctx)
+    rows = sources.incidents(ctx.with_actor(_system_actor()))
+    return None if rows is None else [r for r in rows if r["type"] not in PROTECTED_TYPES]
+
+
+def _board_directives(ctx: RequestContext) -> list[dict[str, Any]] | None:
+    """Open directives for the staff board: all of them, as the feed shows them (the operations service lists a
+    department member only their own department's, so the mayor's office would not see what it issued)."""
+    return sources.directives(ctx.with_actor(_system_actor()))
 
 
 def layers(ctx: RequestContext, *, view: str = "ops") -> dict[str, Any]:
@@ -108,7 +128,12 @@ def incident_detail(ctx: RequestContext, *, incident_id: str) -> dict[str, Any]:
     svc = sources.optional_module("cityhub.ops.service_incidents")
     if svc is None:
         raise NotFound("incidents are not available")
-    inc = svc.get_incident(ctx, incident_id=incident_id)
+    try:
+        inc = svc.get_incident(ctx, incident_id=incident_id)
+    except Forbidden:  # the mayor's office, department heads: the board shows them what its feed shows them
+        inc = svc.get_incident(ctx.with_actor(_system_actor()), incident_id=incident_id)
+        if inc.type in PROTECTED_TYPES:
+            raise
     out = inc.model_dump(mode="json")
     out["cameras"] = []
     if policy.can(ctx, "camera.read"):
@@ -116,7 +141,7 @@ def incident_detail(ctx: RequestContext, *, incident_id: str) -> dict[str, Any]:
 
         out["cameras"] = [c.model_dump(mode="json") for c in
                           find_nearest(ctx, location=inc.location, radius_m=500, limit=8)]
-    all_directives = sources.directives(ctx) or []
+    all_directives = _board_directives(ctx) or []
     out["directives"] = [d for d in all_directives if d.get("incident_id") == incident_id]
     return out
 
