@@ -85,7 +85,8 @@ def test_unreachable_broker_is_a_clear_error(sqlite_collect) -> None:
 def test_raw_frame_keeps_exact_bytes_and_parses_to_the_same_records() -> None:
     """A batch's raw frame holds each payload's exact bytes; parse (replay) gives the records the run stored."""
     from cityhub.collect.connectors.base import Payload
-    from cityhub.collect.connectors.mqtt import MqttConfig, MqttConnector, _batch
+    from cityhub.collect.connectors.mqtt import FRAME, MqttConfig, MqttConnector
+    from cityhub.collect.connectors.mqtt_worker import frame
 
     def message(topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessage:
         msg = mqtt.MQTTMessage(mid=1, topic=topic.encode())
@@ -94,11 +95,12 @@ def test_raw_frame_keeps_exact_bytes_and_parses_to_the_same_records() -> None:
 
     batch = [message("a/1", b'{"v": 1}'), message("a/1", b"\n\n{}\n"), message("b/2", b"\xff\xfe binary"),
              message("b/2", "기온 -".encode()), message("a/1", b"", qos=0)]
-    body, records = _batch(batch)
+    body = FRAME + frame(batch)
     for msg in batch:
         assert msg.payload in body
     connector = MqttConnector(MqttConfig(topics=["#"], client_id="x"))
-    assert connector.parse(Payload(body=body)) == records
+    records = connector.parse(Payload(body=body))
+    assert [r["topic"] for r in records] == ["a/1", "a/1", "b/2", "b/2", "a/1"]
     assert [r["payload"] for r in records] == [{"v": 1}, {}, None, "기온 -", ""]
     # frames written before this format (one JSON line per message) still replay
     old = b'{"topic":"a/1","qos":1,"payload":"{\\"v\\": 1}"}\n{"topic":"b","qos":1,"payload_b64":"/w=="}\n'

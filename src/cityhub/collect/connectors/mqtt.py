@@ -4,11 +4,16 @@ The session is persistent (fixed client id, clean_session False) so the broker k
 while we are away. Messages are acknowledged by hand, and only after the batch holding them has been
 landed, upserted and committed: a kill -9 before the commit means the broker delivers them again, and
 the keyed upsert makes that redelivery harmless.
+
+The subscriber runs in a process of its own (mqtt_worker) and hands over chunks of raw frame; this
+process only parses, maps and stores them, so the two do not compete for one GIL.
 """
 
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -37,60 +42,80 @@ class MqttConfig(ConnectorConfig):
 
 
 class _Session:
-    """A paho client in its own network thread; messages arrive on a queue, acks are sent by us."""
+    """The run's subscriber in its own process (mqtt_worker); its chunks arrive on a deque, acks go back."""
 
     def __init__(self, cfg: MqttConfig) -> None:
-        import paho.mqtt.client as mqtt
-
-        from cityhub.collect.connectors.mqtt_reader import client_class
-
         self.cfg = cfg
-        # paho's network thread appends, the run's thread pops: deque ends are thread-safe without a lock.
-        self.inbox: deque = deque()
+        self.chunks: deque = deque()  # (seq, count, frame bytes), appended by the reader thread
         self.connected = threading.Event()
         self.refused: str | None = None
-        self.client = client_class()(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, clean_session=False)
-        self.client.manual_ack_set(True)
-        self.client.max_inflight_messages_set(1000)
-        if cfg.username:
-            self.client.username_pw_set(cfg.username, cfg.password)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._arrived
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
+        self.proc: subprocess.Popen | None = None
+        self.reader: threading.Thread | None = None
 
-    def _arrived(self, _client, _userdata, msg) -> None:  # noqa: ANN001
-        self.inbox.append(msg)
-
-    def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:  # noqa: ANN001
-        if reason.is_failure:
-            self.refused = str(reason)
-            return
-        client.subscribe([(t, self.cfg.qos) for t in self.cfg.topics])
-        self.connected.set()
+    def _read(self) -> None:
+        out = self.proc.stdout
+        while True:
+            line = out.readline()
+            if not line:
+                self.refused = self.refused or "the MQTT subscriber process ended"
+                self.connected.set()
+                return
+            header = orjson.loads(line)
+            event = header.get("event")
+            if event is None:
+                self.chunks.append((header["seq"], header["count"], out.read(header["size"])))  # buffered: exact
+            elif event == "connected":
+                self.connected.set()
+            else:
+                self.refused = f"{event}: {header.get('reason')}"
+                self.connected.set()
 
     def open(self, timeout: float) -> None:
-        try:
-            self.client.connect(self.cfg.host, self.cfg.port, keepalive=30)
-        except OSError as exc:
-            raise ConnectorError(f"MQTT broker {self.cfg.host}:{self.cfg.port} unreachable: {exc}",
-                                 code="unreachable") from None
-        self.client.loop_start()
-        if not self.connected.wait(timeout) or self.refused:
+        self.proc = subprocess.Popen([sys.executable, "-m", "cityhub.collect.connectors.mqtt_worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._say(orjson.dumps(self.cfg.model_dump(mode="json")).decode())
+        self.reader = threading.Thread(target=self._read, daemon=True, name=f"mqtt-{self.cfg.client_id}")
+        self.reader.start()
+        # The subscriber process needs a moment to start before it can connect.
+        if not self.connected.wait(timeout + 30) or self.refused:
+            refused = self.refused or "timeout"
             self.close()
-            raise ConnectorError(f"MQTT broker refused or did not answer: {self.refused or 'timeout'}",
-                                 code="refused")
+            if refused.startswith("unreachable"):
+                raise ConnectorError(f"MQTT broker {self.cfg.host}:{self.cfg.port} unreachable: "
+                                     f"{refused.partition(': ')[2]}", code="unreachable")
+            raise ConnectorError(f"MQTT broker refused or did not answer: {refused}", code="refused")
 
-    def ack(self, messages: list) -> None:
-        for msg in messages:
-            if msg.qos > 0:
-                self.client.ack(msg.mid, msg.qos)
+    def waiting(self) -> int:
+        return sum(c[1] for c in list(self.chunks))
+
+    def ack(self, seq: int) -> None:
+        self._say(f"ack {seq}")
+
+    def _say(self, command: str) -> None:
+        try:
+            self.proc.stdin.write(command.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            pass  # the subscriber is gone: unacknowledged messages stay with the broker
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self.proc is None:
+            return
+        self._say("close")
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=5)
 
 
-POLL = 0.02
+POLL = 0.03
 # Raw frame of one batch: this line, then per run of messages on one topic a JSON header line
 # {"topic", "qos", "sizes"} followed by the payloads' exact bytes back to back and a newline.
 FRAME = b"cityhub-mqtt-batch/2\n"
@@ -104,37 +129,6 @@ def _value(payload: bytes) -> Any:
             return payload.decode("utf-8")
         except UnicodeDecodeError:
             return None
-
-
-def _batch(messages: list) -> tuple[bytes, list[dict[str, Any]]]:
-    """One pass over a batch: its raw frame (exact payload bytes, grouped by topic) and its records."""
-    parts: list[bytes] = [FRAME]
-    records: list[dict[str, Any]] = []
-    group: tuple[str, int] | None = None
-    payloads: list[bytes] = []
-    sizes: list[int] = []
-
-    def close_group() -> None:
-        if group is not None:
-            parts.append(orjson.dumps({"topic": group[0], "qos": group[1], "sizes": sizes}) + b"\n")
-            parts.extend(payloads)
-            parts.append(b"\n")
-
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    for msg in messages:
-        topic, payload = msg.topic, msg.payload
-        if group is None or topic != group[0] or msg.qos != group[1]:
-            close_group()
-            group, payloads, sizes = (topic, msg.qos), [], []
-        payloads.append(payload)
-        sizes.append(len(payload))
-        try:
-            value = loads(payload)
-        except decode_error:
-            value = _value(payload)
-        records.append({"topic": topic, "payload": value})
-    close_group()
-    return b"".join(parts), records
 
 
 def _parse_frame(body: bytes) -> list[dict[str, Any]]:
@@ -193,17 +187,20 @@ class MqttConnector(Connector):
         received = 0
         try:
             while True:
-                batch = self._collect(session, cfg, deadline=min(started + cfg.max_seconds,
-                                                                 time.monotonic() + cfg.batch_seconds))
+                chunks = self._collect(session, cfg, deadline=min(started + cfg.max_seconds,
+                                                                  time.monotonic() + cfg.batch_seconds))
                 now = time.monotonic()
-                if batch:
+                if chunks:
                     last_message = now
-                    received += len(batch)
-                    body, records = _batch(batch)  # records: what parse(body) gives, without reading it back
+                    count = sum(c[1] for c in chunks)
+                    received += count
+                    body = FRAME + b"".join(c[2] for c in chunks)
                     payload = Payload(body=body, request={"method": "SUBSCRIBE", "url": self._where(),
-                                                          "messages": len(batch)})
-                    yield Page(payload=payload, records=records)
-                    session.ack(batch)  # only now: the batch is committed
+                                                          "messages": count})
+                    yield Page(payload=payload, records=_parse_frame(body))
+                    session.ack(chunks[-1][0])  # only now: the batch is committed
+                if session.proc.poll() is not None and not session.chunks:
+                    raise ConnectorError("the MQTT subscriber process ended unexpectedly", code="subscriber_ended")
                 if (now - started >= cfg.max_seconds or now - last_message >= cfg.idle_seconds
                         or (cfg.max_messages and received >= cfg.max_messages) or fc.should_stop()):
                     return
@@ -211,18 +208,12 @@ class MqttConnector(Connector):
             session.close()
 
     def _collect(self, session: _Session, cfg: MqttConfig, deadline: float) -> list:
-        """Wait until a batch is full, its time is up or the stream pauses, then take it whole.
-
-        The run's thread looks only every POLL seconds: while it sleeps, paho's network thread has the
-        GIL to itself and drains the socket in large reads (the convoy of two busy threads trading the
-        GIL at every system call cost more CPU than the batch itself).
-        """
-        inbox = session.inbox
+        """Wait until a batch is full, its time is up or the stream pauses, then take its chunks."""
         seen = -1
         while True:
             now = time.monotonic()
-            waiting = len(inbox)
-            if waiting >= cfg.batch_size or now >= deadline:
+            waiting = session.waiting()
+            if waiting >= cfg.batch_size or now >= deadline or session.proc.poll() is not None:
                 break
             # Nothing new since the last look: the broker may be waiting for acks (its in-flight window,
             # 20 by default in Mosquitto), and acks only go out after a commit. Commit what we have.
@@ -230,8 +221,12 @@ class MqttConnector(Connector):
                 break
             seen = waiting
             time.sleep(max(0.0, min(POLL, deadline - now)))
-        take = min(len(inbox), cfg.batch_size)
-        return [inbox.popleft() for _ in range(take)]
+        chunks, count = [], 0
+        while session.chunks and count < cfg.batch_size:
+            chunk = session.chunks.popleft()
+            chunks.append(chunk)
+            count += chunk[1]
+        return chunks
 
     def _where(self) -> str:
         return f"mqtt://{self.config.host}:{self.config.port}/{'|'.join(self.config.topics)}"

@@ -1,0 +1,136 @@
+"""The MQTT subscriber of a run, in a process of its own (`python -m cityhub.collect.connectors.mqtt_worker`).
+
+paho's network thread and the thread that maps and stores batches would share one GIL: on a busy topic
+they spend more CPU trading it at every system call than on the messages. Here paho runs alone; every
+POLL seconds it hands what arrived to the run as one chunk: a JSON header line {"seq", "count", "size"}
+then `size` bytes of frame (per run of messages on one topic, a JSON line {"topic", "qos", "sizes"},
+the payloads' exact bytes back to back, a newline). Events are header lines with an "event" key.
+
+The run answers on stdin: `ack <seq>` once chunks up to <seq> are committed (QoS 1 messages are
+acknowledged to the broker only then), `close` at the end. When the run's process dies, stdin ends,
+this process disconnects without acknowledging, and the broker delivers the rest again later.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from collections import deque
+from typing import Any
+
+import orjson
+
+POLL = 0.02
+
+
+def frame(messages: list) -> bytes:
+    """Messages as frame groups: a header line per run of one topic and QoS, then the exact payloads."""
+    parts: list[bytes] = []
+    group: tuple[str, int] | None = None
+    payloads: list[bytes] = []
+    sizes: list[int] = []
+    for msg in messages:
+        topic, payload = msg.topic, msg.payload
+        if group is None or topic != group[0] or msg.qos != group[1]:
+            if group is not None:
+                parts += [orjson.dumps({"topic": group[0], "qos": group[1], "sizes": sizes}) + b"\n", *payloads, b"\n"]
+            group, payloads, sizes = (topic, msg.qos), [], []
+        payloads.append(payload)
+        sizes.append(len(payload))
+    if group is not None:
+        parts += [orjson.dumps({"topic": group[0], "qos": group[1], "sizes": sizes}) + b"\n", *payloads, b"\n"]
+    return b"".join(parts)
+
+
+class _Worker:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        import paho.mqtt.client as mqtt
+
+        from cityhub.collect.connectors.mqtt_reader import client_class
+
+        self.cfg = cfg
+        self.out = sys.stdout.buffer
+        self.inbox: deque = deque()  # paho's thread appends, the main loop pops
+        self.pending: dict[int, list[tuple[int, int]]] = {}  # chunk seq -> QoS 1 message ids to ack
+        self.seq = 0
+        self.client = client_class()(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg["client_id"],
+                                     clean_session=False)
+        self.client.manual_ack_set(True)
+        self.client.max_inflight_messages_set(1000)
+        if cfg.get("username"):
+            self.client.username_pw_set(cfg["username"], cfg.get("password"))
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, msg: self.inbox.append(msg)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
+
+    def emit(self, header: dict[str, Any], body: bytes = b"") -> None:
+        self.out.write(orjson.dumps(header) + b"\n" + body)
+        self.out.flush()
+
+    def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:  # noqa: ANN001
+        if reason.is_failure:
+            self.emit({"event": "refused", "reason": str(reason)})
+            return
+        client.subscribe([(t, self.cfg["qos"]) for t in self.cfg["topics"]])
+        self.emit({"event": "connected"})
+
+    def run(self) -> None:
+        try:
+            self.client.connect(self.cfg["host"], self.cfg["port"], keepalive=30)
+        except OSError as exc:
+            self.emit({"event": "unreachable", "reason": str(exc)})
+            return
+        self.client.loop_start()
+        try:
+            self._loop()
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def _loop(self) -> None:
+        stdin = sys.stdin.fileno()
+        commands = self.cfg.get("_rest", b"")
+        while True:
+            ready, _, _ = select.select([stdin], [], [], POLL)
+            if ready:
+                data = os.read(stdin, 65536)
+                if not data:
+                    return  # the run ended or its process died: leave unacknowledged messages to the broker
+                commands += data
+                *lines, commands = commands.split(b"\n")
+                for line in lines:
+                    if line == b"close":
+                        return
+                    if line.startswith(b"ack "):
+                        self._ack(int(line[4:]))
+            if self.inbox:
+                messages = [self.inbox.popleft() for _ in range(len(self.inbox))]
+                self.seq += 1
+                acks = [(m.mid, m.qos) for m in messages if m.qos > 0]
+                if acks:
+                    self.pending[self.seq] = acks
+                body = frame(messages)
+                self.emit({"seq": self.seq, "count": len(messages), "size": len(body)}, body)
+
+    def _ack(self, upto: int) -> None:
+        for seq in sorted(s for s in self.pending if s <= upto):
+            for mid, qos in self.pending.pop(seq):
+                self.client.ack(mid, qos)
+
+
+def main() -> None:
+    data = b""
+    while b"\n" not in data:  # the config line; unbuffered, so later commands stay on the descriptor
+        chunk = os.read(sys.stdin.fileno(), 65536)
+        if not chunk:
+            return
+        data += chunk
+    line, rest = data.split(b"\n", 1)
+    cfg = orjson.loads(line)
+    cfg["_rest"] = rest
+    _Worker(cfg).run()
+
+
+if __name__ == "__main__":
+    main()
