@@ -129,3 +129,48 @@ def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, peopl
     # the copies are not reachable through the SQL door
     sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{copies[0]}"'}, headers=steward.headers)
     assert sql.status_code in (400, 403, 404, 422)
+
+
+def test_versions_are_recorded_off_the_request_and_survive_a_dead_worker(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
+    """A change leaves an outbox row in its own transaction; a recorder started later (as after kill -9)
+    records the version. The write itself never waits for the snapshot and diff."""
+    import time
+
+    from sqlalchemy import select
+
+    from cityhub.governance.models_market import DatasetVersion, VersionOutbox
+    from cityhub.governance.version_outbox import VersionRecorder
+
+    client, people = sqlite_client, sqlite_people
+    app = client.app
+    app.state.version_recorder.stop()  # the worker is gone, as if its process were killed
+    people.org("env", "환경정책과")
+    steward = people.user("k@city.test", role="steward", org="env")
+    assert client.post("/api/v1/datasets", json={"name": "k9", "title": "k9", "owner_org": "env"},
+                       headers=steward.headers).status_code == 201
+    r = client.post("/api/v1/datasets/k9/resources", headers=steward.headers,
+                    files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
+    assert r.status_code == 201, r.text
+    ds_id = client.get("/api/v1/datasets/k9").json()["id"]
+
+    def stored() -> tuple[list, list]:
+        with app.state.session_factory() as db:
+            outbox = list(db.scalars(select(VersionOutbox.status).where(VersionOutbox.dataset_id == ds_id)))
+            made = list(db.scalars(select(DatasetVersion.number).where(DatasetVersion.dataset_id == ds_id)))
+        return outbox, made
+
+    outbox, made = stored()
+    assert outbox and set(outbox) == {"pending"} and made == []  # committed change, version still owed
+
+    recorder = VersionRecorder(app.state.session_factory, app.state.settings, app.state.bus)
+    recorder.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "pending" in stored()[0]:
+            time.sleep(0.1)
+    finally:
+        recorder.stop()
+    outbox, made = stored()
+    assert set(outbox) == {"done"} and made == [1]
+    items = client.get("/api/v1/governance/datasets/k9/versions").json()["items"]
+    assert len(items) == 1 and items[0]["diff"]["rows_added"] == 3

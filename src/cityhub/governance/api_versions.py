@@ -48,24 +48,25 @@ def rollback(dataset: str, number: int, ctx: Ctx) -> versions.VersionPublic:
 
 
 def install(app: FastAPI) -> None:
-    """Record a version after every committed change to a dataset (metadata, resources, rows, runs)."""
-    def on_change(topic: str, payload: dict) -> None:
-        from cityhub.cli import SYSTEM
-        from cityhub.ctx import RequestContext
+    """Record versions in the background: every committed dataset change left an outbox row; the bus
+    event only wakes the recorder (which also picks up rows a killed process left)."""
+    from cityhub.governance.version_outbox import VersionRecorder
 
-        factory = getattr(app.state, "session_factory", None)
-        if factory is None or not payload.get("id"):
-            return
-        db = factory()
-        try:
-            ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
-            versions.record_version(ctx, dataset_id=payload["id"])
-            db.commit()
-        except Exception:
-            db.rollback()
-            log.exception("could not record a dataset version", extra={"dataset": payload.get("id")})
-        finally:
-            db.close()
+    unsubscribes: list = []
 
-    unsubscribes = [app.state.bus.subscribe(t, on_change) for t in ("dataset.created", "dataset.updated")]
-    app.state.shutdown_hooks.append(lambda _app: [u() for u in unsubscribes])
+    def start(app: FastAPI) -> None:
+        recorder = VersionRecorder(app.state.session_factory, app.state.settings, app.state.bus)
+        app.state.version_recorder = recorder
+        unsubscribes.extend(app.state.bus.subscribe(t, recorder.notify) for t in ("dataset.created", "dataset.updated"))
+        recorder.start()
+
+    def stop(app: FastAPI) -> None:
+        for unsubscribe in unsubscribes:
+            unsubscribe()
+        unsubscribes.clear()
+        recorder = getattr(app.state, "version_recorder", None)
+        if recorder is not None:
+            recorder.stop()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)

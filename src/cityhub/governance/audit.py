@@ -83,17 +83,24 @@ def _on_flush(session: Session, _flush_context: Any) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    from cityhub.governance import version_outbox
+
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the write hooks queue entries (audit) and changed datasets (versions)
+    version_outbox.queue_changed(session)  # in this transaction: no version is lost across kill -9
     if session.info.get(PENDING) or session.info.get("gov_quarantine_pending"):
-        session.flush()  # the write hook may queue more entries
         flush_pending(session)
 
 
 def install_write_hook() -> None:
     """Record every write of audited models, in every domain, through one ORM hook; queued entries
     are written with the commit they belong to."""
+    from cityhub.governance import version_outbox
+
     if not event.contains(Session, "after_flush", _on_flush):
         event.listen(Session, "after_flush", _on_flush)
         event.listen(Session, "before_commit", _before_commit)
+    version_outbox.install_hook()
 
 
 def search(ctx: RequestContext, *, actor: str | None = None, action: str | None = None, resource: str | None = None,

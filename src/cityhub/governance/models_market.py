@@ -34,6 +34,26 @@ class DatasetVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class VersionOutbox(Base):
+    """A dataset whose change still needs its version recorded: written in the changing transaction
+    (so a version is never lost across kill -9) and worked off in the background by the shared outbox
+    engine, so imports do not wait for the snapshot and diff."""
+
+    __tablename__ = "gov_version_outbox"
+    __table_args__ = (Index("ix_gov_version_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(2000))
+
+
 class AccessRequest(Base):
     """A company's or researcher's request to use an internal or restricted dataset."""
 

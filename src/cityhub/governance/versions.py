@@ -30,6 +30,7 @@ from cityhub.catalog import service as catalog
 from cityhub.catalog.schemas import DatasetPublic, DatasetUpdate
 from cityhub.ctx import RequestContext
 from cityhub.errors import Conflict, NotFound
+from cityhub.governance import version_outbox
 from cityhub.governance.models import DatasetSchema
 from cityhub.governance.models_market import DatasetVersion
 
@@ -281,6 +282,7 @@ def _version(ctx: RequestContext, dataset_id: str, number: int) -> DatasetVersio
 def list_versions(ctx: RequestContext, *, dataset: str, limit: int = 100, offset: int = 0) -> tuple[list, int]:
     """A dataset's versions, newest first, with their diff summaries."""
     ref = catalog.get_dataset_ref(ctx, id_or_name=dataset)
+    version_outbox.drain(ctx, ref.id)
     total = ctx.db.scalar(select(func.count()).where(DatasetVersion.dataset_id == ref.id)) or 0
     rows = ctx.db.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == ref.id)
                           .order_by(DatasetVersion.number.desc()).limit(limit).offset(offset))
@@ -290,6 +292,7 @@ def list_versions(ctx: RequestContext, *, dataset: str, limit: int = 100, offset
 def get_version(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic:
     """One version: its metadata, resource manifest and diff."""
     ref = catalog.get_dataset_ref(ctx, id_or_name=dataset)
+    version_outbox.drain(ctx, ref.id)
     return _public(_version(ctx, ref.id, number), full=True)
 
 
@@ -297,6 +300,7 @@ def version_rows(ctx: RequestContext, *, dataset: str, number: int, resource_id:
     """The CSV snapshot of one resource's rows in a version (for download)."""
     ref = catalog.get_dataset_ref(ctx, id_or_name=dataset)
     policy.require(ctx, "dataset.download", ref)
+    version_outbox.drain(ctx, ref.id)
     version = _version(ctx, ref.id, number)
     entry = next((r for r in version.resources if r["resource_id"] == resource_id), None)
     if entry is None or not entry.get("snapshot") or not snapshot_path(ctx, entry["snapshot"]).exists():
@@ -309,6 +313,7 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     from cityhub.datastore import service as datastore
 
     ref = catalog.get_dataset_ref(ctx, id_or_name=dataset, action="dataset.govern")
+    version_outbox.drain(ctx, ref.id)
     target = _version(ctx, ref.id, number)
     prev = latest(ctx, ref.id)
     catalog.update_dataset(ctx, id_or_name=ref.id, data=DatasetUpdate(**target.meta))
