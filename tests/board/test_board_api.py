@@ -82,6 +82,20 @@ def test_mayor_sees_the_incidents_the_feed_shows_and_directs_from_the_drawer(cli
     drawer = client.get(f"/api/v1/board/incidents/{inc['id']}", headers=mayor).json()
     assert drawer["address"] == fire()["address"] and drawer["timeline"] and drawer["cameras"] == []
     assert client.get(f"/api/v1/board/incidents/{person['id']}", headers=mayor).status_code == 403
+    # nor in the live feed's replay (the operator's has it)
+    from cityhub.board.live import read_since
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the flusher logs events within a fraction of a second
+        with client.app.state.session_factory() as db:
+            if len([e for e in read_since(db, 0) if e["topic"] == "incident.created"]) == 2:
+                break
+        time.sleep(0.1)
+    for who, seen in ((op, {inc["id"], person["id"]}), (mayor, {inc["id"]})):
+        with client.stream("GET", "/api/v1/board/events?view=ops&after=0", headers=who) as feed:
+            lines = feed.iter_lines()
+            data = next(line for line in lines if line.startswith("data: ["))
+        assert {e["payload"]["id"] for e in json.loads(data[6:]) if e["topic"] == "incident.created"} == seen
     assert client.get(f"/api/v1/board/incidents/{inc['id']}", headers=crew["clerk"].headers).status_code == 403
     r = client.post("/api/v1/board/directives", headers=mayor, json={
         "title": "주변 대피 안내", "incident_id": inc["id"], "department": "safety-office",

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import StreamingResponse
 
+from cityhub.auth import policy
 from cityhub.board import live, service, sources
 from cityhub.http import Ctx, ORJSONResponse, dumps
 
@@ -53,8 +54,12 @@ def issue_directive(ctx: Ctx, data: dict[str, Any]) -> Any:
     return ORJSONResponse(sources.issue_directive(ctx, DirectiveCreate.model_validate(data)), status_code=201)
 
 
-def _frame(rows: list[dict[str, Any]], public: bool) -> bytes:
-    body = [{"id": r["id"], "topic": r["topic"], "at": r["at"], "payload": r["payload"]} for r in rows]
+def _frame(rows: list[dict[str, Any]], protected: bool) -> bytes:
+    """One SSE message; its id is the newest row's even when the viewer may not see that row (so a resume starts
+    after it). Incidents about a protected person only for viewers who may read incidents themselves."""
+    body = [{"id": r["id"], "topic": r["topic"], "at": r["at"], "payload": r["payload"]} for r in rows
+            if protected or not (r["topic"].startswith("incident.")
+                                 and r["payload"].get("type") in service.PROTECTED_TYPES)]
     return b"id: %d\nevent: batch\ndata: " % rows[-1]["id"] + dumps(body) + b"\n\n"
 
 
@@ -65,6 +70,7 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
     browser sends it on reconnect) or `after=<cursor from the snapshot>`; a board too far behind is told
     to reload (`event: resync`)."""
     public = not await asyncio.to_thread(service.staff_view, ctx, view)
+    protected = not public and policy.can(ctx, "incident.read", None)
     hub: live.Hub = request.app.state.board_hub
     listener = hub.listen(public)
     start = after
@@ -86,7 +92,7 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
                 yield b"event: resync\ndata: {}\n\n"
             if replay:
                 sent = replay[-1]["id"]
-                yield _frame(replay, public)
+                yield _frame(replay, protected)
             while asyncio.get_running_loop().time() < ends:
                 try:
                     batch = await asyncio.wait_for(listener.queue.get(), timeout=KEEPALIVE_SECONDS)
@@ -98,7 +104,7 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
                 fresh = [r for r in batch if r["id"] > sent]
                 if fresh:
                     sent = fresh[-1]["id"]
-                    yield _frame(fresh, public)
+                    yield _frame(fresh, protected)
         finally:
             hub.leave(listener)
 
