@@ -35,7 +35,8 @@ class MqttConfig(ConnectorConfig):
     username: str | None = None
     password: str | None = None
     batch_size: int = Field(default=1000, ge=1, le=100_000, description="messages per committed batch")
-    batch_seconds: float = Field(default=0.5, gt=0, description="commit at least this often")
+    # Each commit also lands, screens and scores its batch: fewer, larger batches cost less per message.
+    batch_seconds: float = Field(default=1.0, gt=0, description="commit at least this often")
     max_seconds: float = Field(default=30.0, gt=0, description="a run listens at most this long")
     idle_seconds: float = Field(default=2.0, gt=0, description="end the run after this long without messages")
     max_messages: int | None = Field(default=None, ge=1)
