@@ -54,9 +54,10 @@ def leftovers(client) -> dict[str, Any]:  # noqa: ANN001
         resources = conn.execute(sa.text("SELECT count(*) FROM resources")).scalar_one()
         registered = conn.execute(sa.text("SELECT count(*) FROM datastore_tables")).scalar_one()
     uuid_like = {n for n in names if len(n) >= 36 and n.count("-") >= 4 and n not in known}
+    loading = sorted(n for n in names if n.startswith("_loading_"))  # big loads not yet adopted
     files_dir = client.app.state.settings.files_dir
     stored = [p for p in files_dir.rglob("*") if p.is_file()] if files_dir.exists() else []
     tmp_dir = client.app.state.settings.data_dir / "tmp"
     temps = [p for p in tmp_dir.iterdir()] if tmp_dir.exists() else []
-    return {"tables": sorted(uuid_like), "resources": resources, "registered": registered,
+    return {"tables": sorted(uuid_like), "loading": loading, "resources": resources, "registered": registered,
             "files": stored, "tmp": temps}

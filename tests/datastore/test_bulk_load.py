@@ -1,8 +1,13 @@
-"""Big-file loading paths: the SQLite scratch-database load (ADBC + transfer copy) gives exactly the rows
-executemany gives, leaves no scratch file or attached database, and a failure after the copy leaves nothing.
+"""Big-file loading paths on SQLite — preload (ADBC straight into the database file, adopted by the request's
+transaction) and the scratch database (ADBC + transfer copy) — give exactly the rows executemany gives, leave
+no scratch file, attached database or `_loading_` table, and a failure after the rows leaves nothing.
 The index plan builds a (filter, time) index only where some filter value is rare."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import time
 
 import pyarrow as pa
 import pytest
@@ -38,29 +43,51 @@ def _all_rows(desk, resource_id):  # noqa: ANN001, ANN202
     return body["fields"], body["records"], body["total"]
 
 
-def test_scratch_load_matches_executemany(desk, monkeypatch):  # noqa: ANN001
+def _rows_seen_by_another_process(desk, table: str) -> int:  # noqa: ANN001
+    database = desk.client.app.state.engine.url.database
+    script = (f"import sqlite3; db = sqlite3.connect({database!r}); "
+              f"print(db.execute('SELECT count(*) FROM \"{table}\"').fetchone()[0])")
+    return int(subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, text=True).stdout)
+
+
+def _big_paths(monkeypatch, path: str) -> list[str]:  # noqa: ANN001
+    """Send every load down the big-file `path` ("preload" or "scratch"); returns the paths taken."""
+    monkeypatch.setattr(store_sqlite, "SCRATCH_MIN_ROWS", 1)
+    monkeypatch.setattr(store_sqlite, "PRELOAD_MIN_ROWS", 1)
+    used: list[str] = []
+    if path == "scratch":
+        monkeypatch.setattr(store_sqlite, "can_preload", lambda *_: False)
+    for name in ("preload", "_fill_scratch"):
+        real = getattr(store_sqlite, name)
+        monkeypatch.setattr(store_sqlite, name, lambda *a, _real=real, _name=name, **k: (
+            used.append(_name.strip("_").replace("fill_", "")), _real(*a, **k))[1])
+    return used
+
+
+@pytest.mark.parametrize("path", ["preload", "scratch"])
+def test_big_load_matches_executemany(desk, monkeypatch, path):  # noqa: ANN001
     content = _csv(300)
     monkeypatch.setattr(store_sqlite, "SCRATCH_MIN_ROWS", 10**9)
     plain = desk.load("plain.csv", content)
-    monkeypatch.setattr(store_sqlite, "SCRATCH_MIN_ROWS", 1)
-    used: list[str] = []
-    real = store_sqlite._fill_scratch
-    monkeypatch.setattr(store_sqlite, "_fill_scratch", lambda *a, **k: (used.append("scratch"), real(*a, **k)))
+    used = _big_paths(monkeypatch, path)
     fast = desk.load("fast.csv", content)
-    assert used == ["scratch"]
+    assert used == [path]
     assert _all_rows(desk, fast) == _all_rows(desk, plain)
     fields, records, total = _all_rows(desk, fast)
     assert total == 300 and records[3]["값"] is None and records[1]["맑음"] is True
     assert {f["id"]: f["type"] for f in fields}["측정일"] == "date" and records[0]["측정일"] == "2024-01-01"
     assert records[2]['a "quoted" name'] == 2 and records[2]["select"] == "코드2"
-    assert leftovers(desk.client)["tmp"] == []
+    left = leftovers(desk.client)
+    assert left["tmp"] == [] and left["loading"] == [] and fast in left["tables"]
+    assert _rows_seen_by_another_process(desk, fast) == 300  # committed to the file, not only to our cache
     with desk.client.app.state.engine.connect() as conn:  # the pooled connection came back detached
         attached = [row[1] for row in conn.exec_driver_sql("PRAGMA database_list")]
     assert attached == ["main"]
 
 
-def test_scratch_load_failure_after_copy_leaves_nothing(desk, monkeypatch):  # noqa: ANN001
-    monkeypatch.setattr(store_sqlite, "SCRATCH_MIN_ROWS", 1)
+@pytest.mark.parametrize("path", ["preload", "scratch"])
+def test_big_load_failure_after_the_rows_leaves_nothing(desk, monkeypatch, path):  # noqa: ANN001
+    used = _big_paths(monkeypatch, path)
 
     def broken(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("disk full while building the text index")
@@ -69,11 +96,57 @@ def test_scratch_load_failure_after_copy_leaves_nothing(desk, monkeypatch):  # n
     before = leftovers(desk.client)
     with pytest.raises(RuntimeError):
         desk.upload("broken.csv", _csv(50))
+    assert used == [path]
     after = leftovers(desk.client)
     assert after["tables"] == before["tables"] and after["resources"] == before["resources"]
-    assert after["registered"] == before["registered"] and after["tmp"] == []
+    assert after["registered"] == before["registered"] and after["tmp"] == [] and after["loading"] == []
     monkeypatch.undo()
     assert desk.upload("ok.csv", _csv(50)).status_code == 201  # the server keeps serving
+
+
+def test_preloaded_rows_refused_by_governance_leave_nothing(desk, monkeypatch):  # noqa: ANN001
+    """Personal data in a public dataset is refused after the rows were preloaded: they go too."""
+    used = _big_paths(monkeypatch, "preload")
+    before = leftovers(desk.client)
+    people = "성명,연락처,구명\n" + "".join(f"김철수{i},010-1234-{i:04d},중구\n" for i in range(60))
+    response = desk.upload("people.csv", people.encode())
+    assert response.status_code == 409, response.text
+    assert used == ["preload"] and "연락처" in response.json()["errors"]
+    after = leftovers(desk.client)
+    assert after["tables"] == before["tables"] and after["loading"] == [] and after["registered"] == 0
+
+
+def test_screened_rows_replace_the_preload(desk, monkeypatch):  # noqa: ANN001
+    """When governance treats columns on the way in, the treated rows are what gets loaded."""
+    from cityhub.datastore import service
+    from cityhub.governance import guard
+
+    used = _big_paths(monkeypatch, "preload")
+    real = service._screen
+
+    def treating(ctx, resource, raw):  # noqa: ANN001, ANN202
+        ctx.extra[guard.TREATMENTS_KEY] = {"select": "drop"}
+        return real(ctx, resource, raw)
+
+    monkeypatch.setattr(service, "_screen", treating)
+    resource_id = desk.load("treated.csv", _csv(120))
+    assert used == ["preload", "scratch"]  # the preload was dropped, the treated rows loaded in the transaction
+    fields, records, total = _all_rows(desk, resource_id)
+    assert total == 120 and "select" not in {f["id"] for f in fields} and records[5]["구명"] == "서구"
+    assert leftovers(desk.client)["loading"] == []
+
+
+def test_startup_sweep_drops_only_old_loading_tables(desk):  # noqa: ANN001
+    engine = desk.client.app.state.engine
+    old, young = f"_loading_{int(time.time()) - 7200}_a1", f"_loading_{int(time.time())}_b2"
+    with engine.connect() as conn:
+        for name in (old, young):
+            conn.exec_driver_sql(f'CREATE TABLE "{name}" (x INTEGER)')
+        conn.commit()
+        assert store_sqlite.sweep_loading_tables(conn, 3600) == [old]
+    assert leftovers(desk.client)["loading"] == [young]  # maybe another worker's load in progress
+    with engine.connect() as conn:
+        assert store_sqlite.sweep_loading_tables(conn, 0) == [young]
 
 
 def _typed(rows: int, counts: dict[str, int]) -> TypedTable:
@@ -90,8 +163,9 @@ def test_index_plan_composite_only_for_rare_values():
     assert index_plan(_typed(rows, skewed)) == [["구명", "시각"], ["시각"]]
 
 
-def test_common_filter_value_pages_through_the_time_index(desk, monkeypatch):  # noqa: ANN001
-    monkeypatch.setattr(store_sqlite, "SCRATCH_MIN_ROWS", 1)
+@pytest.mark.parametrize("path", ["preload", "scratch"])
+def test_common_filter_value_pages_through_the_time_index(desk, monkeypatch, path):  # noqa: ANN001
+    _big_paths(monkeypatch, path)
     resource_id = desk.load("even.csv", _csv(4000))
     body = desk.rows(resource_id, 구명="서구", sort="측정일시", limit=100)
     assert body["total"] == 1000 and len(body["records"]) == 100
@@ -104,4 +178,4 @@ def test_common_filter_value_pages_through_the_time_index(desk, monkeypatch):  #
             "LIMIT 100").all()
     detail = " ".join(str(row[-1]) for row in plan)
     assert "USING INDEX" in detail and "TEMP B-TREE" not in detail, detail
-    assert sa.inspect(engine).get_indexes(resource_id)  # the time indexes were copied with the rows
+    assert sa.inspect(engine).get_indexes(resource_id)  # the time indexes came with the rows

@@ -280,10 +280,13 @@ def create_resource(
     if upload is not None:
         stored = files.store_upload(ctx.settings, upload)
         res.url_type, res.file_path, res.sha256, res.size = "upload", stored.relative_path, stored.sha256, stored.size
+    tabular = bool(stored and fmt and fmt.upper() in TABULAR_FORMATS)
+    res.id = new_id()
     ctx.db.add(res)
-    ctx.db.flush()
+    if not tabular:  # the datastore flushes it after loading a big file lock-free (see load_resource)
+        ctx.db.flush()
     try:
-        if stored and fmt and fmt.upper() in TABULAR_FORMATS:
+        if tabular:
             from cityhub.datastore import service as datastore
 
             ref = _resource_ref(ctx, res, ds)

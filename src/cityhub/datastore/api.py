@@ -101,7 +101,8 @@ def download(
 
 
 def install(app) -> None:  # noqa: ANN001
-    """At start-up, set the rows gauge from what the datastore already holds (it lives in the database)."""
+    """At start-up, set the rows gauge from what the datastore already holds (it lives in the database), and
+    drop the half-loaded tables of a process killed mid-import."""
 
     def count_rows(app) -> None:  # noqa: ANN001
         import sqlalchemy as sa
@@ -113,4 +114,13 @@ def install(app) -> None:  # noqa: ANN001
             total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(DatastoreTable.row_count), 0))).scalar_one()
         metrics.DATASTORE_ROWS.set(total)
 
+    def sweep_loading(app) -> None:  # noqa: ANN001
+        from cityhub.datastore import store_sqlite
+
+        if app.state.engine.dialect.name != "sqlite":
+            return
+        with app.state.engine.connect() as conn:
+            store_sqlite.sweep_loading_tables(conn, app.state.settings.orphan_upload_min_age_seconds)
+
     app.state.startup_hooks.append(count_rows)
+    app.state.startup_hooks.append(sweep_loading)  # big loads a killed process left half-written

@@ -21,7 +21,7 @@ from cityhub.auth import policy
 from cityhub.ctx import RequestContext
 from cityhub.datastore import query, store_postgres, store_sqlite
 from cityhub.datastore import rows as fed_rows
-from cityhub.datastore.importers import guess_format, read_tabular
+from cityhub.datastore.importers import RawTable, guess_format, read_tabular
 from cityhub.datastore.infer import TypedTable, infer_types
 from cityhub.datastore.models import DatastoreTable
 from cityhub.datastore.rows import UpsertCounts  # noqa: F401 — re-exported for the collection pipeline
@@ -57,33 +57,76 @@ def _drop(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {store_sqlite.quote(name)}")
 
 
-def _write_table(ctx: RequestContext, name: str, typed: TypedTable, report: Progress) -> tuple[list, bool]:
-    """Create, fill and index the table inside the caller's transaction."""
-    conn = ctx.db.connection()
-    store = _store(conn)
-    store.begin(conn)
+def _replace_previous(ctx: RequestContext, conn: Connection, name: str) -> None:
     previous = ctx.db.get(DatastoreTable, name)
     if previous is not None:  # a re-upload replaces the rows
         _drop(conn, previous.table_name)
         metrics.DATASTORE_ROWS.dec(previous.row_count)
         ctx.db.delete(previous)
         ctx.db.flush()
-    table = new_table(name, _fields(typed), sqlite=conn.dialect.name == "sqlite")
-    total, done = typed.row_count, 0
+
+
+def _loaded(typed: TypedTable, report: Progress) -> Callable[[int], None]:
+    done = 0
 
     def loaded(rows: int) -> None:
         nonlocal done
         done += rows
-        report("loading", done, total)
+        report("loading", done, typed.row_count)
 
+    return loaded
+
+
+def _write_table(ctx: RequestContext, name: str, typed: TypedTable, report: Progress) -> tuple[list, bool]:
+    """Create, fill and index the table inside the caller's transaction."""
+    conn = ctx.db.connection()
+    store = _store(conn)
+    store.begin(conn)
+    _replace_previous(ctx, conn, name)
+    table = new_table(name, _fields(typed), sqlite=conn.dialect.name == "sqlite")
     plan = index_plan(typed)
     store.load_table(conn, table, typed.table, plan_indexes(table, plan), scratch_dir=ctx.settings.data_dir / "tmp",
-                     progress=loaded)
-    report("indexing", 0, len(plan) + 1)
+                     progress=_loaded(typed, report))
+    return plan, _text_index(conn, store, name, typed, plan, report)
+
+
+def _text_index(conn: Connection, store: ModuleType, name: str, typed: TypedTable, plan: list,
+                report: Progress) -> bool:
+    report("indexing", len(plan), len(plan) + 1)
     text_columns = [c.name for c in typed.columns if c.type == "text"]
     text_index = store.build_text_index(conn, name, text_columns, typed.row_count)
     report("indexing", len(plan) + 1, len(plan) + 1)
-    return plan, text_index
+    return text_index
+
+
+def _preload(ctx: RequestContext, name: str, typed: TypedTable, report: Progress) -> tuple[str, list] | None:
+    """Load a big table before this session writes anything (SQLite: straight into the database file on a
+    connection of its own, see store_sqlite.preload). None when that cannot be done safely now."""
+    conn = ctx.db.connection()
+    if conn.dialect.name != "sqlite" or not store_sqlite.can_preload(conn, typed.row_count):
+        return None
+    if ctx.db.get(DatastoreTable, name) is not None:  # a re-upload: its index names are taken
+        return None
+    table = new_table(name, _fields(typed), sqlite=True)
+    plan = index_plan(typed)
+    loading = store_sqlite.preload(conn, table, typed.table, plan_indexes(table, plan),
+                                   scratch_dir=ctx.settings.data_dir / "tmp",
+                                   progress=_loaded(typed, report),
+                                   indexing=lambda done, total: report("indexing", done, total + 1))
+    return loading, plan
+
+
+def _adopt(ctx: RequestContext, name: str, loading: str, typed: TypedTable, plan: list,
+           report: Progress) -> bool:
+    """The preloaded table takes its real name in this session's transaction; its text index follows."""
+    conn = ctx.db.connection()
+    store_sqlite.begin(conn)
+    store_sqlite.adopt(conn, loading, name)
+    return _text_index(conn, store_sqlite, name, typed, plan, report)
+
+
+def _screen(ctx: RequestContext, resource: Any, raw: RawTable) -> RawTable:
+    return governance_guard.screen_upload(ctx, resource=resource, raw=raw)  # treat, scan, validate
 
 
 def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
@@ -93,6 +136,11 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
     Types are decided over whole columns; the table is named by the resource id and indexed for
     filtered, sorted paging. Everything happens in the caller's transaction: an error (Invalid naming
     the line, column or field) leaves no table and no row behind once the caller rolls back.
+
+    Big files are loaded first, while this session has written nothing (the caller may leave the resource
+    row pending, unflushed, for that), then screened by governance; only if screening changed nothing
+    (no treatments, no rules: the same Arrow table comes back) is the preloaded table adopted, otherwise
+    it is dropped and the screened rows are loaded in the transaction as before.
     """
     policy.require(ctx, "datastore.write", resource.dataset)
     report = progress or ctx.extra.get(PROGRESS_KEY) or (lambda *_: None)
@@ -103,10 +151,19 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
     try:
         report("reading", 0, 1)
         raw = read_tabular(path, fmt, ctx.settings)
-        raw = governance_guard.screen_upload(ctx, resource=resource, raw=raw)  # treat, scan, validate
+        source = raw.table
         typed = infer_types(raw)
         report("reading", 1, 1)
-        plan, text_index = _write_table(ctx, resource.id, typed, report)
+        preloaded = _preload(ctx, resource.id, typed, report)
+        ctx.db.flush()  # the caller's pending rows (the resource) go in now, after the lock-free load
+        raw = _screen(ctx, resource, raw)
+        if preloaded is not None and raw.table is source:
+            loading, plan = preloaded
+            text_index = _adopt(ctx, resource.id, loading, typed, plan, report)
+        else:  # screening treated or refused rows: type and load what it accepted
+            if raw.table is not source:
+                typed = infer_types(raw)
+            plan, text_index = _write_table(ctx, resource.id, typed, report)
         ctx.db.add(DatastoreTable(
             resource_id=resource.id, table_name=resource.id, row_count=typed.row_count, fields=_fields(typed),
             histograms={c.name: c.histogram for c in typed.columns if c.histogram is not None},

@@ -2,17 +2,26 @@
 
 Dialect-specific SQL lives here and in store_postgres.py only.
 
-Big loads go through a scratch database: ADBC's SQLite driver writes the Arrow batches and builds the
-indexes there in C, on its own file (so it never waits for the write lock the request's transaction
-holds), then one `INSERT INTO main.t SELECT * FROM scratch.t` on the request's connection copies rows
-and index b-trees page by page (SQLite's transfer optimisation: identical column affinities and
-indexes, empty target). The copy is part of the request's transaction, so a failure or kill -9 leaves
-no table behind; the scratch file is unlinked as soon as it is attached and read.
+Big loads (`preload`) go straight into the main database file from a loader process (loader.py: ADBC's
+SQLite driver, which carries its own SQLite, must not open our database file in our process): it writes the
+Arrow batches and builds the indexes in C into a fresh table named `_loading_<time>_<hex>`, committed in
+chunks so other writers get turns. The request's transaction then renames it to its real
+name together with the registry row, so the table exists under its name only if the import commits. A
+rolled-back import leaves the `_loading_` table behind only until the connection returns to the pool,
+where it is dropped; a process killed mid-load leaves one for the start-up sweep (`sweep_loading_tables`).
+This only works while the request's own connection holds no write lock (the loader would wait for it):
+otherwise big loads go through a scratch database whose rows and index b-trees one
+`INSERT INTO main.t SELECT * FROM scratch.t` copies in the request's transaction (SQLite's transfer
+optimisation: identical column affinities and indexes, empty target).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +35,12 @@ BATCH_ROWS = 100_000
 # Below this many rows executemany is as quick as setting up a scratch database.
 SCRATCH_MIN_ROWS = 50_000
 SCRATCH_ALIAS_KEY = "datastore_scratch_aliases"  # on the pool record: scratch databases to DETACH at check-in
+# The loader process costs a few hundred milliseconds to start; below this the scratch database is as quick.
+PRELOAD_MIN_ROWS = 500_000
+LOADING_PREFIX = "_loading_"
+LOADING_KEY = "datastore_loading_tables"  # on the pool record: preloaded tables to drop at check-in
+# Rows per loader transaction: other writers get the lock between chunks, and the WAL stays short.
+PRELOAD_CHUNK_ROWS = 1_000_000
 # A trigram index on a huge table costs more load time than the occasional `q` scan saves.
 FTS_MAX_ROWS = 200_000
 
@@ -71,8 +86,113 @@ def _adbc():  # noqa: ANN202
     return adbc
 
 
+def _main_file(conn: Connection) -> str | None:
+    return next((row[2] for row in _raw(conn).execute("PRAGMA database_list") if row[1] == "main" and row[2]),
+                None)
+
+
 def _file_backed(conn: Connection) -> bool:
-    return any(row[1] == "main" and row[2] for row in _raw(conn).execute("PRAGMA database_list"))
+    return _main_file(conn) is not None
+
+
+def can_preload(conn: Connection, rows: int) -> bool:
+    """Whether `preload` may run now: a big load, ADBC present, a database file, and no write transaction
+    open on the request's connection (the loader would wait for our own lock)."""
+    return (rows >= PRELOAD_MIN_ROWS and _adbc() is not None and not _raw(conn).in_transaction
+            and _file_backed(conn))
+
+
+def preload(conn: Connection, table: sa.Table, data: pa.Table, indexes: list[sa.Index], *, scratch_dir: Path,
+            progress: Callable[[int], None] | None = None,
+            indexing: Callable[[int, int], None] | None = None) -> str:
+    """Write `data` and `indexes` into a fresh `_loading_…` table of the main file, committed by a loader
+    process (cityhub.datastore.loader: ADBC's own SQLite must not share this process with ours); returns
+    its name, which `adopt` turns into `table.name` in the caller's transaction.
+
+    The name is recorded on the pooled connection first, so whatever happens next (an error here, a
+    refusal later, a rollback) the table is dropped when the connection is checked in, unless adopted.
+    """
+    names = [c.name for c in table.columns if c.name in data.column_names]
+    if names != [c.name for c in table.columns][1:]:
+        raise ValueError("the Arrow table must hold every column of the datastore table, in order")
+    loading = f"{LOADING_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"
+    conn.connection.info.setdefault(LOADING_KEY, []).append(loading)
+    twin = sa.Table(loading, sa.MetaData(), *(sa.Column(c.name, c.type, primary_key=c.primary_key, quote=True)
+                                              for c in table.columns))
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    # "upload-" prefix: start-up recovery sweeps such files left by a process killed mid-load.
+    arrow = scratch_dir / f"upload-datastore-{uuid.uuid4().hex}.arrow"
+    job = {"database": _main_file(conn), "arrow": str(arrow), "table": loading, "chunk_rows": PRELOAD_CHUNK_ROWS,
+           "ddl": str(sa.schema.CreateTable(twin).compile(dialect=conn.dialect)),
+           "indexes": [str(sa.schema.CreateIndex(sa.Index(index.name, *(twin.c[c.name] for c in index.columns)))
+                           .compile(dialect=conn.dialect)) for index in indexes]}
+    proc = None
+    try:
+        with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_file(sink, data.select(names).schema) as writer:
+            writer.write_table(data.select(names), max_chunksize=BATCH_ROWS)
+        proc = subprocess.Popen([sys.executable, "-m", "cityhub.datastore.loader"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdin.write(json.dumps(job).encode())
+        proc.stdin.close()
+        done = 0
+        for line in proc.stdout:
+            word, *numbers = line.split()
+            if word == b"rows" and progress:
+                progress(int(numbers[0]) - done)
+                done = int(numbers[0])
+            elif word == b"index" and indexing:
+                indexing(int(numbers[0]), int(numbers[1]))
+        error = proc.stderr.read().decode(errors="replace")
+        if proc.wait() != 0:
+            raise RuntimeError(f"the datastore loader failed: {error.strip().splitlines()[-1:] or proc.returncode}")
+    finally:
+        if proc is not None and proc.poll() is None:  # interrupted: stop it before its table is dropped
+            proc.kill()
+            proc.wait()
+        arrow.unlink(missing_ok=True)
+    return loading
+
+
+def adopt(conn: Connection, loading: str, name: str) -> None:
+    """Give a preloaded table its real name inside the caller's transaction (its indexes keep theirs)."""
+    conn.exec_driver_sql(f"ALTER TABLE {quote(loading)} RENAME TO {quote(name)}")
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def _drop_unadopted(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    """A preloaded table still under its `_loading_` name was never adopted by a commit: drop it."""
+    names = connection_record.info.pop(LOADING_KEY, None) if connection_record is not None else None
+    if not names or dbapi_connection is None:
+        return
+    for loading in names:
+        try:
+            if dbapi_connection.in_transaction:
+                dbapi_connection.rollback()
+            dbapi_connection.execute(f"DROP TABLE IF EXISTS {quote(loading)}")
+            dbapi_connection.commit()
+        except Exception:  # noqa: BLE001 — the start-up sweep gets it next time
+            log.warning("could not drop a datastore table that was never adopted", extra={"table": loading})
+
+
+def sweep_loading_tables(conn: Connection, min_age_seconds: float) -> list[str]:
+    """Drop `_loading_` tables left by a process killed mid-load, once older than `min_age_seconds` (a
+    younger one may be another worker's load in progress). Runs outside any transaction."""
+    cutoff = time.time() - min_age_seconds
+    pattern = LOADING_PREFIX.replace("_", "\\_") + "%"
+    found = [row[0] for row in _raw(conn).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\\'", (pattern,))]
+    dropped = []
+    for name in found:
+        try:
+            stamp = int(name[len(LOADING_PREFIX):].split("_", 1)[0])
+        except ValueError:
+            continue
+        if stamp <= cutoff:
+            _raw(conn).execute(f"DROP TABLE IF EXISTS {quote(name)}")
+            dropped.append(name)
+    if _raw(conn).in_transaction:
+        _raw(conn).commit()
+    return dropped
 
 
 def _scratch_shape(conn: Connection, table: sa.Table, indexes: list[sa.Index]) -> tuple[str, list[str]]:
