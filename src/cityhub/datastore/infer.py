@@ -86,8 +86,8 @@ def _canonical(values: pa.ChunkedArray, pattern: str) -> bool:
     return _all(pc.fill_null(pc.match_substring_regex(values, pattern), True))
 
 
-def _to_dates(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
-    if _canonical(values, _ISO_DATE):
+def _to_dates(values: pa.ChunkedArray, canonical: bool | None = None) -> pa.ChunkedArray | None:
+    if canonical or (canonical is None and _canonical(values, _ISO_DATE)):
         try:
             pc.cast(values, pa.date32())  # validates 2024-02-30 and friends
             return values
@@ -108,8 +108,8 @@ def _to_dates(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
     return iso
 
 
-def _to_datetimes(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
-    if _canonical(values, _ISO_DATETIME):
+def _to_datetimes(values: pa.ChunkedArray, canonical: bool | None = None) -> pa.ChunkedArray | None:
+    if canonical or (canonical is None and _canonical(values, _ISO_DATETIME)):
         try:
             pc.cast(values, pa.timestamp("s"))
         except pa.ArrowInvalid:
@@ -139,8 +139,9 @@ def _to_datetimes(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
     return pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S")
 
 
-def _convert(kind: str, values: pa.ChunkedArray) -> pa.ChunkedArray | None:
-    """Typed values for `kind`, or None when some value does not fit after all."""
+def _convert(kind: str, values: pa.ChunkedArray, canonical: bool | None = None) -> pa.ChunkedArray | None:
+    """Typed values for `kind`, or None when some value does not fit after all. `canonical`: whether every
+    value is already known to be in ISO form (None: find out)."""
     if kind in ("integer", "number"):
         plain = pc.replace_substring(values, ",", "")
         try:
@@ -150,12 +151,18 @@ def _convert(kind: str, values: pa.ChunkedArray) -> pa.ChunkedArray | None:
     if kind == "boolean":
         return pc.equal(pc.utf8_lower(values), "true")
     if kind == "date":
-        return _to_dates(values)
+        return _to_dates(values, canonical)
     if kind == "datetime":
-        return _to_datetimes(values)
+        return _to_datetimes(values, canonical)
     return values
 
 
+def _fits(values: pa.ChunkedArray, missing: pa.ChunkedArray, pattern: str) -> bool:
+    """Whether every value that is not missing matches `pattern`."""
+    return _all(pc.or_kleene(missing, pc.fill_null(pc.match_substring_regex(values, pattern), True)))
+
+
+CANONICAL = {"date": _ISO_DATE, "datetime": _ISO_DATETIME}
 PATTERNS = {"boolean": _BOOL, "integer": _INT, "number": _NUM, "date": _DATE, "datetime": _DATETIME}
 # Where a candidate falls when the whole column does not fit it.
 FALLBACK = {"boolean": "text", "date": "datetime", "integer": "number", "number": "text", "datetime": "text"}
@@ -192,8 +199,11 @@ def _type_column(raw: RawTable, name: str, column: pa.ChunkedArray) -> tuple[str
     if kind == "text" and (near := _near_miss(sample)):
         warning = f'column "{name}" looked like {near} but {_first_failure(raw, values, missing, PATTERNS[near])}'
     while kind != "text":
-        if _all(pc.or_kleene(missing, pc.fill_null(pc.match_substring_regex(values, PATTERNS[kind]), True))):
-            converted = _convert(kind, pc.if_else(missing, pa.scalar(None, pa.string()), values))
+        # Machine-written dates and times are ISO already: one simple pass proves it, and the general
+        # pattern (a superset) need not run at all.
+        canonical = _fits(values, missing, CANONICAL[kind]) if kind in CANONICAL else None
+        if canonical or _fits(values, missing, PATTERNS[kind]):
+            converted = _convert(kind, pc.if_else(missing, pa.scalar(None, pa.string()), values), canonical)
             if converted is not None:
                 return kind, converted, warning
         if warning is None:
