@@ -98,6 +98,10 @@ def treat_column(ctx: RequestContext, *, data: TreatmentIn) -> PersonalColumnPub
                                       "can be masked or pseudonymised — drop it instead")
     conn = ctx.db.connection()
     store = _store(conn)
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        # Reads then writes in one transaction: take the write lock first, or a background writer's
+        # commit in between (outbox dispatchers, the version recorder) makes SQLite refuse the upgrade.
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
     store.begin(conn)
     table = table_for(meta.table_name, meta.fields, sqlite=conn.dialect.name == "sqlite")
     _, kinds = privacy.stored_treatments(ctx.db, data.resource_id)
