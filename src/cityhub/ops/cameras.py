@@ -125,12 +125,18 @@ def snapshot(ctx: RequestContext) -> Snapshot:
     return snap
 
 
+_frozen = threading.Event()
+
+
 def freeze_after_load(ctx: RequestContext) -> None:
     """Load the snapshot, then move everything alive so far (the app, its imports, the snapshot) out of the
-    collector's reach (gc.freeze): later collections only scan what requests allocate. Once, at start-up."""
+    collector's reach (gc.freeze): later collections only scan what requests allocate. Once per process (a
+    process creating many apps, like the test suite, must not freeze each one's garbage for good)."""
     snapshot(ctx)
-    gc.collect()
-    gc.freeze()
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.collect()
+        gc.freeze()
 
 
 def nearest(ctx: RequestContext, *, lon: float, lat: float, radius_m: float, usage: str | None = None,
