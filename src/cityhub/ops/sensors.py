@@ -8,6 +8,8 @@ detection), so a rising river makes one flood incident with several reports.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,15 +51,25 @@ def incident_from_alert(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def subscribe(bus: InProcessBus, factory: sessionmaker[Session], settings: Settings) -> Any:
-    """Subscribe the alert → incident handler; returns the unsubscribe function."""
+    """Subscribe the alert → incident handler; returns the unsubscribe function.
+
+    The bus calls subscribers in the writer's thread after its commit: opening an incident there (camera
+    search, deliveries, duplicate check) would hold the sensor upsert's response for milliseconds per
+    alert, and an air-quality episode raises hundreds at once. So the subscriber only queues the report
+    and one worker thread opens the incidents, in order."""
     from cityhub.governance.audit import bind_actor
     from cityhub.ops.schemas import IncidentCreate
     from cityhub.ops.service_incidents import report_incident
 
+    reports: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+
     def on_alert(_topic: str, payload: dict[str, Any]) -> None:
         report = incident_from_alert(payload)
-        if report is None or not settings.ops_sensor_incidents:
-            return
+        if report is not None and settings.ops_sensor_incidents:
+            reports.put({**report, "_alert": payload.get("id")})
+
+    def open_incident(report: dict[str, Any]) -> None:
+        alert = report.pop("_alert")
         with factory() as db:
             bind_actor(db, SENSOR_ACTOR, request_id="alert")
             ctx = RequestContext(actor=SENSOR_ACTOR, db=db, settings=settings, bus=bus, request_id="alert")
@@ -66,6 +78,22 @@ def subscribe(bus: InProcessBus, factory: sessionmaker[Session], settings: Setti
                 db.commit()
             except CityhubError as exc:  # e.g. a sensor outside the city: logged, never the writer's problem
                 db.rollback()
-                log.info("alert not turned into an incident", extra={"alert": payload.get("id"), "error": exc.message})
+                log.info("alert not turned into an incident", extra={"alert": alert, "error": exc.message})
 
-    return bus.subscribe("alert.raised", on_alert)
+    def work() -> None:
+        while (report := reports.get()) is not None:
+            try:
+                open_incident(report)
+            except Exception:  # the worker outlives one bad alert
+                log.exception("alert → incident failed", extra={"alert": report.get("_alert")})
+
+    worker = threading.Thread(target=work, name="ops-alert-incidents", daemon=True)
+    worker.start()
+    unsubscribe = bus.subscribe("alert.raised", on_alert)
+
+    def stop() -> None:
+        unsubscribe()
+        reports.put(None)  # after what is queued: queued alerts still become incidents
+        worker.join(timeout=10)
+
+    return stop
