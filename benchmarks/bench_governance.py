@@ -166,12 +166,13 @@ def bench_quality(rows: int, workdir: Path) -> None:
     print(f"  full rescan of the same table (reference):              {rescan * 1000:7.1f} ms")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quality-rows", type=int, default=10_000_000)
     parser.add_argument("--skip-validation", action="store_true")
-    args = parser.parse_args()
+    # run_all calls main() with its own arguments on the command line: read ours only when run directly
+    args = parser.parse_args(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
     with tempfile.TemporaryDirectory(prefix="bench-governance-") as tmp:
         if not args.skip_validation:
             bench_validation(args.rows, Path(tmp))
