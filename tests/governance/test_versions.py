@@ -14,14 +14,17 @@ def test_versions_diff_download_and_rollback(client, people) -> None:  # noqa: A
     steward = people.user("v@city.test", role="steward", org="env")
     outsider = people.user("o@city.test")
     body = {"name": "air", "title": "대기", "owner_org": "env", "access_level": "public"}
+    versions = "/api/v1/governance/datasets/air/versions"
     assert client.post("/api/v1/datasets", json=body, headers=steward.headers).status_code == 201
+    client.get(versions)  # versions are recorded in the background; a reader settles what is pending
     r = client.post("/api/v1/datasets/air/resources", headers=steward.headers,
                     files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
+    client.get(versions)
     assert client.patch("/api/v1/datasets/air", json={"title": "대기질"}, headers=steward.headers).status_code == 200
 
-    items = client.get("/api/v1/governance/datasets/air/versions").json()["items"]
+    items = client.get(versions).json()["items"]
     assert [v["trigger"] for v in items] == ["metadata", "rows", "created"]
     assert items[0]["diff"]["metadata_changed"] == ["title"]
     assert items[1]["diff"]["rows_added"] == 3 and items[1]["diff"]["resources_added"] == [rid]
@@ -82,6 +85,7 @@ def test_metadata_edit_reuses_the_row_snapshot(sqlite_client, sqlite_people) -> 
                        headers=steward.headers).status_code == 201
     client.post("/api/v1/datasets/meta/resources", headers=steward.headers,
                 files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
+    client.get("/api/v1/governance/datasets/meta/versions")  # the upload's version settled before the edit
     client.patch("/api/v1/datasets/meta", json={"notes": "설명"}, headers=steward.headers)
     newest, before = client.get("/api/v1/governance/datasets/meta/versions").json()["items"][:2]
     assert newest["trigger"] == "metadata" and newest["diff"]["metadata_changed"] == ["notes"]
@@ -174,3 +178,21 @@ def test_versions_are_recorded_off_the_request_and_survive_a_dead_worker(sqlite_
     assert set(outbox) == {"done"} and made == [1]
     items = client.get("/api/v1/governance/datasets/k9/versions").json()["items"]
     assert len(items) == 1 and items[0]["diff"]["rows_added"] == 3
+
+
+def test_changes_made_before_the_recorder_reaches_them_make_one_version(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
+    """Versions are recorded in the background from the dataset's state: two changes made before the
+    recorder reaches the first one make a single version whose diff names both."""
+    client, people = sqlite_client, sqlite_people
+    people.org("env", "환경정책과")
+    steward = people.user("c@city.test", role="steward", org="env")
+    assert client.post("/api/v1/datasets", json={"name": "both", "title": "b", "owner_org": "env"},
+                       headers=steward.headers).status_code == 201
+    client.get("/api/v1/governance/datasets/both/versions")
+    client.post("/api/v1/datasets/both/resources", headers=steward.headers,
+                files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
+    client.patch("/api/v1/datasets/both", json={"notes": "설명"}, headers=steward.headers)
+    items = client.get("/api/v1/governance/datasets/both/versions").json()["items"]
+    changes = [(v["diff"].get("rows_added", 0), v["diff"].get("metadata_changed", [])) for v in items[:-1]]
+    assert sum(rows for rows, _ in changes) == 3  # every row and field change is in some version
+    assert "notes" in [f for _, fields in changes for f in fields]

@@ -10,6 +10,7 @@ it (`drain`), so a reader never sees a version list behind the data.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 from typing import Any
@@ -69,22 +70,36 @@ def _pending(ctx: RequestContext, dataset_id: str) -> bool:
 
 
 def drain(ctx: RequestContext, dataset_id: str) -> None:
-    """Record, in this transaction, the versions still pending for one dataset: rows a background worker
-    holds are left to it (each of our reads sees its commit), the rest are claimed and recorded here."""
+    """Record the versions still pending for one dataset before the caller reads them: rows a background
+    worker holds are left to it, the rest are claimed and recorded here.
+
+    This runs in a session of its own, committing each step: a reader's transaction may hold a snapshot
+    (SQLite keeps one from its first write, PostgreSQL per statement at most), and waiting inside it for
+    a worker's commit would wait for something it can never see. The caller's next read starts after."""
+    db = Session(bind=ctx.db.get_bind(), expire_on_commit=False, autoflush=False)
+    own = dataclasses.replace(ctx, db=db)
     deadline = time.monotonic() + HOLD_WAIT_SECONDS
-    while _pending(ctx, dataset_id) and time.monotonic() < deadline:
-        now = utcnow()
-        free = [T.c.dataset_id == dataset_id, T.c.status == "pending",
-                or_(T.c.claimed_until.is_(None), T.c.claimed_until < now)]
-        # Claim first, so a worker skips them (a worker's claim waits for this transaction).
-        ids = list(ctx.db.scalars(update(T).where(*free).values(claimed_until=now + timedelta(minutes=5))
-                                  .returning(T.c.id))) if ctx.db.scalar(select(T.c.id).where(*free).limit(1)) else []
-        if not ids:
-            time.sleep(0.05)  # a worker holds this dataset's rows: let it finish
-            continue
-        _record(ctx, dataset_id)
-        ctx.db.execute(update(T).where(T.c.id.in_(ids)).values(status="done", delivered_at=utcnow(),
+    try:
+        while _pending(own, dataset_id) and time.monotonic() < deadline:
+            now = utcnow()
+            free = [T.c.dataset_id == dataset_id, T.c.status == "pending",
+                    or_(T.c.claimed_until.is_(None), T.c.claimed_until < now)]
+            if db.scalar(select(T.c.id).where(*free).limit(1)) is None:
+                db.rollback()  # end this read, so the next one sees the worker's commit
+                time.sleep(0.05)  # a worker holds this dataset's rows: let it finish
+                continue
+            # Claim first, so a worker skips them (a worker's claim waits for this transaction).
+            ids = list(db.scalars(update(T).where(*free).values(claimed_until=now + timedelta(minutes=5))
+                                  .returning(T.c.id)))
+            _record(own, dataset_id)
+            db.execute(update(T).where(T.c.id.in_(ids)).values(status="done", delivered_at=utcnow(),
                                                                 claimed_until=None))
+            db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
 
 
 class VersionRecorder(OutboxDispatcher):
