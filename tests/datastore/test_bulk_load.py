@@ -82,7 +82,7 @@ def test_big_load_matches_executemany(desk, monkeypatch, path):  # noqa: ANN001
     assert _rows_seen_by_another_process(desk, fast) == 300  # committed to the file, not only to our cache
     with desk.client.app.state.engine.connect() as conn:  # the pooled connection came back detached
         attached = [row[1] for row in conn.exec_driver_sql("PRAGMA database_list")]
-    assert attached == ["main"]
+    assert [a for a in attached if a not in ("main", "temp")] == []  # no scratch database stays attached
 
 
 @pytest.mark.parametrize("path", ["preload", "scratch"])
@@ -105,19 +105,19 @@ def test_big_load_failure_after_the_rows_leaves_nothing(desk, monkeypatch, path)
 
 
 def test_preloaded_rows_refused_by_governance_leave_nothing(desk, monkeypatch):  # noqa: ANN001
-    """Personal data in a public dataset is refused after the rows were preloaded: they go too."""
+    """Personal data in a public dataset is refused before any row is loaded: nothing is left."""
     used = _big_paths(monkeypatch, "preload")
     before = leftovers(desk.client)
     people = "성명,연락처,구명\n" + "".join(f"김철수{i},010-1234-{i:04d},중구\n" for i in range(60))
     response = desk.upload("people.csv", people.encode())
     assert response.status_code == 409, response.text
-    assert used == ["preload"] and "연락처" in response.json()["errors"]
+    assert used == [] and "연락처" in response.json()["errors"]
     after = leftovers(desk.client)
     assert after["tables"] == before["tables"] and after["loading"] == [] and after["registered"] == 0
 
 
 def test_screened_rows_replace_the_preload(desk, monkeypatch):  # noqa: ANN001
-    """When governance treats columns on the way in, the treated rows are what gets loaded."""
+    """When governance treats columns on the way in, the treated rows are what gets (pre)loaded."""
     from cityhub.datastore import service
     from cityhub.governance import guard
 
@@ -130,7 +130,7 @@ def test_screened_rows_replace_the_preload(desk, monkeypatch):  # noqa: ANN001
 
     monkeypatch.setattr(service, "_screen", treating)
     resource_id = desk.load("treated.csv", _csv(120))
-    assert used == ["preload", "scratch"]  # the preload was dropped, the treated rows loaded in the transaction
+    assert used == ["preload"]  # screening came first: only the treated rows were loaded
     fields, records, total = _all_rows(desk, resource_id)
     assert total == 120 and "select" not in {f["id"] for f in fields} and records[5]["구명"] == "서구"
     assert leftovers(desk.client)["loading"] == []
@@ -179,3 +179,25 @@ def test_common_filter_value_pages_through_the_time_index(desk, monkeypatch, pat
     detail = " ".join(str(row[-1]) for row in plan)
     assert "USING INDEX" in detail and "TEMP B-TREE" not in detail, detail
     assert sa.inspect(engine).get_indexes(resource_id)  # the time indexes came with the rows
+
+
+def test_rows_held_back_by_screening_are_never_loaded(desk, monkeypatch):  # noqa: ANN001
+    """Screening that keeps the columns but holds rows back (a quarantine): only the accepted rows are
+    loaded, once (screening decides before the load and records after it)."""
+    import dataclasses
+
+    from cityhub.datastore import service
+
+    used = _big_paths(monkeypatch, "preload")
+    real = service._screen
+
+    def quarantining(ctx, resource, raw):  # noqa: ANN001, ANN202
+        screened = real(ctx, resource, raw)
+        return dataclasses.replace(screened, table=screened.table.slice(0, 100))
+
+    monkeypatch.setattr(service, "_screen", quarantining)
+    resource_id = desk.load("held.csv", _csv(120))
+    assert used == ["preload"]
+    _fields, _records, total = _all_rows(desk, resource_id)
+    assert total == 100
+    assert leftovers(desk.client)["loading"] == []

@@ -125,8 +125,8 @@ def _adopt(ctx: RequestContext, name: str, loading: str, typed: TypedTable, plan
     return _text_index(conn, store_sqlite, name, typed, plan, report)
 
 
-def _screen(ctx: RequestContext, resource: Any, raw: RawTable) -> RawTable:
-    return governance_guard.screen_upload(ctx, resource=resource, raw=raw)  # treat, scan, validate
+def _screen(ctx: RequestContext, resource: Any, raw: RawTable) -> governance_guard.UploadScreening:
+    return governance_guard.plan_upload(ctx, resource=resource, raw=raw)  # treat, scan, validate (reads only)
 
 
 def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
@@ -137,10 +137,10 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
     filtered, sorted paging. Everything happens in the caller's transaction: an error (Invalid naming
     the line, column or field) leaves no table and no row behind once the caller rolls back.
 
-    Big files are loaded first, while this session has written nothing (the caller may leave the resource
-    row pending, unflushed, for that), then screened by governance; only if screening changed nothing
-    (no treatments, no rules: the same Arrow table comes back) is the preloaded table adopted, otherwise
-    it is dropped and the screened rows are loaded in the transaction as before.
+    Governance screens the rows first without writing (treatments, personal data, the dataset's rules);
+    big files are then loaded with only the accepted rows while this session has written nothing (the
+    caller may leave the resource row pending, unflushed, for that), and what screening found is recorded
+    once they are in.
     """
     policy.require(ctx, "datastore.write", resource.dataset)
     report = progress or ctx.extra.get(PROGRESS_KEY) or (lambda *_: None)
@@ -151,18 +151,17 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
     try:
         report("reading", 0, 1)
         raw = read_tabular(path, fmt, ctx.settings)
-        source = raw.table
+        screening = _screen(ctx, resource, raw)
+        raw.table, raw.columns = screening.table, list(screening.table.column_names)  # what may be loaded
         typed = infer_types(raw)
         report("reading", 1, 1)
         preloaded = _preload(ctx, resource.id, typed, report)
         ctx.db.flush()  # the caller's pending rows (the resource) go in now, after the lock-free load
-        raw = _screen(ctx, resource, raw)
-        if preloaded is not None and raw.table is source:
+        raw = screening.record(ctx, resource=resource, raw=raw)
+        if preloaded is not None:
             loading, plan = preloaded
             text_index = _adopt(ctx, resource.id, loading, typed, plan, report)
-        else:  # screening treated or refused rows: type and load what it accepted
-            if raw.table is not source:
-                typed = infer_types(raw)
+        else:
             plan, text_index = _write_table(ctx, resource.id, typed, report)
         ctx.db.add(DatastoreTable(
             resource_id=resource.id, table_name=resource.id, row_count=typed.row_count, fields=_fields(typed),

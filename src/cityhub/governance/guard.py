@@ -1,6 +1,7 @@
 """The governance hooks other domains call on their write paths — one small call each:
 
-- the datastore importer: `screen_upload(ctx, resource=…, raw=…)` before types are inferred;
+- the datastore importer: `plan_upload(ctx, resource=…, raw=…)` before the rows are loaded (reads only),
+  then `.record(…)` once they are (or `screen_upload`, both at once);
 - the collection pipeline: `screen_collected(ctx, dataset_id=…, resource_id=…, run_id=…, rows=…)` per page;
 - the catalog, before a dataset becomes public: `personal_guard(ctx, dataset_id=…)`.
 
@@ -12,6 +13,7 @@ so accepted rows are never held back by bad ones.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -48,11 +50,41 @@ def quarantine(ctx: RequestContext, *, dataset_id: str, resource_id: str | None,
     return len(rows)
 
 
-def screen_upload(ctx: RequestContext, *, resource: Any, raw: Any) -> Any:
-    """Treat, scan and validate an upload's rows (a datastore RawTable) before they are loaded.
+@dataclass
+class UploadScreening:
+    """What screening decided about an upload's rows, before anything is written: the accepted rows, and
+    the findings, rejects and quality tally still to record (`record`). Computing first lets the datastore
+    load only accepted rows, outside any write transaction."""
 
-    Returns the RawTable holding only accepted rows. Raises Conflict (409, naming the columns) when the
-    dataset is public and the file holds untreated personal data.
+    table: pa.Table
+    findings: list[Any]
+    treatments: dict[str, str]
+    rejected: list[Rejected]
+    has_rules: bool
+
+    def record(self, ctx: RequestContext, *, resource: Any, raw: Any) -> Any:
+        """Write the findings, the quarantine and the quality tally; returns `raw` holding the accepted rows."""
+        dataset = resource.dataset
+        privacy.record_findings(ctx.db, dataset_id=dataset.id, resource_id=resource.id, findings=self.findings,
+                                treatments=self.treatments, treated_by=ctx.actor.user_id)
+        if self.has_rules:
+            count = quarantine(ctx, dataset_id=dataset.id, resource_id=resource.id, origin="upload",
+                               rejected=self.rejected, first_line=raw.first_data_line)
+            if count:
+                raw.warnings.append(f"{count} rows broke the dataset's schema and were quarantined")
+        quality.record_write(ctx, dataset_id=dataset.id, resource_id=resource.id, replace=True,
+                             has_rules=self.has_rules, tally=quality.tally_table(self.table, self.rejected),
+                             trigger="upload")
+        raw.table = self.table
+        raw.columns = list(self.table.column_names)
+        return raw
+
+
+def plan_upload(ctx: RequestContext, *, resource: Any, raw: Any) -> UploadScreening:
+    """Treat, scan and validate an upload's rows (a datastore RawTable), reading only.
+
+    Raises Conflict (409, naming the columns) when the dataset is public and the file holds untreated
+    personal data.
     """
     dataset = resource.dataset
     stored, kinds = privacy.stored_treatments(ctx.db, resource.id)
@@ -66,21 +98,18 @@ def screen_upload(ctx: RequestContext, *, resource: Any, raw: Any) -> Any:
     blocking = [f for f in findings if f.blocking]
     if blocking and dataset.access_level == "public":
         raise privacy.refuse_public(blocking)
-    privacy.record_findings(ctx.db, dataset_id=dataset.id, resource_id=resource.id, findings=findings,
-                            treatments=treatments, treated_by=ctx.actor.user_id)
     rules = ruleset_for(ctx.db, dataset.id)
     rejected: list[Rejected] = []
     if rules:
         table, rejected = rules.check_table(table)
-        count = quarantine(ctx, dataset_id=dataset.id, resource_id=resource.id, origin="upload", rejected=rejected,
-                           first_line=raw.first_data_line)
-        if count:
-            raw.warnings.append(f"{count} rows broke the dataset's schema and were quarantined")
-    quality.record_write(ctx, dataset_id=dataset.id, resource_id=resource.id, replace=True, has_rules=bool(rules),
-                         tally=quality.tally_table(table, rejected), trigger="upload")
-    raw.table = table
-    raw.columns = list(table.column_names)
-    return raw
+    return UploadScreening(table=table, findings=findings, treatments=treatments, rejected=rejected,
+                           has_rules=bool(rules))
+
+
+def screen_upload(ctx: RequestContext, *, resource: Any, raw: Any) -> Any:
+    """Treat, scan and validate an upload's rows and record what was found; returns the RawTable holding
+    only accepted rows (see `plan_upload` for the refusal)."""
+    return plan_upload(ctx, resource=resource, raw=raw).record(ctx, resource=resource, raw=raw)
 
 
 def _dataset_level(ctx: RequestContext, dataset_id: str) -> str:
