@@ -17,7 +17,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     site_url: str = "http://127.0.0.1:8000"
     site_title: str = "cityhub"
-    secret_key: str = Field(default="", description="signs sessions and grant links; generated into data_dir when empty")
+    secret_key: str = Field(default="",
+                            description="signs sessions and grant links; generated into data_dir when empty")
     default_locale: str = "ko"
     # Uploads larger than this are refused while streaming, before they fill the disk.
     max_upload_bytes: int = 512 * 1024 * 1024

@@ -73,13 +73,15 @@ def show_organization(ctx: RequestContext, *, id_or_name: str) -> OrganizationPu
     return OrganizationPublic.model_validate(get_org(ctx.db, id_or_name))
 
 
-def list_organizations(ctx: RequestContext, *, q: str | None = None, limit: int = 1000, offset: int = 0) -> OrganizationList:
+def list_organizations(ctx: RequestContext, *, q: str | None = None, limit: int = 1000,
+                       offset: int = 0) -> OrganizationList:
     """Organizations by name, optionally filtered by a word in their name or title."""
     policy.require(ctx, "organization.read")
     stmt = select(Organization)
     if q:
         like = f"%{q}%"
-        stmt = stmt.where(Organization.name.ilike(like) | Organization.title.ilike(like) | Organization.title_en.ilike(like))
+        stmt = stmt.where(Organization.name.ilike(like) | Organization.title.ilike(like)
+                          | Organization.title_en.ilike(like))
     total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = ctx.db.scalars(stmt.order_by(Organization.name).limit(limit).offset(offset)).all()
     return OrganizationList(items=[OrganizationPublic.model_validate(o) for o in rows], total=total)
@@ -90,7 +92,8 @@ def list_organizations(ctx: RequestContext, *, q: str | None = None, limit: int 
 
 def _user_public(db: Session, user: User) -> UserPublic:
     names = db.scalars(
-        select(Organization.name).join(Membership, Membership.org_id == Organization.id).where(Membership.user_id == user.id)
+        select(Organization.name).join(Membership, Membership.org_id == Organization.id)
+        .where(Membership.user_id == user.id)
     ).all()
     out = UserPublic.model_validate(user)
     out.organizations = list(names)
@@ -122,7 +125,8 @@ def add_member(ctx: RequestContext, *, org: str, user_id: str, capacity: str = "
     policy.require(ctx, "organization.member", organization.id)
     if capacity not in ("member", "editor", "admin"):
         raise Invalid.field("capacity", "must be member, editor or admin")
-    existing = ctx.db.scalar(select(Membership).where(Membership.user_id == user_id, Membership.org_id == organization.id))
+    existing = ctx.db.scalar(select(Membership).where(Membership.user_id == user_id,
+                                                      Membership.org_id == organization.id))
     if existing:
         existing.capacity = capacity
     else:

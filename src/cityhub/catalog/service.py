@@ -101,7 +101,8 @@ def to_public(ctx: RequestContext, datasets: list[Dataset], *, with_resources: b
         return []
     ids = [d.id for d in datasets]
     org_ids = {d.owner_org_id for d in datasets if d.owner_org_id}
-    orgs = {o.id: o for o in ctx.db.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
+    orgs = ({o.id: o for o in ctx.db.scalars(select(Organization).where(Organization.id.in_(org_ids)))}
+            if org_ids else {})
     keywords: dict[str, list[str]] = {}
     for ds_id, word in ctx.db.execute(
         select(DatasetKeyword.dataset_id, DatasetKeyword.keyword).where(DatasetKeyword.dataset_id.in_(ids))
@@ -192,7 +193,8 @@ def get_dataset_ref(ctx: RequestContext, *, id_or_name: str, action: str = "data
     return dataset_ref(_hide_denied(ctx, id_or_name, action))
 
 
-def update_dataset(ctx: RequestContext, *, id_or_name: str, data: DatasetUpdate, replace: bool = False) -> DatasetPublic:
+def update_dataset(ctx: RequestContext, *, id_or_name: str, data: DatasetUpdate,
+                   replace: bool = False) -> DatasetPublic:
     """Change a dataset's metadata. `replace` resets omitted optional fields (CKAN package_update)."""
     ds = _hide_denied(ctx, id_or_name, "dataset.update")
     values = data.model_dump(exclude_unset=not replace)
