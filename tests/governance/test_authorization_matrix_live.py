@@ -165,3 +165,23 @@ def test_event_streams_never_carry_restricted_data(live_server, live_people) -> 
                 if line.startswith("data: ") and not staff:
                     assert all(e["topic"] in ("sensors", "alert.raised", "alert.cleared", "project.changed")
                                for e in json.loads(line[6:])), (role, line)
+
+
+def test_ngsi_ld_reads_of_non_public_live_types_are_audited(client, people) -> None:  # noqa: ANN001
+    who = _world(client, people)
+    writer = who["steward_owner"].headers
+    r = client.post(f"{NGSI}/entityOperations/upsert", json=[_entity(lv) for lv in LEVELS], headers=writer)
+    assert r.status_code in (201, 204), r.text
+    admin = who["admin"].headers
+    grantee = who["grantee"]
+    ids = {lv: client.get(f"/api/v1/datasets/live-{TYPES[lv].lower()}", headers=admin).json()["id"]
+           for lv in LEVELS}
+    for _door, _text, status in _ngsi_doors(client, grantee.headers, "restricted"):
+        assert status == 200
+    entries = client.get("/api/v1/audit", params={"resource": ids["restricted"], "limit": 1000},
+                         headers=admin).json()["items"]
+    reads = [e for e in entries if e["action"] == "dataset.read" and (e.get("detail") or {}).get("door") == "ngsi-ld"]
+    # query, broad query, attrs query, one entity, temporal query, temporal entity (types lists no entity)
+    assert len(reads) >= 6 and {e["actor_email"] for e in reads} == {grantee.email}, reads[:2]
+    public = client.get("/api/v1/audit", params={"resource": ids["public"], "limit": 1000}, headers=admin).json()
+    assert not [e for e in public["items"] if (e.get("detail") or {}).get("door") == "ngsi-ld"]

@@ -49,6 +49,7 @@ def get_entity(ctx: RequestContext, *, entity_id: str, attrs: set[str] | None = 
     stored = load(ctx, [entity_id]).get(entity_id)
     if stored is None or live_access.hides(live_access.hidden_names(ctx), stored.type):
         raise ResourceNotFound(f"entity {entity_id} does not exist")
+    live_access.note_reads(ctx, [stored.type])
     out = render(stored.id, stored.type, stored.attrs, key_values=key_values, only=attrs,
                  sys_attrs=sys_attrs(stored) if with_sys_attrs else None)
     return out

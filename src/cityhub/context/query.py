@@ -156,8 +156,12 @@ def query_entities(ctx: RequestContext, *, query: EntityQuery) -> EntityPage:
         conds.append(compile_q(parse_q(exists, ctx.settings), column=T.c.attrs,
                                dialect=ctx.db.get_bind().dialect.name))
     cols = (T.c.id, T.c.type, T.c.attrs, T.c.created_at, T.c.modified_at)
-    if query.geo is not None:
-        return _geo_page(ctx, query, conds, cols)
+    page = _geo_page(ctx, query, conds, cols) if query.geo is not None else _plain_page(ctx, query, conds, cols)
+    live_access.note_reads(ctx, {item.get("type") for item in page.items})
+    return page
+
+
+def _plain_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
     total = None
     if query.count:
         total = ctx.db.execute(select(func.count()).select_from(T).where(*conds)).scalar_one()

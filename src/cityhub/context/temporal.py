@@ -138,6 +138,7 @@ def query_temporal(ctx: RequestContext, *, tq: TemporalQuery) -> list[dict[str, 
         ents = [e for e in ents if not live_access.hides(hidden, e[1])]
     if not ents:
         return []
+    live_access.note_reads(ctx, {e[1] for e in ents})
     ids = [e[0] for e in ents]
     if tq.aggr_methods:
         values = _aggregates(ctx, tq, ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +18,11 @@ from sqlalchemy import select
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
 from cityhub.db import Base
+from cityhub.governance.audit import note
 from cityhub.governance.entity_rules import dataset_name
 
-__all__ = ["PublicFeedFilter", "closed_names", "dataset_name", "hidden_names", "hides"]
+__all__ = ["PublicFeedFilter", "closed_names", "dataset_name", "hidden_names", "hides", "note_reads"]
+CLOSED_KEY = "governance.live_closed"  # ctx.extra: this request's non-public live datasets
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,34 @@ class _LiveDataset:
     owner_org_id: str | None
 
 
+def _closed_live(ctx: RequestContext) -> list[tuple[str, _LiveDataset]]:
+    """(name, dataset) of every non-public live dataset, read once per request (fresh each request: an
+    access change applies to the next one). One indexed prefix query."""
+    cached = ctx.extra.get(CLOSED_KEY)
+    if cached is None:
+        datasets = Base.metadata.tables["datasets"]
+        rows = ctx.db.execute(select(datasets.c.name, datasets.c.id, datasets.c.access_level,
+                                     datasets.c.owner_org_id)
+                              .where(datasets.c.name.like("live-%"), datasets.c.access_level != "public")).all()
+        cached = ctx.extra[CLOSED_KEY] = [(name, _LiveDataset(ds_id, level, org)) for name, ds_id, level, org in rows]
+    return cached
+
+
 def hidden_names(ctx: RequestContext) -> frozenset[str]:
-    """Names of the non-public live datasets this actor may not read (read fresh: an access change
-    applies to the next request). One indexed prefix query; empty when every live type is public."""
-    datasets = Base.metadata.tables["datasets"]
-    rows = ctx.db.execute(select(datasets.c.name, datasets.c.id, datasets.c.access_level, datasets.c.owner_org_id)
-                          .where(datasets.c.name.like("live-%"), datasets.c.access_level != "public")).all()
-    return frozenset(name for name, ds_id, level, org in rows
-                     if not policy.can_read_dataset(ctx, _LiveDataset(ds_id, level, org)))
+    """Names of the non-public live datasets this actor may not read; empty when every live type is public."""
+    return frozenset(name for name, ds in _closed_live(ctx) if not policy.can_read_dataset(ctx, ds))
+
+
+def note_reads(ctx: RequestContext, entity_types: Iterable[str | None], door: str = "ngsi-ld") -> None:
+    """Audit a read of entities whose live dataset is internal or restricted, one entry per dataset, as
+    the catalog audits every read of such data (nothing to write when the types read are public)."""
+    closed = _closed_live(ctx)
+    if not closed:
+        return
+    read = {dataset_name(t) for t in entity_types if t}
+    for name, ds in closed:
+        if name in read:
+            note(ctx, "dataset.read", resource_kind="dataset", resource_id=ds.id, detail={"door": door})
 
 
 def hides(names: frozenset[str], entity_type: str | None) -> bool:
