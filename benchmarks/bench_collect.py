@@ -257,8 +257,10 @@ def harvest(ctx, total: int) -> None:  # noqa: ANN001
 
 
 def main() -> None:
-    messages = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    # `python -m benchmarks.bench_collect [messages] [rows]`; under run_all argv holds bench names instead
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    messages = numbers[0] if numbers else 50_000
+    rows = numbers[1] if len(numbers) > 1 else 1_000_000
     with tempfile.TemporaryDirectory(prefix="cityhub-bench-collect-") as tmp:
         ctx = _platform(Path(tmp) / "data")
         with Mosquitto(Path(tmp) / "broker", max_queued=0, max_inflight=0) as broker:
