@@ -4,6 +4,7 @@ viewed and its rows downloaded; a steward rolls back (metadata and rows), itself
 from __future__ import annotations
 
 import io
+import json
 
 V1 = "id,name,value\n1,a,10\n2,b,20\n3,c,30\n"
 V2 = "id,name,value\n1,a,10\n2,b,25\n4,d,40\n5,e,50\n"
@@ -128,6 +129,17 @@ def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, peopl
     rows = client.get(f"/api/v1/datastore/{rid}", params={"sort": "_id"}, headers=steward.headers).json()
     assert rows["total"] == 3 and [rec["id"] for rec in rows["records"]] == [1, 2, 3]
     assert [rec["_id"] for rec in rows["records"]] == [1, 2, 3]
+    # the restored rows answer filters (the table's value histograms described the replaced rows)
+    meta = client.app.state.session_factory()
+    try:
+        from cityhub.datastore.models import DatastoreTable
+
+        assert meta.get(DatastoreTable, rid).histograms == {}
+    finally:
+        meta.close()
+    found = client.get(f"/api/v1/datastore/{rid}", params={"filters": json.dumps({"name": "b"})},
+                       headers=steward.headers).json()
+    assert found["total"] == 1
     after = client.get("/api/v1/governance/datasets/big/versions").json()
     assert after["items"][0]["trigger"] == "rollback"  # no extra version once the rollback committed
     # the copies are not reachable through the SQL door

@@ -383,6 +383,8 @@ def _restore_copy(ctx: RequestContext, resource_id: str, copy: str, number: int)
     conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{copy}"')
     count = int(conn.exec_driver_sql(f'SELECT count(*) FROM "{copy}"').scalar_one())
     meta = ctx.db.get(DatastoreTable, resource_id)
-    meta.row_count = count
+    # The value histograms described the rows just replaced: a query trusting them ("no row holds this
+    # value") would answer wrongly, so they go, as after any row-by-row write.
+    meta.row_count, meta.histograms = count, {}
     ctx.db.flush()
     catalog.mark_datastore(ctx, resource_id=resource_id, table=table, row_count=count)
