@@ -185,3 +185,26 @@ def test_ngsi_ld_reads_of_non_public_live_types_are_audited(client, people) -> N
     assert len(reads) >= 6 and {e["actor_email"] for e in reads} == {grantee.email}, reads[:2]
     public = client.get("/api/v1/audit", params={"resource": ids["public"], "limit": 1000}, headers=admin).json()
     assert not [e for e in public["items"] if (e.get("detail") or {}).get("door") == "ngsi-ld"]
+
+
+def test_alerts_are_read_under_their_source_types_access(client, people) -> None:  # noqa: ANN001
+    """An Alert raised about a restricted type's entity tells nothing to those who may not read that type."""
+    people.org("welfare", "복지국")
+    owner = people.user("owner@city.test", role="steward", org="welfare")
+    citizen = people.user("citizen@city.test")
+    body = {"name": "live-airqualityobserved", "title": "restricted air", "owner_org": "welfare",
+            "access_level": "restricted"}
+    assert client.post("/api/v1/datasets", json=body, headers=owner.headers).status_code == 201
+    station = {"id": "urn:ngsi-ld:AirQualityObserved:secret-1", "type": "AirQualityObserved",
+               "pm25": {"type": "Property", "value": 180.0, "observedAt": "2026-01-01T00:00:00Z"},
+               "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [129.16, 35.16]}}}
+    r = client.post(f"{NGSI}/entityOperations/upsert", json=[station], headers=owner.headers)
+    assert r.status_code in (201, 204), r.text
+    mine = client.get(f"{NGSI}/entities", params={"type": "Alert"}, headers=owner.headers).json()
+    alert = next(a for a in mine if "secret-1" in a["id"])
+    for headers in ({}, citizen.headers):
+        listed = client.get(f"{NGSI}/entities", params={"type": "Alert"}, headers=headers)
+        assert listed.status_code == 200 and "secret-1" not in listed.text
+        assert client.get(f"{NGSI}/entities/{alert['id']}", headers=headers).status_code == 404
+        history = client.get(f"{NGSI}/temporal/entities", params={"type": "Alert"}, headers=headers)
+        assert "secret-1" not in history.text

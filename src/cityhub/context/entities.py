@@ -47,9 +47,10 @@ def get_entity(ctx: RequestContext, *, entity_id: str, attrs: set[str] | None = 
     """One entity, normalized or keyValues; ResourceNotFound if it does not exist."""
     policy.require(ctx, "context.read", None)
     stored = load(ctx, [entity_id]).get(entity_id)
-    if stored is None or live_access.hides(live_access.hidden_names(ctx), stored.type):
+    governing = live_access.governing_type(entity_id, stored.type) if stored is not None else None
+    if stored is None or live_access.hides(live_access.hidden_names(ctx), governing):
         raise ResourceNotFound(f"entity {entity_id} does not exist")
-    live_access.note_reads(ctx, [stored.type])
+    live_access.note_reads(ctx, [governing])
     out = render(stored.id, stored.type, stored.attrs, key_values=key_values, only=attrs,
                  sys_attrs=sys_attrs(stored) if with_sys_attrs else None)
     return out

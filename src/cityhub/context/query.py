@@ -75,6 +75,9 @@ def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
     hidden = hidden_types(ctx)
     if hidden:
         conds.append(T.c.type.not_in(hidden))
+        # alerts about entities of those types are read under their source's access too
+        conds.append(~and_(T.c.type == "Alert",
+                           or_(*[T.c.id.like(p) for p in live_access.alert_id_patterns(hidden)])))
     if query.ids:
         conds.append(T.c.id.in_(query.ids))
     if query.types:
@@ -157,7 +160,7 @@ def query_entities(ctx: RequestContext, *, query: EntityQuery) -> EntityPage:
                                dialect=ctx.db.get_bind().dialect.name))
     cols = (T.c.id, T.c.type, T.c.attrs, T.c.created_at, T.c.modified_at)
     page = _geo_page(ctx, query, conds, cols) if query.geo is not None else _plain_page(ctx, query, conds, cols)
-    live_access.note_reads(ctx, {item.get("type") for item in page.items})
+    live_access.note_reads(ctx, {live_access.governing_type(i.get("id"), i.get("type")) for i in page.items})
     return page
 
 

@@ -135,10 +135,10 @@ def query_temporal(ctx: RequestContext, *, tq: TemporalQuery) -> list[dict[str, 
     ents = _entities(ctx, tq)
     hidden = live_access.hidden_names(ctx)
     if hidden:  # types whose live dataset this actor may not read (governance decides)
-        ents = [e for e in ents if not live_access.hides(hidden, e[1])]
+        ents = [e for e in ents if not live_access.hides(hidden, live_access.governing_type(e[0], e[1]))]
     if not ents:
         return []
-    live_access.note_reads(ctx, {e[1] for e in ents})
+    live_access.note_reads(ctx, {live_access.governing_type(e[0], e[1]) for e in ents})
     ids = [e[0] for e in ents]
     if tq.aggr_methods:
         values = _aggregates(ctx, tq, ids)

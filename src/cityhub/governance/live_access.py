@@ -21,7 +21,8 @@ from cityhub.db import Base
 from cityhub.governance.audit import note
 from cityhub.governance.entity_rules import dataset_name
 
-__all__ = ["PublicFeedFilter", "closed_names", "dataset_name", "hidden_names", "hides", "note_reads"]
+__all__ = ["PublicFeedFilter", "alert_id_patterns", "closed_names", "dataset_name", "governing_type", "hidden_names",
+           "hides", "note_reads"]
 CLOSED_KEY = "governance.live_closed"  # ctx.extra: this request's non-public live datasets
 
 
@@ -64,6 +65,22 @@ def note_reads(ctx: RequestContext, entity_types: Iterable[str | None], door: st
 
 def hides(names: frozenset[str], entity_type: str | None) -> bool:
     return bool(names) and entity_type is not None and dataset_name(entity_type) in names
+
+
+def governing_type(entity_id: str, entity_type: str | None) -> str | None:
+    """The type whose live dataset governs an entity: its own, except for an Alert raised about another
+    entity, which is read under its source's access (urn:ngsi-ld:Alert:<rule>:<SourceType>:<name>), so an
+    alert never tells the public what a restricted sensor measured."""
+    if entity_type == "Alert":
+        parts = str(entity_id).split(":")
+        if len(parts) > 5 and parts[:3] == ["urn", "ngsi-ld", "Alert"]:
+            return parts[4]
+    return entity_type
+
+
+def alert_id_patterns(hidden_types: Iterable[str]) -> list[str]:
+    """LIKE patterns of the Alert ids raised about entities of these types (see `governing_type`)."""
+    return [f"urn:ngsi-ld:Alert:%:{t}:%" for t in hidden_types]
 
 
 def closed_names(db: Any) -> frozenset[str]:
