@@ -19,10 +19,11 @@ READERS = {
 }
 
 
-def _world(client, people):  # noqa: ANN001, ANN202
+def matrix_people(people):  # noqa: ANN001, ANN201
+    """One person per role of the matrix; the owner organization is welfare (grantee: a company user)."""
     people.org("welfare", "복지국")
     people.org("transport", "교통국")
-    who = {
+    return {
         "anonymous": None,
         "citizen": people.user("citizen@city.test"),
         "analyst": people.user("analyst@city.test", role="analyst"),
@@ -31,6 +32,10 @@ def _world(client, people):  # noqa: ANN001, ANN202
         "grantee": people.user("grantee@company.test"),
         "admin": people.admin(),
     }
+
+
+def _world(client, people):  # noqa: ANN001, ANN202
+    who = matrix_people(people)
     owner = who["steward_owner"].headers
     ids = {}
     for level in LEVELS:

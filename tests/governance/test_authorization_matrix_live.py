@@ -12,24 +12,14 @@ import time
 
 import httpx
 
-from tests.governance.test_authorization_matrix import LEVELS, READERS, ROLES
+from tests.governance.test_authorization_matrix import LEVELS, READERS, ROLES, matrix_people
 
 NGSI = "/ngsi-ld/v1"
 TYPES = {"public": "LivePub", "internal": "LiveInt", "restricted": "LiveRes"}
 
 
 def _world(client, people):  # noqa: ANN001, ANN202
-    people.org("welfare", "복지국")
-    people.org("transport", "교통국")
-    who = {
-        "anonymous": None,
-        "citizen": people.user("citizen@city.test"),
-        "analyst": people.user("analyst@city.test", role="analyst"),
-        "steward_other": people.user("other@city.test", role="steward", org="transport"),
-        "steward_owner": people.user("owner@city.test", role="steward", org="welfare"),
-        "grantee": people.user("grantee@company.test"),
-        "admin": people.admin(),
-    }
+    who = matrix_people(people)
     owner = who["steward_owner"].headers
     for level, etype in TYPES.items():
         body = {"name": f"live-{etype.lower()}", "title": f"LIVE-{level}", "owner_org": "welfare",

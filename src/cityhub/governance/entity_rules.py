@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from cityhub.context.attrs import simplify
 from cityhub.ctx import RequestContext
 from cityhub.db import Base, utcnow
 from cityhub.errors import Invalid
@@ -105,23 +106,11 @@ def rules_for(ctx: RequestContext, entity_type: str) -> TypeRules | None:
     return m.by_type[entity_type]
 
 
-def _simple(attr: Any) -> Any:
-    if isinstance(attr, list):
-        return [_simple(a) for a in attr]
-    if not isinstance(attr, dict):
-        return attr
-    if attr.get("type") == "Relationship":
-        return attr.get("object")
-    if attr.get("type") == "LanguageProperty":
-        return attr.get("languageMap")
-    return attr.get("value")
-
-
 def flat_record(entity_id: str, entity_type: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """An entity as a row of its live dataset: id, longitude/latitude of a point location, attributes."""
     record: dict[str, Any] = {"id": entity_id, "type": entity_type}
     for name, attr in attrs.items():
-        record[name] = _simple(attr)
+        record[name] = simplify(attr)
     loc = record.get("location")
     if isinstance(loc, dict) and loc.get("type") == "Point" and len(loc.get("coordinates") or []) >= 2:
         record["longitude"], record["latitude"] = loc["coordinates"][0], loc["coordinates"][1]
