@@ -198,3 +198,5 @@ def test_alerts_are_read_under_their_source_types_access(client, people) -> None
         assert client.get(f"{NGSI}/entities/{alert['id']}", headers=headers).status_code == 404
         history = client.get(f"{NGSI}/temporal/entities", params={"type": "Alert"}, headers=headers)
         assert "secret-1" not in history.text
+        types = client.get(f"{NGSI}/types", headers=headers).json()  # not even counted
+        assert "Alert" not in str(types) and "AirQualityObserved" not in str(types)

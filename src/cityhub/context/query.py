@@ -70,14 +70,17 @@ def hidden_types(ctx: RequestContext) -> list[str]:
     return [t for (t,) in ctx.db.execute(select(T.c.type).distinct()) if live_access.hides(names, t)]
 
 
+def _visible(hidden: list[str]) -> list[Any]:
+    """Leave out entities of hidden types, and the alerts about them (read under their source's access)."""
+    if not hidden:
+        return []
+    return [T.c.type.not_in(hidden),
+            ~and_(T.c.type == "Alert", or_(*[T.c.id.like(p) for p in live_access.alert_id_patterns(hidden)]))]
+
+
 def _conditions(ctx: RequestContext, query: EntityQuery) -> list[Any]:
     conds: list[Any] = []
-    hidden = hidden_types(ctx)
-    if hidden:
-        conds.append(T.c.type.not_in(hidden))
-        # alerts about entities of those types are read under their source's access too
-        conds.append(~and_(T.c.type == "Alert",
-                           or_(*[T.c.id.like(p) for p in live_access.alert_id_patterns(hidden)])))
+    conds.extend(_visible(hidden_types(ctx)))
     if query.ids:
         conds.append(T.c.id.in_(query.ids))
     if query.types:
@@ -222,9 +225,9 @@ def _geo_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: t
 def list_types(ctx: RequestContext) -> list[dict[str, Any]]:
     """Entity types with their counts."""
     policy.require(ctx, "context.read", None)
-    rows = ctx.db.execute(select(T.c.type, func.count()).group_by(T.c.type).order_by(T.c.type)).all()
-    hidden = set(hidden_types(ctx))
-    return [{"type": t, "count": n} for t, n in rows if t not in hidden]
+    rows = ctx.db.execute(select(T.c.type, func.count()).where(*_visible(hidden_types(ctx)))
+                          .group_by(T.c.type).order_by(T.c.type)).all()
+    return [{"type": t, "count": n} for t, n in rows]
 
 
 def list_attributes(ctx: RequestContext, *, sample: int = 2000) -> list[str]:
