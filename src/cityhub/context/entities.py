@@ -183,14 +183,7 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
     result = BatchResult()
     if op == "delete":
         return _batch_delete(ctx, bodies, result)
-    parsed = []
-    for i, body in enumerate(bodies):
-        eid = body.get("id") if isinstance(body, dict) else None
-        try:
-            eid, etype = entity_id_and_type(body, need_type=op in ("create", "upsert", "upsert_update"))
-            parsed.append((eid, etype, normalize_fragment(body, field_prefix=f"[{i}]")))
-        except CityhubError as exc:
-            _error(result, eid or f"[{i}]", exc)
+    parsed = _parse_batch(bodies, op, result)
     state = load(ctx, [p[0] for p in parsed])
     # An id repeated in one batch is applied in successive rounds, so each of its values is history.
     latest: dict[str, Change] = {}
@@ -222,18 +215,37 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
             rounds.append([])
         rounds[k].append(change)
         result.success.append(eid)
-    refused = entity_rules.screen(ctx, [c for changes in rounds for c in changes])
-    if refused:  # an entity breaking its type's schema is left out whole; the others are written
-        bad = {c.id: exc for changes in rounds for c in changes if (exc := refused.get(id(c)))}
-        rounds = [kept for changes in rounds if (kept := [c for c in changes if c.id not in bad])]
-        result.success = [eid for eid in result.success if eid not in bad]
-        for eid, exc in bad.items():
-            _error(result, eid, exc)
+    rounds = _without_refused(ctx, rounds, result)
     for changes in rounds:
         apply_changes(ctx, changes, screened=True)
     result.success = list(dict.fromkeys(result.success))
     result.created = [c.id for c in rounds[0] if c.created] if rounds else []
     return result
+
+
+def _parse_batch(bodies: list[Any], op: BatchOp, result: BatchResult) -> list[tuple[str, str | None, dict]]:
+    """(id, type, normalized attributes) of each well-formed entity; the others are reported in `result`."""
+    parsed = []
+    for i, body in enumerate(bodies):
+        eid = body.get("id") if isinstance(body, dict) else None
+        try:
+            eid, etype = entity_id_and_type(body, need_type=op in ("create", "upsert", "upsert_update"))
+            parsed.append((eid, etype, normalize_fragment(body, field_prefix=f"[{i}]")))
+        except CityhubError as exc:
+            _error(result, eid or f"[{i}]", exc)
+    return parsed
+
+
+def _without_refused(ctx: RequestContext, rounds: list[list[Change]], result: BatchResult) -> list[list[Change]]:
+    """Governance's screen: an entity breaking its type's schema is left out whole; the others are written."""
+    refused = entity_rules.screen(ctx, [c for changes in rounds for c in changes])
+    if not refused:
+        return rounds
+    bad = {c.id: exc for changes in rounds for c in changes if (exc := refused.get(id(c)))}
+    result.success = [eid for eid in result.success if eid not in bad]
+    for eid, exc in bad.items():
+        _error(result, eid, exc)
+    return [kept for changes in rounds if (kept := [c for c in changes if c.id not in bad])]
 
 
 def _batch_delete(ctx: RequestContext, ids: list[Any], result: BatchResult) -> BatchResult:
