@@ -46,16 +46,28 @@ def test_run_time_limit_ends_the_run_and_keeps_committed_pages(sqlite_collect, r
     assert src["run_timeout_seconds"] == 1.0
     run = sqlite_collect.run("limited")
     assert run["status"] == "failed" and "run time limit of 1 s reached" in run["error"], run
-    assert run["requests"] < 10
+    assert run["error_code"] == "run_timeout" and run["requests"] < 10
     stored = sqlite_collect.rows(src)
     assert len(stored) == run["rows_inserted"] < 95
     assert [r["id"] for r in stored] == list(range(1, len(stored) + 1))  # whole pages, from the start
+    pages_done = len(stored) // 10
+    assert run["cursor"] == {"position": pages_done + 1}
     behaviour.slow = 0
     r = sqlite_collect.client.patch("/api/v1/sources/limited", json={"run_timeout_seconds": 3600},
                                     headers=sqlite_collect.headers)
     assert r.status_code == 200 and r.json()["run_timeout_seconds"] == 3600, r.text
+    # The next run continues at the first page not committed, not at page 1.
     again = sqlite_collect.run("limited")
-    assert again["status"] == "succeeded" and len(sqlite_collect.rows(src)) == 95
+    assert again["status"] == "succeeded" and again["resumed_from"] == run["id"], again
+    assert again["requests"] == 10 - pages_done and again["rows_inserted"] == 95 - len(stored)
+    assert again["rows_unchanged"] == 0
+    urls = [p["request"]["url"] for p in sqlite_collect.client.get(
+        f"/api/v1/runs/{again['id']}/raw", headers=sqlite_collect.headers).json()]
+    assert f"page={pages_done + 1}" in urls[0], urls
+    assert [r["id"] for r in sqlite_collect.rows(src)] == list(range(1, 96))
+    # A run that completed leaves nothing to resume: the one after starts at the beginning.
+    third = sqlite_collect.run("limited")
+    assert third["resumed_from"] is None and third["requests"] == 10 and third["rows_unchanged"] == 95
 
 
 def test_html_instead_of_json(sqlite_collect, rest) -> None:

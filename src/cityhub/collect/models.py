@@ -71,6 +71,12 @@ class Run(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     upstream_message: Mapped[str | None] = mapped_column(Text)
+    # The connector's reason code (e.g. run_timeout: the next run resumes from this run's cursor).
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    # MQTT: messages the broker reported dropping while we were subscribed ($SYS counters; broker-wide),
+    # and messages missing by the payloads' own sequence numbers. None: not observed.
+    broker_dropped: Mapped[int | None] = mapped_column(BigInteger)
+    messages_missing: Mapped[int | None] = mapped_column(BigInteger)
     # Where the next page starts; a resumed run continues from here.
     cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     resumed_from: Mapped[str | None] = mapped_column(String(36))

@@ -127,7 +127,7 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
                                check=fc.check_deadline)
         except ConnectorError as exc:
             db.rollback()
-            _fail(db, run, source, exc.message, exc.upstream_message, requests[0])
+            _fail(db, run, source, exc.message, exc.upstream_message, requests[0], code=exc.code)
             changed = (run.rows_inserted or 0) + (run.rows_updated or 0) > 0
             _finish_sink(env, sink, changed)
             return run
@@ -221,8 +221,9 @@ def _jsonable(record: Any) -> dict[str, Any]:
     return {"value": str(record)}
 
 
-def _fail(db: Session, run: Run, source: Source, message: str, upstream: str | None, requests: int) -> None:
-    run.requests = requests
+def _fail(db: Session, run: Run, source: Source, message: str, upstream: str | None, requests: int,
+          code: str | None = None) -> None:
+    run.requests, run.error_code = requests, (code or None) and code[:40]
     run.status, run.ended_at = "failed", utcnow()
     run.error, run.upstream_message = message[:4000], (upstream or None) and upstream[:4000]
     source.failure_streak = (source.failure_streak or 0) + 1

@@ -17,6 +17,7 @@ from cityhub.errors import Conflict
 HOST = socket.gethostname()
 # A run whose worker has not written for this long is presumed dead even on another host.
 STALE_AFTER = timedelta(minutes=10)
+RUN_TIMEOUT = "run_timeout"  # the code of RunTimedOut
 
 
 def worker_id() -> str:
@@ -54,6 +55,11 @@ def recover_interrupted(db: Session) -> list[str]:
     return marked
 
 
+def _resumable(run: Run) -> bool:
+    stopped = run.status == "interrupted" or (run.status == "failed" and run.error_code == RUN_TIMEOUT)
+    return stopped and bool(run.cursor)
+
+
 def start_run(db: Session, source: Source, *, trigger: str) -> Run:
     """Create a running run, refusing when the source already runs at its concurrency limit."""
     recover_interrupted(db)
@@ -64,8 +70,9 @@ def start_run(db: Session, source: Source, *, trigger: str) -> Run:
     last = db.scalars(select(Run).where(Run.source_id == source.id).order_by(Run.started_at.desc()).limit(1)).first()
     run = Run(source_id=source.id, status="running", trigger=trigger, started_at=utcnow(),
               heartbeat_at=utcnow(), worker=worker_id())
-    # An interrupted run leaves a cursor: continue there so nothing is fetched twice or skipped.
-    if last is not None and last.status == "interrupted" and last.cursor:
+    # An interrupted run, or one stopped by its time limit, leaves a cursor: continue there so nothing
+    # is fetched twice or skipped (and a long harvest advances across runs instead of restarting).
+    if last is not None and _resumable(last):
         run.cursor = dict(last.cursor)
         run.resumed_from = last.id
         run.trigger = "resume" if trigger == "schedule" else trigger
@@ -82,4 +89,5 @@ def run_public(run: Run, source_name: str | None = None) -> RunPublic:
         rows_received=run.rows_received or 0, rows_inserted=run.rows_inserted or 0,
         rows_updated=run.rows_updated or 0, rows_unchanged=run.rows_unchanged or 0,
         rows_quarantined=run.rows_quarantined or 0, bytes=run.bytes or 0, error=run.error,
-        upstream_message=run.upstream_message, cursor=run.cursor, resumed_from=run.resumed_from)
+        upstream_message=run.upstream_message, cursor=run.cursor, resumed_from=run.resumed_from,
+        error_code=run.error_code, broker_dropped=run.broker_dropped, messages_missing=run.messages_missing)

@@ -123,6 +123,11 @@ class RunPublic(BaseModel):
     upstream_message: str | None
     cursor: dict[str, Any] | None
     resumed_from: str | None
+    error_code: str | None = None
+    broker_dropped: int | None = Field(default=None, description="messages the MQTT broker reported dropping "
+                                       "while the run was subscribed (broker-wide $SYS counter)")
+    messages_missing: int | None = Field(default=None, description="messages missing by the payloads' "
+                                         "sequence numbers")
 
 
 class RunList(BaseModel):
