@@ -1,0 +1,194 @@
+"""Per-request overhead of the HTTP door (printed, never asserted).
+
+CPU µs per request, the ASGI app driven in process (no sockets: what is left is our door, not uvicorn's
+HTTP parsing, which is the same for every app), for:
+1. an anonymous GET of a tiny endpoint (one organization by name; the auth door, early in the route list);
+2. the same with a bearer token (token lookup, the `token.use` audit entry);
+3. an anonymous GET of a door late in the route list (a dashboard that does not exist: 404 problem);
+4. an authenticated POST that writes: an operator reports an incident (POST /api/v1/ops/incidents);
+and the peer: a bare FastAPI app with one route, in the same run.
+
+CPU is the process's (every thread: sync endpoints run on the thread pool); wall is beside it with the load
+average, which inflates wall time, not CPU time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+N = int(os.environ.get("BENCH_REQUEST_N", "600"))
+
+
+class Driver:
+    """Runs an ASGI app's lifespan on an event loop and sends it requests without a socket."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self._lifespan_in: asyncio.Queue = asyncio.Queue()
+        self._lifespan_out: asyncio.Queue = asyncio.Queue()
+        self.state: dict[str, Any] = {}
+
+    def start(self) -> None:
+        async def receive() -> dict:
+            return await self._lifespan_in.get()
+
+        async def send(message: dict) -> None:
+            await self._lifespan_out.put(message)
+
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
+        self._task = self.loop.create_task(self.app(scope, receive, send))
+        self._lifespan_in.put_nowait({"type": "lifespan.startup"})
+        message = self.loop.run_until_complete(self._lifespan_out.get())
+        if message["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"app did not start: {message}")
+
+    def stop(self) -> None:
+        self._lifespan_in.put_nowait({"type": "lifespan.shutdown"})
+        self.loop.run_until_complete(self._lifespan_out.get())
+        self.loop.run_until_complete(self._task)
+        self.loop.close()
+
+    async def _call(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        if body:
+            raw_headers.append((b"content-length", str(len(body)).encode()))
+        path, _, query = path.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+                 "root_path": "", "headers": raw_headers, "client": ("127.0.0.1", 50000),
+                 "server": ("127.0.0.1", 80), "state": dict(self.state)}
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return status, b"".join(chunks)
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes = b"") -> tuple[int, bytes]:
+        return self.loop.run_until_complete(self._call(method, path, headers or {}, body))
+
+    def measure(self, label: str, method: str, path: str, headers: dict[str, str] | None = None,
+                body_for: Any = None, expect: int = 200, n: int = N) -> float:
+        """CPU µs per request (after a warm-up), printed with wall µs."""
+        body = (lambda _i: b"") if body_for is None else body_for
+        for i in range(30):
+            status, out = self.request(method, path, headers, body(-1 - i))
+            if status != expect:
+                raise RuntimeError(f"{label}: {method} {path} answered {status}: {out[:300]!r}")
+
+        async def run() -> None:
+            for i in range(n):
+                await self._call(method, path, headers or {}, body(i))
+
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        self.loop.run_until_complete(run())
+        cpu = (time.process_time() - cpu0) / n * 1e6
+        wall = (time.perf_counter() - wall0) / n * 1e6
+        print(f"  {label:<52} CPU {cpu:8.0f} µs/request   wall {wall:8.0f} µs   (n={n})", flush=True)
+        return cpu
+
+
+def _peer() -> float:
+    from fastapi import FastAPI
+
+    peer = FastAPI()
+
+    @peer.get("/api/v1/organizations/{name}")
+    def show(name: str) -> dict:
+        return {"name": name, "title": name}
+
+    driver = Driver(peer)
+    driver.start()
+    try:
+        return driver.measure("peer: bare FastAPI, one route (sync def)", "GET", "/api/v1/organizations/dept")
+    finally:
+        driver.stop()
+
+
+def _seed(app: Any) -> str:
+    """An organization and an operator with an API token, made through the services; returns the token."""
+    from cityhub.auth.schemas import OrganizationCreate, UserCreate
+    from cityhub.auth.service import create_organization, create_token, create_user
+    from cityhub.cli import SYSTEM
+    from cityhub.ctx import RequestContext
+
+    with app.state.session_factory() as db:
+        ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
+        create_organization(ctx, data=OrganizationCreate(name="dept", title="Department", kind="department"))
+        user = create_user(ctx, data=UserCreate(email="op@bench.local", role="operator", org="dept"))
+        token = create_token(ctx, user_id=user.id, name="bench").token
+        db.commit()
+    return token
+
+
+def _ours() -> dict[str, float]:
+    import orjson
+
+    from cityhub.app import create_app
+    from cityhub.settings import Settings
+
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), secret_key="bench", access_log=False, ops_duplicate_radius_m=1.0)
+        app = create_app(settings)
+        driver = Driver(app)
+        driver.start()
+        try:
+            token = _seed(app)
+            auth = {"authorization": f"Bearer {token}"}
+            figures["anon"] = driver.measure("anonymous GET /api/v1/organizations/dept", "GET",
+                                             "/api/v1/organizations/dept")
+            figures["token"] = driver.measure("bearer-token GET /api/v1/organizations/dept", "GET",
+                                              "/api/v1/organizations/dept", auth)
+            figures["late"] = driver.measure("anonymous GET late door /api/v1/stats/dashboards/x (404)",
+                                             "GET", "/api/v1/stats/dashboards/x", expect=404)
+
+            def incident(i: int) -> bytes:
+                return orjson.dumps({"type": "fire", "source_ref": f"bench-{i}",
+                                     "location": {"lon": 129.0 + (i % 500) * 0.0004,
+                                                  "lat": 35.1 + (i // 500) * 0.0004 + 0.00001 * (i % 7)}})
+
+            figures["post"] = driver.measure("bearer-token POST /api/v1/ops/incidents (writes)", "POST",
+                                             "/api/v1/ops/incidents", {**auth, "content-type": "application/json"},
+                                             incident, expect=201, n=max(100, N // 3))
+        finally:
+            driver.stop()
+    return figures
+
+
+def main() -> None:
+    import logging
+
+    logging.disable(logging.INFO)  # the access log is off; keep the benchmark's own output readable
+    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    peer = _peer()
+    ours = _ours()
+    print(f"  token overhead (token − anonymous): {ours['token'] - ours['anon']:.0f} µs CPU; "
+          f"ours anonymous / peer: {ours['anon'] / peer:.1f}x")
+    print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
