@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     # Geo queries find entities whose geometry reaches at most this far (degrees) from its representative point.
     context_geo_max_extent_deg: float = 0.01
     context_raw_retention_days: int = 30
+    # Dataset versions' in-engine copies of big tables: the city default keeps a copy while its version is
+    # among the last N holding copies or younger than D days (a dataset may set its own); older versions stay
+    # listed with their diffs but are no longer restorable. The scheduler applies it this often (0: off).
+    governance_version_keep_copies: int = 5
+    governance_version_keep_days: int = 30
+    governance_version_retention_interval_seconds: float = 3600.0
     context_rollup_retention_days: int = 730
     # Scheduled upkeep in the server process (0 turns a job off): history retention, and the live-<type>
     # catalog datasets refreshed for the organization named here (empty: no scheduled refresh).
