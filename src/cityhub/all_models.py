@@ -1,5 +1,6 @@
 """Imports every domain's models so the metadata (and Alembic autogenerate) sees all tables."""
 
+from cityhub import lease as lease_models  # noqa: F401
 from cityhub.auth import models as auth_models  # noqa: F401
 from cityhub.board import models as board_models  # noqa: F401
 from cityhub.catalog import models as catalog_models  # noqa: F401

@@ -4,7 +4,8 @@
 - catalog link: the `live-<type>` datasets of the types that changed since the last refresh get a fresh
   latest-state table (only when `context_catalog_org` names the publishing organization).
 
-Both are idempotent, so several workers running them at once waste a little work but never corrupt.
+Both are idempotent, but several workers sharing a database would each run them: a job lease in the
+database (`cityhub.lease`) lets one worker run them; another takes over within the lease time when it stops.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from sqlalchemy import select
 from cityhub.context.models import ContextEntity
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
+from cityhub.lease import Lease
 
 log = logging.getLogger("cityhub.context.jobs")
 T = ContextEntity.__table__
+LEASE = "context:jobs"
 
 
 def _system_ctx(app: FastAPI) -> RequestContext:
@@ -83,7 +86,8 @@ def refresh_catalog(app: FastAPI, since: datetime | None) -> tuple[list[dict[str
 
 
 class CatalogRefresher:
-    """Remembers when it last ran so each pass only republishes types that changed."""
+    """Remembers when it last ran so each pass only republishes types that changed (a worker that takes the
+    job lease over starts from None: it republishes every type once, which is correct, only more work)."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -96,28 +100,42 @@ class CatalogRefresher:
             self.since = started
 
 
+def _if_held(lease: Lease, job: Any, *args: Any) -> None:
+    """Run `job` only while this worker holds the lease (renewing it), so one worker of many runs it."""
+    if lease.hold():
+        job(*args)
+
+
 def install(app: FastAPI) -> None:
-    """Schedule retention and the catalog refresh on the app's lifespan (intervals of 0 turn them off)."""
+    """Schedule retention and the catalog refresh on the app's lifespan (intervals of 0 turn them off);
+    they run in the worker holding the `context:jobs` lease, renewed on a heartbeat."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     def start(app: FastAPI) -> None:
         settings = app.state.settings
         scheduler = BackgroundScheduler(daemon=True)
+        lease = Lease(app.state.session_factory, LEASE)
+        every = {"max_instances": 1, "coalesce": True}
         if settings.context_retention_interval_seconds > 0:
-            scheduler.add_job(run_retention, "interval", args=[app], id="context:retention",
-                              seconds=settings.context_retention_interval_seconds, max_instances=1, coalesce=True)
+            scheduler.add_job(_if_held, "interval", args=[lease, run_retention, app], id="context:retention",
+                              seconds=settings.context_retention_interval_seconds, **every)
         if settings.context_catalog_org and settings.context_catalog_refresh_seconds > 0:
-            scheduler.add_job(CatalogRefresher(app), "interval", id="context:catalog",
-                              seconds=settings.context_catalog_refresh_seconds, max_instances=1, coalesce=True)
+            scheduler.add_job(_if_held, "interval", args=[lease, CatalogRefresher(app)], id="context:catalog",
+                              seconds=settings.context_catalog_refresh_seconds, **every)
         if scheduler.get_jobs():
+            # the heartbeat keeps the lease between runs of long-interval jobs, and takes it at start
+            scheduler.add_job(lease.hold, "interval", id="context:lease", seconds=lease.heartbeat_seconds,
+                              next_run_time=utcnow(), **every)
             scheduler.start()
             app.state.context_jobs = scheduler
+            app.state.context_jobs_lease = lease
 
     def stop(app: FastAPI) -> None:
         scheduler = getattr(app.state, "context_jobs", None)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
             app.state.context_jobs = None
+            app.state.context_jobs_lease.release()
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)
