@@ -150,3 +150,16 @@ def test_harvest_brings_datastore_rows_incrementally_with_deletions(sqlite_colle
     info = sqlite_collect.client.get("/api/3/action/datastore_info", headers=sqlite_collect.headers,
                                      params={"id": local["id"]}).json()["result"]
     assert info["meta"]["count"] == 24
+
+    # The raw zone rebuilds the harvested rows too: lose the local table's rows, replay, same rows back.
+    before = [{k: v for k, v in r.items() if k != "_id"} for r in rows]
+    from sqlalchemy import text
+
+    with sqlite_collect.app.state.engine.begin() as conn:
+        conn.execute(text(f'DELETE FROM "{local["id"]}"'))
+    assert _local_rows(sqlite_collect, local["id"]) == []
+    replay = sqlite_collect.client.post("/api/v1/sources/haeundae-air/replay", headers=sqlite_collect.headers)
+    assert replay.status_code == 201 and replay.json()["status"] == "succeeded", replay.text
+    assert replay.json()["requests"] == 0
+    after = [{k: v for k, v in r.items() if k != "_id"} for r in _local_rows(sqlite_collect, local["id"])]
+    assert sorted(after, key=lambda r: r["harvest_row_id"]) == sorted(before, key=lambda r: r["harvest_row_id"])

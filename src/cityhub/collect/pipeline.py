@@ -92,11 +92,6 @@ def make_sink(env: RunEnv, source: Source, connector: Connector, fields: list[Fi
     return TableSink(source=source, fields=fields, table_name=source.resource_id or f"collect_{source.name}")
 
 
-def _replayed_pages(connector: Connector, payloads: Iterator[Payload]) -> Iterator[Page]:
-    for payload in payloads:
-        yield Page(payload=None, records=connector.parse(payload))
-
-
 def execute(env: RunEnv, *, run_id: str) -> Run:
     """Carry out a started run to its end (succeeded or failed); returns the final run row."""
     db = env.factory()
@@ -122,7 +117,7 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
 
         fc.on_request = count_request
         try:
-            pages = _replayed_pages(connector, env.payloads) if env.payloads is not None else connector.fetch(fc)
+            pages = connector.replay(env.payloads) if env.payloads is not None else connector.fetch(fc)
             changed = _consume(env, db, run, source, connector, mapper, sink, pages,
                                check=fc.check_deadline)
         except ConnectorError as exc:

@@ -208,6 +208,12 @@ class Connector:
         """Values to mask wherever a request is recorded."""
         return ()
 
+    def replay(self, payloads: Iterator[Payload]) -> Iterator[Page]:
+        """Pages rebuilt from landed payloads, in arrival order (a rebuild from the raw zone).
+        Connectors whose pages carry more than records (harvested DataStore rows) override this."""
+        for payload in payloads:
+            yield Page(payload=None, records=self.parse(payload))
+
 
 def jitter(seconds: float) -> float:
     return seconds * (0.8 + random.random() * 0.4)

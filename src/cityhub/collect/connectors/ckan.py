@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import Field
 
 from cityhub.collect.connectors.base import Connector, ConnectorConfig, ConnectorError, FetchContext, Page, Payload
@@ -63,6 +64,43 @@ class CkanConnector(Connector):
         if isinstance(result, dict) and "results" in result:
             return [r for r in result["results"] if isinstance(r, dict)]
         return []
+
+    def replay(self, payloads: Iterator[Payload]) -> Iterator[Page]:
+        """Datasets from package_search answers, and rows from datastore_search answers as the pages
+        `_resource_rows` made: the resource's dataset and URL from the datasets replayed before it, the
+        `_id` range from the request's offset and the previous page of the same resource."""
+        resources: dict[str, tuple[str, str | None]] = {}  # remote resource id → (dataset name, url)
+        until: dict[str, int | None] = {}  # remote resource id → last `_id` of its previous page
+        for payload in payloads:
+            url = httpx.URL(str(payload.request.get("url") or ""))
+            if not url.path.endswith("/datastore_search"):
+                records = self.parse(payload)
+                for ds in records:
+                    for res in ds.get("resources") or []:
+                        if isinstance(res, dict) and res.get("id"):
+                            resources[res["id"]] = (ds.get("name"), res.get("url"))
+                yield Page(payload=None, records=records)
+                continue
+            page = self._replayed_rows(payload, url, resources, until)
+            if page is not None:
+                yield page
+
+    @staticmethod
+    def _replayed_rows(payload: Payload, url: httpx.URL, resources: dict[str, tuple[str, str | None]],
+                       until: dict[str, int | None]) -> Page | None:
+        res_id = url.params.get("resource_id")
+        if res_id not in resources:
+            return None  # its dataset's answer is not in the raw zone: nothing to attach the rows to
+        result = _unwrap(load_json(payload.body))
+        records = [r for r in result.get("records") or [] if isinstance(r, dict) and "_id" in r]
+        fields = [f for f in result.get("fields") or [] if isinstance(f, dict) and f.get("id") != "_id"]
+        after = 0 if int(url.params.get("offset") or 0) == 0 else (until.get(res_id) or 0)
+        last = len(records) < int(url.params.get("limit") or 0)
+        until[res_id] = None if last else max(r["_id"] for r in records)
+        dataset, res_url = resources[res_id]
+        return Page(payload=None, records=records, resource={
+            "id": res_id, "dataset": dataset, "url": res_url, "fields": fields, "after": after,
+            "until": until[res_id]})
 
     def _action(self, fc: FetchContext, name: str, params: dict[str, Any]) -> Payload:
         headers = {"Authorization": self.config.api_key} if self.config.api_key else None
