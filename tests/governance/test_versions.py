@@ -187,24 +187,64 @@ def test_versions_are_recorded_off_the_request_and_survive_a_dead_worker(sqlite_
     finally:
         recorder.stop()
     outbox, made = stored()
-    assert set(outbox) == {"done"} and made == [1]
+    assert set(outbox) == {"done"} and sorted(made) == [1, 2]  # one version per change
     items = client.get("/api/v1/governance/datasets/k9/versions").json()["items"]
-    assert len(items) == 1 and items[0]["diff"]["rows_added"] == 3
+    assert [v["trigger"] for v in items] == ["rows", "created"] and items[0]["diff"]["rows_added"] == 3
 
 
-def test_changes_made_before_the_recorder_reaches_them_make_one_version(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
-    """Versions are recorded in the background from the dataset's state: two changes made before the
-    recorder reaches the first one make a single version whose diff names both."""
-    client, people = sqlite_client, sqlite_people
+def _changes_before_the_recorder(client, people, name: str) -> tuple[str, list[dict]]:  # noqa: ANN001
+    """Four changes committed while no recorder runs (as when it lags or its process was killed):
+    creation, an upload, a row append and a metadata edit; then a reader settles them."""
+    client.app.state.version_recorder.stop()
     people.org("env", "환경정책과")
-    steward = people.user("c@city.test", role="steward", org="env")
-    assert client.post("/api/v1/datasets", json={"name": "both", "title": "b", "owner_org": "env"},
+    steward = people.user(f"{name}@city.test", role="steward", org="env")
+    assert client.post("/api/v1/datasets", json={"name": name, "title": "b", "owner_org": "env"},
                        headers=steward.headers).status_code == 201
-    client.get("/api/v1/governance/datasets/both/versions")
-    client.post("/api/v1/datasets/both/resources", headers=steward.headers,
-                files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")})
-    client.patch("/api/v1/datasets/both", json={"notes": "설명"}, headers=steward.headers)
-    items = client.get("/api/v1/governance/datasets/both/versions").json()["items"]
-    changes = [(v["diff"].get("rows_added", 0), v["diff"].get("metadata_changed", [])) for v in items[:-1]]
-    assert sum(rows for rows, _ in changes) == 3  # every row and field change is in some version
-    assert "notes" in [f for _, fields in changes for f in fields]
+    rid = client.post(f"/api/v1/datasets/{name}/resources", headers=steward.headers,
+                      files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")}).json()["id"]
+    r = client.post(f"/api/v1/governance/resources/{rid}/rows", headers=steward.headers,
+                    json={"rows": [{"id": 9, "name": "z", "value": 90}, {"id": 10, "name": "y", "value": 100}]})
+    assert r.status_code in (200, 201), r.text
+    assert client.patch(f"/api/v1/datasets/{name}", json={"notes": "설명"},
+                        headers=steward.headers).status_code == 200
+    return rid, client.get(f"/api/v1/governance/datasets/{name}/versions").json()["items"]
+
+
+def _assert_one_version_per_change(items: list[dict]) -> None:
+    assert [v["trigger"] for v in items] == ["metadata", "rows", "rows", "created"]
+    meta, append, upload = items[0]["diff"], items[1]["diff"], items[2]["diff"]
+    assert meta["metadata_changed"] == ["notes"] and meta["rows_added"] == 0 and not meta["per_resource"]
+    assert append["rows_added"] == 2 and append["rows_removed"] == 0 and append["metadata_changed"] == []
+    assert upload["rows_added"] == 3 and upload["metadata_changed"] == []
+
+
+def test_each_change_made_before_the_recorder_reaches_it_gets_its_own_version(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
+    """Each change's metadata and rows are captured in its own transaction: changes committed before the
+    recorder gets to the first still make one version each, with their own diffs, and each version's
+    rows are the rows that change left (not the table as it stands now)."""
+    client = sqlite_client
+    rid, items = _changes_before_the_recorder(client, sqlite_people, "each")
+    _assert_one_version_per_change(items)
+    upload = items[2]["number"]
+    text = client.get(f"/api/v1/governance/datasets/each/versions/{upload}/resources/{rid}.csv").text
+    assert text.replace("\r\n", "\n").lstrip("\ufeff") == V1
+
+
+def test_each_change_of_a_big_table_gets_its_own_copy(client, people, monkeypatch) -> None:  # noqa: ANN001
+    """The same for tables kept as in-engine copies (cap lowered so the test stays small): each change's
+    copy holds the rows as that change left them, and rolling back to the upload restores 3 rows."""
+    from cityhub.governance import versions
+
+    monkeypatch.setattr(versions, "SNAPSHOT_ROW_CAP", 2)
+    rid, items = _changes_before_the_recorder(client, people, "eachbig")
+    _assert_one_version_per_change(items)
+    shown = [client.get(f"/api/v1/governance/datasets/eachbig/versions/{v['number']}").json()["resources"][0]
+             for v in items[:3]]
+    assert shown[0]["table_copy"] == shown[1]["table_copy"] != shown[2]["table_copy"]  # metadata edit: no copy
+    assert [s["row_count"] for s in shown] == [5, 5, 3]
+    steward = people.user("eachbig2@city.test", role="steward", org="env")
+    r = client.post(f"/api/v1/governance/datasets/eachbig/versions/{items[2]['number']}/rollback",
+                    headers=steward.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["diff"]["rows_removed"] == 2
+    assert client.get(f"/api/v1/datastore/{rid}", headers=steward.headers).json()["total"] == 3

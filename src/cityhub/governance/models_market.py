@@ -32,6 +32,24 @@ class DatasetVersion(Base):
     diff: Mapped[dict[str, Any]] = mapped_column(JSON)
     restored_from: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the retention rule removed this version's in-engine row copies: the version stays listed
+    # with its diff summary but can no longer be restored or downloaded.
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VersionRetention(Base):
+    """A dataset's own retention rule for its versions' big-table copies (the city default otherwise):
+    a copy is kept while its version is among the last `keep_copies` versions holding copies or younger
+    than `keep_days` days."""
+
+    __audited__ = True
+    __tablename__ = "gov_version_retention"
+
+    dataset_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    keep_copies: Mapped[int] = mapped_column(Integer)
+    keep_days: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str | None] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class VersionOutbox(Base):
@@ -52,6 +70,9 @@ class VersionOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(2000))
+    # What the change was, taken in its own transaction: the metadata as committed and, per resource,
+    # an in-engine copy of the rows it left (so a later change never leaks into this one's version).
+    capture: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AccessRequest(Base):

@@ -21,31 +21,35 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
 from cityhub.errors import NotFound
+from cityhub.governance import version_capture
 from cityhub.governance.models_market import VersionOutbox
 from cityhub.outbox import OutboxDispatcher
 
 T = VersionOutbox.__table__
-CHANGED = "gov_versions_changed"
 HOLD_WAIT_SECONDS = 30.0  # a worker's snapshot and diff of a large table; a crashed one's lease is 5 s
 
 
 def _after_flush(session: Session, _ctx: Any) -> None:
-    for obj in (*session.new, *session.dirty):
-        if getattr(type(obj), "__tablename__", None) == "datasets" and getattr(obj, "id", None):
-            session.info.setdefault(CHANGED, set()).add(obj.id)
+    version_capture.note_flush(session)
 
 
 def queue_changed(session: Session) -> None:
-    """Write the outbox rows for the datasets this transaction changed (called just before commit)."""
-    changed = session.info.pop(CHANGED, None)
+    """Write the outbox rows for the datasets this transaction changed, each with its capture (called
+    just before commit): the metadata and a copy of the touched rows as this change left them."""
+    changed = session.info.pop(version_capture.CHANGED, None)
+    rows = session.info.pop(version_capture.ROWS_CHANGED, set())
+    made = session.info.pop(version_capture.VERSIONED, set())
+    changed = sorted(set(changed or ()) - made)
     if changed:
         now = utcnow()
         session.execute(insert(T), [{"dataset_id": d, "status": "pending", "attempts": 0, "next_attempt_at": now,
-                                     "created_at": now} for d in sorted(changed)])
+                                     "created_at": now, "capture": version_capture.capture(session, d, rows)}
+                                    for d in changed])
 
 
 def _forget(session: Session) -> None:
-    session.info.pop(CHANGED, None)  # a rolled-back change makes no version
+    for key in (version_capture.CHANGED, version_capture.ROWS_CHANGED, version_capture.VERSIONED):
+        session.info.pop(key, None)  # a rolled-back change makes no version
 
 
 def install_hook() -> None:
@@ -55,23 +59,35 @@ def install_hook() -> None:
         event.listen(Session, "after_rollback", _forget)
 
 
-def _record(ctx: RequestContext, dataset_id: str) -> None:
+def _record(ctx: RequestContext, row: Any) -> bool:
+    """Record one outbox row's version and mark the row done, in the caller's transaction (so a crash
+    between the two cannot record it twice). False when someone else already did."""
     from cityhub.governance import versions
 
+    marked = ctx.db.execute(update(T).where(T.c.id == row.id, T.c.status == "pending")
+                            .values(status="done", delivered_at=utcnow(), claimed_until=None))
+    if not marked.rowcount:
+        return False
     try:
-        versions.record_version(ctx, dataset_id=dataset_id)
+        if row.capture is None:  # queued before changes carried their capture
+            versions.record_version(ctx, dataset_id=row.dataset_id)
+        elif not row.capture.get("deleted"):
+            versions.record_change(ctx, dataset_id=row.dataset_id, capture=row.capture)
     except NotFound:
         pass  # deleted since: nothing to record
+    return True
 
 
-def _pending(ctx: RequestContext, dataset_id: str) -> bool:
-    return ctx.db.scalar(select(T.c.id).where(T.c.dataset_id == dataset_id, T.c.status == "pending")
-                         .limit(1)) is not None
+def _earlier(db: Session, row: Any) -> Any:
+    """The oldest still-pending change of the same dataset before this one (versions go in order)."""
+    return db.execute(select(T.c.id, T.c.claimed_until).where(T.c.dataset_id == row.dataset_id,
+                                                               T.c.status == "pending", T.c.id < row.id)
+                      .order_by(T.c.id).limit(1)).first()
 
 
 def drain(ctx: RequestContext, dataset_id: str) -> None:
-    """Record the versions still pending for one dataset before the caller reads them: rows a background
-    worker holds are left to it, the rest are claimed and recorded here.
+    """Record the versions still pending for one dataset before the caller reads them, oldest first:
+    when a background worker holds the oldest, wait for it; otherwise claim and record it here.
 
     This runs in a session of its own, committing each step: a reader's transaction may hold a snapshot
     (SQLite keeps one from its first write, PostgreSQL per statement at most), and waiting inside it for
@@ -80,20 +96,21 @@ def drain(ctx: RequestContext, dataset_id: str) -> None:
     own = dataclasses.replace(ctx, db=db)
     deadline = time.monotonic() + HOLD_WAIT_SECONDS
     try:
-        while _pending(own, dataset_id) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            row = db.execute(select(T).where(T.c.dataset_id == dataset_id, T.c.status == "pending")
+                             .order_by(T.c.id).limit(1)).first()
+            if row is None:
+                break
             now = utcnow()
-            free = [T.c.dataset_id == dataset_id, T.c.status == "pending",
-                    or_(T.c.claimed_until.is_(None), T.c.claimed_until < now)]
-            if db.scalar(select(T.c.id).where(*free).limit(1)) is None:
+            # Claim first, so a worker skips it (a worker's claim waits for this transaction).
+            claimed = db.execute(update(T).where(T.c.id == row.id, T.c.status == "pending",
+                                                 or_(T.c.claimed_until.is_(None), T.c.claimed_until < now))
+                                 .values(claimed_until=now + timedelta(minutes=5)))
+            if not claimed.rowcount:
                 db.rollback()  # end this read, so the next one sees the worker's commit
-                time.sleep(0.05)  # a worker holds this dataset's rows: let it finish
+                time.sleep(0.05)  # a worker holds the oldest change: let it finish
                 continue
-            # Claim first, so a worker skips them (a worker's claim waits for this transaction).
-            ids = list(db.scalars(update(T).where(*free).values(claimed_until=now + timedelta(minutes=5))
-                                  .returning(T.c.id)))
-            _record(own, dataset_id)
-            db.execute(update(T).where(T.c.id.in_(ids)).values(status="done", delivered_at=utcnow(),
-                                                                claimed_until=None))
+            _record(own, row)
             db.commit()
     except BaseException:
         db.rollback()
@@ -117,9 +134,16 @@ class VersionRecorder(OutboxDispatcher):
     def send(self, row: Any) -> None:
         from cityhub.cli import SYSTEM
 
+        deadline = time.monotonic() + HOLD_WAIT_SECONDS
         db = self.factory()
         try:
-            _record(RequestContext(actor=SYSTEM, db=db, settings=self.settings, bus=self.bus), row.dataset_id)
+            # An older change of this dataset held elsewhere (a reader draining it) goes first.
+            while (earlier := _earlier(db, row)) is not None:
+                db.rollback()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"an earlier change ({earlier.id}) of this dataset is still pending")
+                time.sleep(0.05)
+            _record(RequestContext(actor=SYSTEM, db=db, settings=self.settings, bus=self.bus), row)
             db.commit()
         except BaseException:
             db.rollback()

@@ -30,16 +30,23 @@ from cityhub.catalog import service as catalog
 from cityhub.catalog.schemas import DatasetPublic, DatasetUpdate
 from cityhub.ctx import RequestContext
 from cityhub.errors import Conflict, NotFound
-from cityhub.governance import version_outbox
+from cityhub.governance import version_capture, version_outbox
 from cityhub.governance.models import DatasetSchema
 from cityhub.governance.models_market import DatasetVersion
 
 log = logging.getLogger("cityhub.governance")
 SNAPSHOT_ROW_CAP = 200_000
 # Larger tables keep their versions as copies inside the datastore engine, named by this prefix.
-COPY_PREFIX = "_gov_version_"
+COPY_PREFIX = version_capture.COPY_PREFIX
 # Metadata a version records and a roll-back restores (the owner organization is never moved back).
 META_FIELDS = tuple(f for f in DatasetUpdate.model_fields if f not in ("owner_org",))
+
+
+class VersionPruned(Conflict):
+    """The version's row copies were removed by the retention rule: listed, but not restorable."""
+
+    status_code = 410
+    code = "gone"
 
 
 class VersionPublic(BaseModel):
@@ -51,19 +58,22 @@ class VersionPublic(BaseModel):
     restored_from: int | None = None
     meta: dict[str, Any] | None = None
     resources: list[dict[str, Any]] | None = None
+    restorable: bool = True
+    pruned_at: Any = None
 
 
 def _public(v: DatasetVersion, full: bool = False) -> VersionPublic:
     return VersionPublic(number=v.number, trigger=v.trigger, actor_user_id=v.actor_user_id, created_at=v.created_at,
                          diff=v.diff, restored_from=v.restored_from, meta=v.meta if full else None,
-                         resources=v.resources if full else None)
+                         resources=v.resources if full else None, restorable=v.pruned_at is None,
+                         pruned_at=v.pruned_at)
 
 
 def snapshot_path(ctx: RequestContext, sha: str) -> Path:
     return Path(ctx.settings.data_dir) / "versions" / sha[:2] / f"{sha}.csv"
 
 
-def _meta_of(ds: DatasetPublic) -> dict[str, Any]:
+def meta_of(ds: DatasetPublic) -> dict[str, Any]:
     data = ds.model_dump(mode="json")
     return {f: data.get(f) for f in META_FIELDS if f in data}
 
@@ -92,21 +102,14 @@ def _copy_table(ctx: RequestContext, resource_id: str, name: str) -> str:
     return name
 
 
-def _export_rows(ctx: RequestContext, resource_id: str) -> str | None:
-    """Write the table's rows (without _id) to a content-addressed CSV; returns its sha256."""
-    from cityhub.datastore import service as datastore
-
-    info = datastore.info(ctx, resource_id=resource_id)
-    if info.row_count > SNAPSHOT_ROW_CAP:
-        return None
-    names = [f["id"] for f in info.fields if f["id"] != "_id"]
-    download = datastore.stream_download(ctx, resource_id=resource_id, fmt="csv", fields=names, sort="_id")
+def _store_csv(ctx: RequestContext, chunks: Any) -> str:
+    """Write CSV chunks to a content-addressed snapshot file; returns its sha256."""
     root = Path(ctx.settings.data_dir) / "versions"
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=root, suffix=".part")
     with os.fdopen(fd, "wb") as out:
-        for chunk in download.chunks:
+        for chunk in chunks:
             digest.update(chunk)
             out.write(chunk)
     sha = digest.hexdigest()
@@ -117,6 +120,31 @@ def _export_rows(ctx: RequestContext, resource_id: str) -> str | None:
     else:
         os.replace(tmp, final)
     return sha
+
+
+def _export_rows(ctx: RequestContext, resource_id: str) -> str | None:
+    """Write the live table's rows (without _id) to a content-addressed CSV; returns its sha256."""
+    from cityhub.datastore import service as datastore
+
+    info = datastore.info(ctx, resource_id=resource_id)
+    if info.row_count > SNAPSHOT_ROW_CAP:
+        return None
+    names = [f["id"] for f in info.fields if f["id"] != "_id"]
+    download = datastore.stream_download(ctx, resource_id=resource_id, fmt="csv", fields=names, sort="_id")
+    return _store_csv(ctx, download.chunks)
+
+
+def _export_copy(ctx: RequestContext, copy: str, fields: list[dict[str, Any]]) -> str:
+    """A change's committed row copy as a CSV snapshot, written as the datastore's CSV download writes
+    the live table (same value forms, so snapshots of both kinds compare row by row)."""
+    from cityhub.datastore import downloads
+    from cityhub.datastore.tables import table_for
+
+    engine = ctx.db.get_bind()
+    table = table_for(copy, fields, sqlite=engine.dialect.name == "sqlite")
+    columns = [(f["id"], f["type"]) for f in fields if f["id"] != "_id"]
+    stmt = select(*(table.c[n] for n, _ in columns)).order_by(table.c["_id"])
+    return _store_csv(ctx, downloads.stream(engine, stmt, columns, downloads.writer_for("csv")))
 
 
 def _manifest(ctx: RequestContext, ds: DatasetPublic, prev: DatasetVersion | None) -> list[dict[str, Any]]:
@@ -210,8 +238,8 @@ def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, met
             continue
         if old and old.get("table_copy") and entry.get("table_copy"):
             d = _diff_copies(ctx, old["table_copy"], entry["table_copy"])
-        elif old and entry.get("snapshot") is None and old.get("snapshot") is None:
-            delta = (entry.get("row_count") or 0) - (old.get("row_count") or 0)
+        elif entry.get("snapshot") is None and (old is None or old.get("snapshot") is None):
+            delta = (entry.get("row_count") or 0) - ((old or {}).get("row_count") or 0)
             d = {"rows_added": max(delta, 0), "rows_changed": 0, "rows_removed": max(-delta, 0)}
         else:
             d = diff_rows(_read_rows(ctx, old.get("snapshot")) if old else None,
@@ -257,7 +285,7 @@ def record_version(ctx: RequestContext, *, dataset_id: str, actor_user_id: str |
     Returns the new version number, or None when nothing changed."""
     ds = catalog.get_dataset(ctx, id_or_name=dataset_id)
     prev = latest(ctx, ds.id)
-    meta = _meta_of(ds)
+    meta = meta_of(ds)
     resources = _manifest(ctx, ds, prev)
     diff = _diff(ctx, ds.id, prev, meta, resources)
     if prev is not None and not _changed(diff):
@@ -268,6 +296,50 @@ def record_version(ctx: RequestContext, *, dataset_id: str, actor_user_id: str |
     version = _add(ctx, ds.id, prev, trigger=trigger, meta=meta, resources=resources, diff=diff)
     if actor_user_id:
         version.actor_user_id = actor_user_id
+    return version.number
+
+
+def _entry(ctx: RequestContext, captured: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """A version's manifest line from a change's capture: a small table's row copy becomes a CSV
+    snapshot, a big table's copy is kept as the version's copy, untouched rows reuse the last version's."""
+    keys = ("resource_id", "name", "format", "sha256", "row_count", "datastore", "modified_at")
+    entry: dict[str, Any] = {k: captured.get(k) for k in keys}
+    entry["snapshot"] = None
+    copy = captured.get("copy")
+    if copy and (captured.get("row_count") or 0) > SNAPSHOT_ROW_CAP:
+        entry["table_copy"] = copy
+    elif copy:
+        try:
+            entry["snapshot"] = _export_copy(ctx, copy, captured.get("fields") or [])
+        except Exception:  # a copy that cannot be read still gets a version (count and sha only)
+            log.exception("could not snapshot a change's rows", extra={"resource": entry["resource_id"]})
+    elif old:  # rows not touched by this change
+        entry["snapshot"], entry["table_copy"] = old.get("snapshot"), old.get("table_copy")
+    return entry
+
+
+def record_change(ctx: RequestContext, *, dataset_id: str, capture: dict[str, Any]) -> int | None:
+    """Make the version of one committed change from what its own transaction captured (background
+    recorder), so each change gets its own version and diff whenever it is recorded.
+
+    Returns the new version number, or None when the change left metadata and rows as they were."""
+    prev = latest(ctx, dataset_id)
+    before = {r["resource_id"]: r for r in (prev.resources if prev else [])}
+    resources = [_entry(ctx, c, before.get(c["resource_id"])) for c in capture["resources"]]
+    diff = _diff(ctx, dataset_id, prev, capture["meta"], resources)
+    kept = {e.get("table_copy") for e in resources}
+    made = prev is None or _changed(diff)
+    for c in capture["resources"]:  # small tables' copies became snapshots; an unchanged big copy is spare
+        if c.get("copy") and (not made or c["copy"] not in kept):
+            version_capture.drop_copy(ctx.db, c["copy"])
+    if not made:
+        return None
+    rows_moved = diff["rows_added"] or diff["rows_changed"] or diff["rows_removed"] or diff["per_resource"]
+    trigger = "created" if prev is None else ("rows" if rows_moved or diff["resources_added"]
+                                              or diff["resources_removed"] else "metadata")
+    version = _add(ctx, dataset_id, prev, trigger=trigger, meta=capture["meta"], resources=resources, diff=diff)
+    if capture.get("actor") and capture["actor"] != "system":
+        version.actor_user_id = capture["actor"]
     return version.number
 
 
@@ -302,6 +374,7 @@ def version_rows(ctx: RequestContext, *, dataset: str, number: int, resource_id:
     policy.require(ctx, "dataset.download", ref)
     version_outbox.drain(ctx, ref.id)
     version = _version(ctx, ref.id, number)
+    _require_restorable(version)
     entry = next((r for r in version.resources if r["resource_id"] == resource_id), None)
     if entry is None or not entry.get("snapshot") or not snapshot_path(ctx, entry["snapshot"]).exists():
         raise NotFound("this version keeps no row snapshot of that resource")
@@ -315,6 +388,7 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     ref = catalog.get_dataset_ref(ctx, id_or_name=dataset, action="dataset.govern")
     version_outbox.drain(ctx, ref.id)
     target = _version(ctx, ref.id, number)
+    _require_restorable(target)
     prev = latest(ctx, ref.id)
     catalog.update_dataset(ctx, id_or_name=ref.id, data=DatasetUpdate(**target.meta))
     current = {r.id: r for r in catalog.get_dataset(ctx, id_or_name=ref.id).resources}
@@ -341,7 +415,7 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
         catalog.mark_datastore(ctx, resource_id=res.id, table=loaded.table, row_count=loaded.row_count)
         restored.append(entry)
     after = catalog.get_dataset(ctx, id_or_name=ref.id)
-    meta = _meta_of(after)
+    meta = meta_of(after)
     now = {r.id: r for r in after.resources}
     # the restored tables as they now stand, so the after-commit check sees nothing new to record
     restored = [{**e, "modified_at": now[e["resource_id"]].modified_at.isoformat(),
@@ -353,7 +427,17 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     diff = _diff(ctx, ref.id, prev, meta, resources)
     version = _add(ctx, ref.id, prev, trigger="rollback", meta=meta, resources=resources, diff=diff,
                    restored_from=number)
+    # versioned here, in the change's own transaction: the outbox need not record it again
+    ctx.db.info.setdefault(version_capture.VERSIONED, set()).add(ref.id)
     return _public(version, full=True)
+
+
+def _require_restorable(version: DatasetVersion) -> None:
+    if version.pruned_at is not None:
+        raise VersionPruned(f"version {version.number}'s rows were removed on {version.pruned_at:%Y-%m-%d} by the "
+                            "dataset's version retention rule; its metadata and diff summary stay listed, but it "
+                            "can no longer be restored or downloaded",
+                            details={"version": [f"version {version.number} is no longer restorable"]})
 
 
 def _current_snapshot(prev: DatasetVersion | None, resource_id: str) -> tuple[str | None, str | None]:
