@@ -106,3 +106,27 @@ def test_raw_frame_keeps_exact_bytes_and_parses_to_the_same_records() -> None:
     old = b'{"topic":"a/1","qos":1,"payload":"{\\"v\\": 1}"}\n{"topic":"b","qos":1,"payload_b64":"/w=="}\n'
     assert connector.parse(Payload(body=old)) == [{"topic": "a/1", "payload": {"v": 1}},
                                                   {"topic": "b", "payload": None}]
+
+
+def test_broker_drops_and_sequence_gaps_are_recorded_on_the_run(sqlite_collect, tmp_path) -> None:
+    """A broker keeping at most 50 messages per session drops the rest while the platform is away: the
+    next run reports the broker's own count of dropped messages ($SYS), and the jump in the payloads'
+    sequence numbers shows up as missing messages once a later message arrives."""
+    topic = "city/drops/air"
+    with Mosquitto(tmp_path / "broker", max_queued=50, sys_interval=1) as broker:
+        cfg = _cfg(broker.port, topic, "cityhub-drops", idle_seconds=2.5, sequence_path="seq")
+        src = sqlite_collect.source("drops", "mqtt", cfg, FIELDS, KEY)
+        first = sqlite_collect.run("drops")  # the session, and the broker's counter as it stands
+        assert first["status"] == "succeeded" and first["broker_dropped"] == 0, first
+        _publish(broker.port, topic, 0, 300)  # nobody listening: the broker keeps 50 of them
+        run = sqlite_collect.run("drops")
+        assert run["status"] == "succeeded" and run["rows_inserted"] == 50, run
+        assert run["broker_dropped"] == 250 and run["messages_missing"] == 0, run
+        kept = sorted(r["seq"] for r in sqlite_collect.rows(src))
+        _publish(broker.port, topic, 300, 10)  # within the limit: nothing dropped, but the gap shows now
+        later = sqlite_collect.run("drops")
+        assert later["rows_inserted"] == 10 and later["broker_dropped"] == 0, later
+        assert later["messages_missing"] == 300 - (kept[-1] + 1), later
+        page = sqlite_collect.client.get(f"/collect/runs/{run['id']}", headers=sqlite_collect.headers)
+        assert page.status_code == 200 and "250" in page.text
+        assert "Messages the broker dropped" in page.text or "브로커가 버린 메시지" in page.text

@@ -15,7 +15,7 @@ from tests.fakes.server import free_port
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path, *, max_queued: int = 0, max_inflight: int = 0) -> None:
+    def __init__(self, workdir: Path, *, max_queued: int = 0, max_inflight: int = 0, sys_interval: int = 10) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -24,6 +24,7 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.dir}/\nautosave_interval 1\n"
             f"max_queued_messages {max_queued}\nmax_inflight_messages {max_inflight}\n"
+            f"sys_interval {sys_interval}\n"
             f"log_dest file {self.dir}/mosquitto.log\n"
             # Started as root, mosquitto drops to user "mosquitto", who cannot write our temp dir.
             f"user {getpass.getuser()}\n")

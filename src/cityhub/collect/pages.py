@@ -38,7 +38,8 @@ TEXT = {
            "none": "없음", "running": "실행 중… 자동으로 새로 고칩니다.", "no_sources": "아직 수집 소스가 없습니다.",
            "status.ok": "정상", "status.stale": "지연", "status.failing": "실패", "status.never_run": "미실행",
            "status.disabled": "중지", "run.succeeded": "성공", "run.failed": "실패", "run.running": "실행 중",
-           "run.interrupted": "중단됨", "freshness": "갱신 주기", "choose": "커넥터를 고르세요"},
+           "run.interrupted": "중단됨", "freshness": "갱신 주기", "choose": "커넥터를 고르세요",
+           "broker_dropped": "브로커가 버린 메시지 (브로커 전체)", "messages_missing": "순번으로 본 누락 메시지"},
     "en": {"title": "Data collection", "sources": "Sources", "new": "Add source", "name": "Name",
            "connector": "Connector", "schedule": "Schedule", "health": "Health", "last_success": "Last success",
            "failures": "Failure streak", "run_now": "Run now", "runs": "Runs", "started": "Started",
@@ -51,7 +52,8 @@ TEXT = {
            "status.ok": "OK", "status.stale": "Stale", "status.failing": "Failing", "status.never_run": "Never run",
            "status.disabled": "Disabled", "run.succeeded": "Succeeded", "run.failed": "Failed",
            "run.running": "Running", "run.interrupted": "Interrupted", "freshness": "Update frequency",
-           "choose": "Choose a connector"},
+           "choose": "Choose a connector", "broker_dropped": "Messages the broker dropped (broker-wide)",
+           "messages_missing": "Messages missing by sequence number"},
 }
 
 

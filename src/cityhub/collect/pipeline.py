@@ -34,6 +34,8 @@ log = logging.getLogger("cityhub.collect")
 COLLECTOR = Actor(user_id="system:collect", email="collect@cityhub.local", role="admin", city_member=True)
 
 Progress = Callable[[Run], None]
+# Run columns a connector may set through Page.counters.
+RUN_COUNTERS = frozenset({"broker_dropped", "messages_missing"})
 
 
 class Sink(Protocol):
@@ -168,7 +170,13 @@ def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Conn
                 RequestContext(actor=COLLECTOR, db=db, settings=env.settings, bus=env.bus),
                 dataset_id=source.dataset_id, resource_id=source.resource_id, run_id=run.id, rows=rows)
             run.rows_quarantined = (run.rows_quarantined or 0) + refused
-        counts = sink.write(db, rows, page)
+        # A page carrying only counters or state writes no rows (harvest pages of deletions or of an
+        # empty remote resource still reach the sink).
+        wrote = rows or page.deleted or page.resource is not None
+        counts = sink.write(db, rows, page) if wrote else upsert.UpsertCounts()
+        for name, value in (page.counters or {}).items():
+            if name in RUN_COUNTERS:
+                setattr(run, name, value)
         run.rows_received = (run.rows_received or 0) + len(page.records)
         run.rows_inserted = (run.rows_inserted or 0) + counts.inserted
         run.rows_updated = (run.rows_updated or 0) + counts.updated

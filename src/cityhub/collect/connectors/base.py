@@ -82,6 +82,8 @@ class Page:
     # Harvests: the records are datastore rows of this remote resource (id, dataset, url, fields and the
     # remote `_id` range the page covers), not datasets.
     resource: dict[str, Any] | None = None
+    # Run totals the connector observed beyond rows (e.g. broker_dropped, messages_missing), recorded on the run.
+    counters: dict[str, int | None] | None = None
 
 
 @dataclass

@@ -24,6 +24,7 @@ import orjson
 from pydantic import Field
 
 from cityhub.collect.connectors.base import Connector, ConnectorConfig, ConnectorError, FetchContext, Page, Payload
+from cityhub.collect.connectors.mqtt_losses import Losses
 
 
 class MqttConfig(ConnectorConfig):
@@ -40,6 +41,10 @@ class MqttConfig(ConnectorConfig):
     max_seconds: float = Field(default=30.0, gt=0, description="a run listens at most this long")
     idle_seconds: float = Field(default=2.0, gt=0, description="end the run after this long without messages")
     max_messages: int | None = Field(default=None, ge=1)
+    sequence_path: str | None = Field(default=None, description="path of a per-topic sequence number in the "
+                                      "payload, e.g. seq: gaps are recorded as missing messages")
+    broker_drops: bool = Field(default=True, description="read the broker's dropped-message counter "
+                               "($SYS/broker/publish/messages/dropped) and record it on the run")
 
 
 class _Session:
@@ -50,6 +55,7 @@ class _Session:
         self.chunks: deque = deque()  # (seq, count, frame bytes), appended by the reader thread
         self.connected = threading.Event()
         self.refused: str | None = None
+        self.dropped: int | None = None  # the broker's $SYS dropped-message counter, as last published
         self.proc: subprocess.Popen | None = None
         self.reader: threading.Thread | None = None
 
@@ -67,6 +73,8 @@ class _Session:
                 self.chunks.append((header["seq"], header["count"], out.read(header["size"])))  # buffered: exact
             elif event == "connected":
                 self.connected.set()
+            elif event == "dropped":
+                self.dropped = header.get("count")
             else:
                 self.refused = f"{event}: {header.get('reason')}"
                 self.connected.set()
@@ -186,20 +194,21 @@ class MqttConnector(Connector):
         session.open(timeout=fc.timeout)
         started = last_message = time.monotonic()
         received = 0
+        losses = Losses(sequence_path=cfg.sequence_path, state=fc.state)
         try:
             while True:
                 chunks = self._collect(session, cfg, deadline=min(started + cfg.max_seconds,
                                                                   time.monotonic() + cfg.batch_seconds))
                 now = time.monotonic()
+                losses.saw_counter(session.dropped)
                 if chunks:
                     last_message = now
                     count = sum(c[1] for c in chunks)
                     received += count
-                    body = FRAME + b"".join(c[2] for c in chunks)
-                    payload = Payload(body=body, request={"method": "SUBSCRIBE", "url": self._where(),
-                                                          "messages": count})
-                    yield Page(payload=payload, records=_parse_frame(body))
+                    yield self._page(chunks, count, losses)
                     session.ack(chunks[-1][0])  # only now: the batch is committed
+                elif losses.changed:  # the broker's counter moved while no message came
+                    yield Page(payload=None, records=[], counters=losses.counters(), state=losses.state())
                 if session.proc.poll() is not None and not session.chunks:
                     raise ConnectorError("the MQTT subscriber process ended unexpectedly", code="subscriber_ended")
                 if (now - started >= cfg.max_seconds or now - last_message >= cfg.idle_seconds
@@ -207,6 +216,13 @@ class MqttConnector(Connector):
                     return
         finally:
             session.close()
+
+    def _page(self, chunks: list, count: int, losses: Losses) -> Page:
+        body = FRAME + b"".join(c[2] for c in chunks)
+        payload = Payload(body=body, request={"method": "SUBSCRIBE", "url": self._where(), "messages": count})
+        records = _parse_frame(body)
+        losses.check(records)
+        return Page(payload=payload, records=records, counters=losses.counters(), state=losses.state() or None)
 
     def _collect(self, session: _Session, cfg: MqttConfig, deadline: float) -> list:
         """Wait until a batch is full, its time is up or the stream pauses, then take its chunks."""

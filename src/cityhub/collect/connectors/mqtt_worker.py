@@ -4,7 +4,8 @@ paho's network thread and the thread that maps and stores batches would share on
 they spend more CPU trading it at every system call than on the messages. Here paho runs alone; every
 POLL seconds it hands what arrived to the run as one chunk: a JSON header line {"seq", "count", "size"}
 then `size` bytes of frame (per run of messages on one topic, a JSON line {"topic", "qos", "sizes"},
-the payloads' exact bytes back to back, a newline). Events are header lines with an "event" key.
+the payloads' exact bytes back to back, a newline). Events are header lines with an "event" key;
+{"event": "dropped", "count": n} passes on the broker's dropped-message counter whenever it changes.
 
 The run answers on stdin: `ack <seq>` once chunks up to <seq> are committed (QoS 1 messages are
 acknowledged to the broker only then), `close` at the end. When the run's process dies, stdin ends,
@@ -22,6 +23,8 @@ from typing import Any
 import orjson
 
 POLL = 0.02
+# Mosquitto's count of messages it dropped (queue or in-flight limits), published every sys_interval.
+DROPPED = "$SYS/broker/publish/messages/dropped"
 
 
 def frame(messages: list) -> bytes:
@@ -62,6 +65,9 @@ class _Worker:
             self.client.username_pw_set(cfg["username"], cfg.get("password"))
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda _c, _u, msg: self.inbox.append(msg)
+        self.dropped: int | None = None  # the broker's counter as last published, and as last passed on
+        self.dropped_sent: int | None = None
+        self.client.message_callback_add(DROPPED, self._on_dropped)
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
 
     def emit(self, header: dict[str, Any], body: bytes = b"") -> None:
@@ -72,8 +78,17 @@ class _Worker:
         if reason.is_failure:
             self.emit({"event": "refused", "reason": str(reason)})
             return
-        client.subscribe([(t, self.cfg["qos"]) for t in self.cfg["topics"]])
+        topics = [(t, self.cfg["qos"]) for t in self.cfg["topics"]]
+        if self.cfg.get("broker_drops", True):
+            topics.append((DROPPED, 0))  # a broker that hides $SYS refuses only this one
+        client.subscribe(topics)
         self.emit({"event": "connected"})
+
+    def _on_dropped(self, _client, _userdata, msg) -> None:  # noqa: ANN001
+        try:
+            self.dropped = int(msg.payload)
+        except ValueError:
+            pass
 
     def run(self) -> None:
         try:
@@ -112,6 +127,9 @@ class _Worker:
                     self.pending[self.seq] = acks
                 body = frame(messages)
                 self.emit({"seq": self.seq, "count": len(messages), "size": len(body)}, body)
+            if self.dropped != self.dropped_sent:
+                self.dropped_sent = self.dropped
+                self.emit({"event": "dropped", "count": self.dropped})
 
     def _ack(self, upto: int) -> None:
         for seq in sorted(s for s in self.pending if s <= upto):
