@@ -199,6 +199,7 @@ DOMAIN_CLI_MODULES = (
     "cityhub.context.cli",
     "cityhub.ops.cli",
     "cityhub.stats.cli",
+    "cityhub.governance.cli",
 )
 
 
