@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from cityhub.governance import versions
+from cityhub.governance import version_retention, versions
 from cityhub.http import Ctx
 
 router = APIRouter(prefix="/api/v1/governance", tags=["governance"])
@@ -47,6 +47,56 @@ def rollback(dataset: str, number: int, ctx: Ctx) -> versions.VersionPublic:
     return versions.rollback(ctx, dataset=dataset, number=number)
 
 
+@router.get("/datasets/{dataset}/version-retention", response_model=version_retention.RetentionPublic)
+def show_retention(dataset: str, ctx: Ctx) -> version_retention.RetentionPublic:
+    """How long the dataset's versions keep their big-table copies (its own rule or the city default)."""
+    return version_retention.get_rule(ctx, dataset=dataset)
+
+
+@router.put("/datasets/{dataset}/version-retention", response_model=version_retention.RetentionPublic)
+def set_retention(dataset: str, rule: version_retention.RetentionRule, ctx: Ctx) -> version_retention.RetentionPublic:
+    """Set the dataset's own retention rule for its versions' copies (stewards)."""
+    return version_retention.set_rule(ctx, dataset=dataset, rule=rule)
+
+
+@router.delete("/datasets/{dataset}/version-retention", response_model=version_retention.RetentionPublic)
+def reset_retention(dataset: str, ctx: Ctx) -> version_retention.RetentionPublic:
+    """Return the dataset to the city's default retention rule (stewards)."""
+    return version_retention.set_rule(ctx, dataset=dataset, rule=None)
+
+
+def run_retention(app: FastAPI) -> dict:
+    """One scheduled retention pass in its own transaction."""
+    from cityhub.cli import SYSTEM
+    from cityhub.ctx import RequestContext
+
+    ctx = RequestContext(actor=SYSTEM, db=app.state.session_factory(), settings=app.state.settings,
+                         bus=app.state.bus)
+    try:
+        done = version_retention.prune_all(ctx)
+        ctx.db.commit()
+    except Exception:
+        ctx.db.rollback()
+        log.exception("version retention failed")
+        raise
+    finally:
+        ctx.db.close()
+    log.info("version retention", extra=done)
+    return done
+
+
+def _schedule(app: FastAPI) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    seconds = app.state.settings.governance_version_retention_interval_seconds
+    if seconds > 0:
+        scheduler = BackgroundScheduler(daemon=True)
+        scheduler.add_job(run_retention, "interval", args=[app], id="governance:version-retention",
+                          seconds=seconds, max_instances=1, coalesce=True)
+        scheduler.start()
+        app.state.version_retention_jobs = scheduler
+
+
 def install(app: FastAPI) -> None:
     """Record versions in the background: every committed dataset change left an outbox row; the bus
     event only wakes the recorder (which also picks up rows a killed process left)."""
@@ -59,11 +109,16 @@ def install(app: FastAPI) -> None:
         app.state.version_recorder = recorder
         unsubscribes.extend(app.state.bus.subscribe(t, recorder.notify) for t in ("dataset.created", "dataset.updated"))
         recorder.start()
+        _schedule(app)
 
     def stop(app: FastAPI) -> None:
         for unsubscribe in unsubscribes:
             unsubscribe()
         unsubscribes.clear()
+        scheduler = getattr(app.state, "version_retention_jobs", None)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+            app.state.version_retention_jobs = None
         recorder = getattr(app.state, "version_recorder", None)
         if recorder is not None:
             recorder.stop()
