@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from cityhub import metrics
+from cityhub import dispatch, metrics
 from cityhub.bus import make_bus
 from cityhub.db import make_engine, make_session_factory
 from cityhub.errors import CityhubError, Invalid
@@ -266,4 +266,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if hasattr(module, "install"):
             module.install(app)  # for doors that also need start-up hooks or exception handlers
         app.include_router(module.router)
+    dispatch.install(app)  # a request tries only the routes under its own path prefix
     return app
