@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from cityhub import dispatch, metrics
+from cityhub.auth import token_cache
 from cityhub.bus import make_bus
 from cityhub.db import make_engine, make_session_factory
 from cityhub.errors import CityhubError, Invalid
@@ -251,6 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_write_hook()
+    token_cache.install_hook()
     app.state.settings = settings
     app.state.bus = make_bus(settings.bus_url)
     app.state.startup_hooks = []

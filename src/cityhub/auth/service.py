@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cityhub.auth import policy
+from cityhub.auth import policy, token_cache
 from cityhub.auth.models import ApiToken, LoginSession, Membership, Organization, User
 from cityhub.auth.schemas import (
     OrganizationCreate,
@@ -193,7 +193,13 @@ def create_token(
 
 
 def actor_for_token(db: Session, raw: str) -> Actor | None:
-    token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(raw.strip())))
+    """Who the API token speaks for, or None (unknown, revoked, expired, inactive user). Memoised for at most
+    token_cache.TTL_SECONDS per process; last use is recorded when the memo is refreshed (coalesced)."""
+    digest = _sha256(raw.strip())
+    actor = token_cache.get(db, digest)
+    if actor is not None:
+        return actor
+    token = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     if token is None or token.revoked or (token.expires_at and token.expires_at < utcnow()):
         return None
     user = db.get(User, token.user_id)
@@ -204,7 +210,9 @@ def actor_for_token(db: Session, raw: str) -> Actor | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
         db.commit()
-    return actor_for_user(db, user, token=token)
+    actor = actor_for_user(db, user, token=token)
+    token_cache.put(db, digest, actor, token.expires_at)
+    return actor
 
 
 # --- passwords and sessions --------------------------------------------------------------------------
