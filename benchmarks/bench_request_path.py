@@ -150,7 +150,7 @@ def _ours() -> dict[str, float]:
     from cityhub.settings import Settings
 
     figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         settings = Settings(data_dir=Path(tmp), secret_key="bench", access_log=False, ops_duplicate_radius_m=1.0)
         app = create_app(settings)
         driver = Driver(app)
