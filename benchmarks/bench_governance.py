@@ -8,7 +8,13 @@
 - quality: the score update of a 10,000,000-row dataset after a run of 10,000 rows (incremental, from
   the run's own rows) against a full rescan of the table (null counts per column in SQL). Target: <= 2 s.
 
-`--rows` / `--quality-rows` scale the tables down for a quick run.
+- versions: a real big table (default 1,000,000 rows) changed twice and rolled back to the first change's
+  version: each change's commit with its in-engine version copy, the background recording (diff), and
+  the roll-back, against the raw engine doing the same rows (`CREATE TABLE … AS SELECT` of the table,
+  `DELETE` + `INSERT … SELECT` from the copy) in the same run. Wall and CPU seconds of this process
+  (SQLite runs in it) and the load average beside each figure.
+
+`--rows` / `--quality-rows` / `--rollback-rows` scale the tables down for a quick run; `--only` picks parts.
 """
 
 from __future__ import annotations
@@ -166,17 +172,123 @@ def bench_quality(rows: int, workdir: Path) -> None:
     print(f"  full rescan of the same table (reference):              {rescan * 1000:7.1f} ms")
 
 
+def _timed(work):  # noqa: ANN001, ANN202 — (result, wall s, CPU s of this process)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _line(label: str, wall: float, cpu: float) -> str:
+    import os
+
+    return f"{label:<58} {wall:6.2f} s wall, {cpu:6.2f} s CPU (load {os.getloadavg()[0]:.1f})"
+
+
+def _step(factory, settings, work):  # noqa: ANN001, ANN202 — one committed transaction as the system
+    from cityhub.bus import make_bus
+    from cityhub.cli import SYSTEM
+    from cityhub.ctx import RequestContext
+
+    def run():  # noqa: ANN202
+        ctx = RequestContext(actor=SYSTEM, db=factory(), settings=settings, bus=make_bus(settings.bus_url))
+        try:
+            out = work(ctx)
+            ctx.db.commit()
+            return out
+        finally:
+            ctx.db.close()
+
+    return _timed(run)
+
+
+def bench_rollback(rows: int, workdir: Path) -> None:
+    import io
+
+    import sqlalchemy as sa
+
+    from cityhub.auth.schemas import OrganizationCreate
+    from cityhub.auth.service import create_organization
+    from cityhub.catalog import service as catalog
+    from cityhub.catalog.schemas import DatasetCreate, ResourceCreate
+    from cityhub.cli import system_ctx
+    from cityhub.db import make_engine, make_session_factory
+    from cityhub.governance import versions
+    from cityhub.settings import Settings
+
+    settings = Settings(data_dir=workdir / "vdata", log_json=True, access_log=False)
+    seed = "측정ID,구군,PM10,PM25,기온\n" + "".join(f"M{i},해운대구,{i % 150},{i % 70},{i % 30}\n" for i in range(1000))
+    with system_ctx(settings) as ctx:
+        create_organization(ctx, data=OrganizationCreate(name="bench", title="벤치마크"))
+        ds = catalog.create_dataset(ctx, data=DatasetCreate(name="versioned", title="versioned", owner_org="bench"))
+        res = catalog.create_resource(ctx, dataset=ds.id, data=ResourceCreate(name="obs.csv"),
+                                      upload=io.BytesIO(seed.encode()), filename="obs.csv")
+    factory = make_session_factory(make_engine(settings))
+    table, cols = res.id, '"측정ID", "구군", "PM10", "PM25", "기온"'
+
+    def more(ctx, n: int, count: int) -> None:  # noqa: ANN001 — distinct rows (a real table's rows differ)
+        ctx.db.execute(sa.text(f'INSERT INTO "{table}" ({cols}) SELECT \'G\' || ("_id" + {n}), "구군", "PM10", '
+                               f'"PM25", "기온" FROM "{table}" ORDER BY "_id" LIMIT {count}'))
+
+    def grow(ctx) -> int:  # noqa: ANN001 — to `rows` rows in SQL (the import path is benched above)
+        while (n := ctx.db.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()) < rows:
+            more(ctx, n, min(n, rows - n))
+        return n
+
+    def change(ctx, added: int = 0) -> None:  # noqa: ANN001 — a row write as the datastore makes it
+        if added:
+            more(ctx, 10 * rows, added)
+        n = ctx.db.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+        catalog.mark_datastore(ctx, resource_id=table, table=table, row_count=n)
+
+    _, wall, _ = _step(factory, settings, grow)
+    print(f"built a {rows:,}-row table in {wall:.1f} s")
+    _, wall, cpu = _step(factory, settings, change)
+    print(_line(f"change 1 ({rows:,} rows): commit incl. its version copy", wall, cpu))
+    raw = "_bench_raw_copy"
+    _, wall, cpu = _step(factory, settings, lambda ctx: ctx.db.execute(
+        sa.text(f'CREATE TABLE "{raw}" AS SELECT * FROM "{table}"')))
+    print(_line("  raw engine: CREATE TABLE AS SELECT of the same rows", wall, cpu))
+    _, wall, cpu = _step(factory, settings, lambda ctx: change(ctx, added=1000))
+    print(_line("change 2 (+1,000 rows): commit incl. its version copy", wall, cpu))
+    (items, _), wall, cpu = _step(factory, settings, lambda ctx: versions.list_versions(ctx, dataset="versioned"))
+    print(_line(f"recording both versions (background: diffs in the engine) → {items[0].diff['rows_added']:,} "
+                "added", wall, cpu))
+    target = items[1].number
+    done, wall, cpu = _step(factory, settings, lambda ctx: versions.rollback(ctx, dataset="versioned", number=target))
+    print(_line(f"roll-back to version {target} ({rows:,} rows; diff removed {done.diff['rows_removed']:,})",
+                wall, cpu))
+    copy = next(r["table_copy"] for r in done.resources if r.get("table_copy"))
+    (items, _), wall, cpu = _step(factory, settings, lambda ctx: versions.list_versions(ctx, dataset="versioned"))
+    print(_line(f"  its exact diff (background, two EXCEPTs) → {items[0].diff['rows_removed']:,} removed", wall, cpu))
+
+    def raw_restore(ctx) -> None:  # noqa: ANN001
+        names = ", ".join(f'"{c}"' for c in ["_id", *[c.strip('" ') for c in cols.split(",")]])
+        ctx.db.execute(sa.text(f'DELETE FROM "{table}"'))
+        ctx.db.execute(sa.text(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{copy}"'))
+
+    _, wall, cpu = _step(factory, settings, raw_restore)
+    print(_line("  raw engine: DELETE + INSERT … SELECT from the same copy", wall, cpu))
+    _, wall, cpu = _step(factory, settings, lambda ctx: ctx.db.execute(
+        sa.text(f'CREATE TABLE "{raw}2" AS SELECT * FROM "{copy}"')))
+    print(_line("  raw engine: CREATE TABLE AS SELECT from the same copy", wall, cpu))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quality-rows", type=int, default=10_000_000)
+    parser.add_argument("--rollback-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-validation", action="store_true")
+    parser.add_argument("--only", choices=["validation", "quality", "rollback"])
     # run_all calls main() with its own arguments on the command line: read ours only when run directly
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
     with tempfile.TemporaryDirectory(prefix="bench-governance-") as tmp:
-        if not args.skip_validation:
+        if not args.skip_validation and args.only in (None, "validation"):
             bench_validation(args.rows, Path(tmp))
-        bench_quality(args.quality_rows, Path(tmp))
+        if args.only in (None, "quality"):
+            bench_quality(args.quality_rows, Path(tmp))
+        if args.only in (None, "rollback"):
+            bench_rollback(args.rollback_rows, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -142,6 +142,9 @@ def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, peopl
     assert found["total"] == 1
     after = client.get("/api/v1/governance/datasets/big/versions").json()
     assert after["items"][0]["trigger"] == "rollback"  # no extra version once the rollback committed
+    # the roll-back answered with a row-count diff; the recorder compared the copies since
+    assert r.json()["diff"]["provisional"] is True and "provisional" not in after["items"][0]["diff"]
+    assert after["items"][0]["diff"]["rows_removed"] == 2 and after["items"][0]["diff"]["per_resource"]
     # the copies are not reachable through the SQL door
     sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{copies[0]}"'}, headers=steward.headers)
     assert sql.status_code in (400, 403, 404, 422)

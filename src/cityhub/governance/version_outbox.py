@@ -47,6 +47,13 @@ def queue_changed(session: Session) -> None:
                                     for d in changed])
 
 
+def queue_refine(session: Session, dataset_id: str, number: int) -> None:
+    """Ask the recorder to compute a roll-back version's exact diff (in the roll-back's transaction)."""
+    now = utcnow()
+    session.execute(insert(T), [{"dataset_id": dataset_id, "status": "pending", "attempts": 0,
+                                 "next_attempt_at": now, "created_at": now, "capture": {"refine": number}}])
+
+
 def _forget(session: Session) -> None:
     for key in (version_capture.CHANGED, version_capture.ROWS_CHANGED, version_capture.VERSIONED):
         session.info.pop(key, None)  # a rolled-back change makes no version
@@ -71,6 +78,8 @@ def _record(ctx: RequestContext, row: Any) -> bool:
     try:
         if row.capture is None:  # queued before changes carried their capture
             versions.record_version(ctx, dataset_id=row.dataset_id)
+        elif row.capture.get("refine"):
+            versions.refine_diff(ctx, dataset_id=row.dataset_id, number=row.capture["refine"])
         elif not row.capture.get("deleted"):
             versions.record_change(ctx, dataset_id=row.dataset_id, capture=row.capture)
     except NotFound:

@@ -223,8 +223,29 @@ def _diff_copies(ctx: RequestContext, old: str, new: str) -> dict[str, int]:
     return {"rows_added": only_in(new, old), "rows_changed": 0, "rows_removed": only_in(old, new)}
 
 
+def _count_diff(old: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, int]:
+    delta = (entry.get("row_count") or 0) - ((old or {}).get("row_count") or 0)
+    return {"rows_added": max(delta, 0), "rows_changed": 0, "rows_removed": max(-delta, 0)}
+
+
+def refine_diff(ctx: RequestContext, *, dataset_id: str, number: int) -> None:
+    """Replace a roll-back version's row-count diff with the exact one (background recorder): comparing
+    two big copies in the engine costs several times the restore itself, so the roll-back does not wait."""
+    version = _version(ctx, dataset_id, number)
+    prev = ctx.db.scalar(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id,
+                                                      DatasetVersion.number < number)
+                         .order_by(DatasetVersion.number.desc()).limit(1))
+    copies = [r["table_copy"] for r in [*version.resources, *(prev.resources if prev else [])] if r.get("table_copy")]
+    if not all(sa.inspect(ctx.db.connection()).has_table(c) for c in copies):
+        return  # pruned since: the count-based summary stays
+    version.diff = _diff(ctx, dataset_id, prev, version.meta, version.resources)
+    ctx.db.flush()
+
+
 def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, meta: dict[str, Any],
-          resources: list[dict[str, Any]]) -> dict[str, Any]:
+          resources: list[dict[str, Any]], *, exact: bool = True) -> dict[str, Any]:
+    """The diff summary; with exact=False two big tables' copies are compared by row count only (the
+    in-engine comparison is left to the background: see `refine_diff`)."""
     schema = ctx.db.get(DatasetSchema, dataset_id)
     primary = (schema.table_schema or {}).get("primaryKey") if schema else None
     primary = [primary] if isinstance(primary, str) else list(primary or [])
@@ -237,10 +258,9 @@ def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, met
                 and old.get("table_copy") == entry.get("table_copy"):
             continue
         if old and old.get("table_copy") and entry.get("table_copy"):
-            d = _diff_copies(ctx, old["table_copy"], entry["table_copy"])
+            d = _diff_copies(ctx, old["table_copy"], entry["table_copy"]) if exact else _count_diff(old, entry)
         elif entry.get("snapshot") is None and (old is None or old.get("snapshot") is None):
-            delta = (entry.get("row_count") or 0) - ((old or {}).get("row_count") or 0)
-            d = {"rows_added": max(delta, 0), "rows_changed": 0, "rows_removed": max(-delta, 0)}
+            d = _count_diff(old, entry)
         else:
             d = diff_rows(_read_rows(ctx, old.get("snapshot")) if old else None,
                           _read_rows(ctx, entry.get("snapshot")), primary)
@@ -424,11 +444,17 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     resources = [*restored, *[r for r in (prev.resources if prev else [])
                               if r["resource_id"] not in {e["resource_id"] for e in restored}
                               and r["resource_id"] in current]]
-    diff = _diff(ctx, ref.id, prev, meta, resources)
+    diff = _diff(ctx, ref.id, prev, meta, resources, exact=False)
+    provisional = any(r.get("table_copy") for r in resources)
+    if provisional:
+        diff["provisional"] = True  # row counts only, until the recorder compares the copies
     version = _add(ctx, ref.id, prev, trigger="rollback", meta=meta, resources=resources, diff=diff,
                    restored_from=number)
-    # versioned here, in the change's own transaction: the outbox need not record it again
+    # versioned here, in the change's own transaction: the outbox need not record it again, only refine
+    # a big table's count-based diff in the background
     ctx.db.info.setdefault(version_capture.VERSIONED, set()).add(ref.id)
+    if provisional:
+        version_outbox.queue_refine(ctx.db, ref.id, version.number)
     return _public(version, full=True)
 
 
