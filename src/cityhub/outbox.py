@@ -1,7 +1,8 @@
 """The outbox dispatcher: delivers rows promised in a writer's transaction, with retries and backoff.
 
 Any domain with an outbox table (columns id, status, attempts, next_attempt_at, claimed_until,
-delivered_at, last_error and a grouping column) subclasses `OutboxDispatcher` and implements `send`.
+delivered_at, last_error — `OutboxColumns` — and a grouping column) subclasses `OutboxDispatcher` and
+implements `send`.
 A background thread claims due rows with a lease (`claimed_until`, so several workers can share one
 outbox and a crashed worker's rows come back), hands each group's rows (one endpoint, one
 subscription, one agency) in order to a worker pool, so a hanging or failing endpoint ties up one
@@ -29,16 +30,29 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Integer, String, Table, Text, and_, bindparam, delete, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from cityhub.db import utcnow
+from cityhub.db import UTCDateTime, utcnow
 
 LEASE = timedelta(seconds=5)
 RENEW_SECONDS = 1.5  # well inside LEASE, so a live process never loses its rows
 MARK_SECONDS = 0.05  # successes gathered this long are marked in one transaction
 GATHER_SECONDS = 0.01  # after a wake-up, rows committed this close together are claimed together
 BATCH = 200
+
+
+class OutboxColumns:
+    """The delivery-state columns `OutboxDispatcher` works with, for an outbox model to mix in (its id,
+    grouping column, payload and index on (status, next_attempt_at) stay its own)."""
+
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed (or dead)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class DeliveryError(Exception):
