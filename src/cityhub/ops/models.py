@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.db import Base, UTCDateTime, utcnow
+from cityhub.outbox import OutboxColumns
 
 
 def new_id() -> str:
@@ -105,7 +106,7 @@ class IncidentAgency(Base):
     role: Mapped[str] = mapped_column(String(20), default="linked")  # reporter | linked
 
 
-class Delivery(Base):
+class Delivery(OutboxColumns, Base):
     """A message promised to an agency (or a guardian): the outbox row, then the delivery log."""
 
     __tablename__ = "ops_deliveries"
@@ -118,13 +119,7 @@ class Delivery(Base):
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     endpoint: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead | no_endpoint
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    # delivery state from OutboxColumns; status: pending | done | dead | no_endpoint
 
     __table_args__ = (Index("ix_ops_deliveries_status_next", "status", "next_attempt_at"),)
 
