@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Date, Index, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.db import Base, UTCDateTime, utcnow
+from cityhub.outbox import OutboxColumns
 
 
 class DatasetVersion(Base):
@@ -52,7 +53,7 @@ class VersionRetention(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class VersionOutbox(Base):
+class VersionOutbox(OutboxColumns, Base):
     """A dataset whose change still needs its version recorded: written in the changing transaction
     (so a version is never lost across kill -9) and worked off in the background by the shared outbox
     engine, so imports do not wait for the snapshot and diff."""
@@ -63,13 +64,7 @@ class VersionOutbox(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
     dataset_id: Mapped[str] = mapped_column(String(36), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(String(2000))
+    last_error: Mapped[str | None] = mapped_column(String(2000))  # narrower than the shared Text
     # What the change was, taken in its own transaction: the metadata as committed and, per resource,
     # an in-engine copy of the rows it left (so a later change never leaks into this one's version).
     capture: Mapped[dict[str, Any] | None] = mapped_column(JSON)
