@@ -209,7 +209,7 @@ def bench_query(p: Platform, total: int) -> None:
         t0 = time.thread_time()
         ctx = p.ctx()
         qs.query_entities(ctx, query=qs.EntityQuery(
-            types=[params["type"]], q=params["q"], limit=100, count=True,
+            types=[params["type"]], q=params["q"], limit=100, count=True, raw=True,
             geo=parse_geoquery(params["georel"], params["geometry"], params["coordinates"])))
         ctx.db.close()
         cpu.append((time.thread_time() - t0) * 1000)

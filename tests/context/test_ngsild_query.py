@@ -154,3 +154,24 @@ def test_bad_queries_are_400_and_fast(sqlite_client):
     assert r.status_code == 400 and "coordinates" in r.json()["detail"]
     r = c.get(f"{NGSI}/entities")
     assert r.status_code == 400 and r.json()["type"] == ERR + "BadRequestData"
+
+
+def test_stored_json_goes_out_as_the_same_entities_as_rendered_ones(city):
+    """application/json answers splice the stored attribute JSON; they must equal the rendered ld+json ones."""
+    near = {"georel": "near;maxDistance==3000", "geometry": "Point", "coordinates": str(HAEUNDAE_BEACH)}
+    queries = [{"type": "AirQualityObserved", "q": "pm25>5", **near},
+               {"type": "AirQualityObserved,TrafficFlowObserved"},
+               {"type": "TrafficFlowObserved", "georel": "intersects", "geometry": "Polygon",
+                "coordinates": "[[[129.0,35.1],[129.1,35.1],[129.1,35.2],[129.0,35.2],[129.0,35.1]]]"}]
+    for params in queries:
+        plain = city.get(f"{NGSI}/entities", params=params)
+        ld = city.get(f"{NGSI}/entities", params=params, headers={"Accept": "application/ld+json"})
+        assert plain.status_code == ld.status_code == 200
+        assert plain.json(), params
+        assert plain.json() == [{k: v for k, v in e.items() if k != "@context"} for e in ld.json()]
+    one = city.get(f"{NGSI}/entities/urn:ngsi-ld:AirQualityObserved:busan-0005").json()
+    assert next(e for e in plain_list(city) if e["id"] == one["id"]) == one
+
+
+def plain_list(client) -> list[dict]:  # noqa: ANN001
+    return client.get(f"{NGSI}/entities", params={"type": "AirQualityObserved", "limit": 100}).json()

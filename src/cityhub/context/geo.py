@@ -8,10 +8,10 @@ city scale).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
@@ -93,17 +93,13 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
 
 
-def distance_from(lon0: float, lat0: float) -> Callable[[float, float], float]:
-    """distance_m from a fixed point, with that point's trigonometry done once (the same arithmetic)."""
-    p1, cos1 = math.radians(lat0), math.cos(math.radians(lat0))
-    sin, cos, radians, asin, sqrt = math.sin, math.cos, math.radians, math.asin, math.sqrt
-
-    def to(lon: float, lat: float) -> float:
-        p2 = radians(lat)
-        a = sin((p2 - p1) / 2) ** 2 + cos1 * cos(p2) * sin(radians(lon - lon0) / 2) ** 2
-        return 2 * 6_371_008.8 * asin(sqrt(a))
-
-    return to
+def distances_m(lon0: float, lat0: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """distance_m from a fixed point to many points at once (the same haversine, vectorised): a near query
+    tests a thousand candidates in tens of microseconds instead of a Python loop's milliseconds."""
+    p1 = math.radians(lat0)
+    p2 = np.radians(lats)
+    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon0) / 2) ** 2
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
 
 
 def entity_geometry(attrs: dict[str, Any], geoproperty: str) -> BaseGeometry | None:

@@ -160,6 +160,7 @@ def _entity_query(request: Request) -> q_service.EntityQuery:
         limit=int_param(request, "limit", 20), offset=int_param(request, "offset", 0),
         count=params.get("count", "").lower() == "true" or "count" in opts,
         key_values="keyValues" in opts or "simplified" in opts or "concise" in opts,
+        raw=not wants_ld(request),  # respond() writes the list unchanged: stored JSON goes out as it is
     )
 
 
@@ -293,7 +294,7 @@ def batch_query(request: Request, ctx: Ctx, raw: bytes = Body) -> Response:
                            geoq.get("geoproperty")) if geoq else None,
         limit=int_param(request, "limit", 20), offset=int_param(request, "offset", 0),
         count=request.query_params.get("count", "").lower() == "true",
-        key_values="keyValues" in options_of(request))
+        key_values="keyValues" in options_of(request), raw=not wants_ld(request))
     page = q_service.query_entities(ctx, query=query)
     headers = {"NGSILD-Results-Count": str(page.total)} if page.total is not None else {}
     return respond(request, page.items, ld_ctx, headers=headers)

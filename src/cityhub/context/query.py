@@ -6,7 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+import numpy as np
+import orjson
+from sqlalchemy import Text, and_, cast, func, or_, select, type_coerce
 
 from cityhub.auth import policy
 from cityhub.context import geo, qlang
@@ -36,12 +38,16 @@ class EntityQuery:
     offset: int = 0
     count: bool = False
     key_values: bool = False
+    # Items may be pre-serialised entities (orjson.Fragment) rather than dicts: a door that writes the list
+    # as JSON unchanged asks for this, so stored attribute JSON goes to the wire without a decode/encode.
+    raw: bool = False
 
 
 @dataclass
 class EntityPage:
-    items: list[dict[str, Any]]
+    items: list[Any]  # dicts, or orjson.Fragment when the query asked for raw items
     total: int | None
+    read: list[tuple[str, str]] = field(default_factory=list)  # (id, type) of the items, for the audit
 
 
 def parse_q(text: str, settings: Any) -> qlang.Node:
@@ -161,65 +167,100 @@ def query_entities(ctx: RequestContext, *, query: EntityQuery) -> EntityPage:
         exists = " | ".join(sorted(query.attrs))
         conds.append(compile_q(parse_q(exists, ctx.settings), column=T.c.attrs,
                                dialect=ctx.db.get_bind().dialect.name))
-    cols = (T.c.id, T.c.type, T.c.attrs, T.c.created_at, T.c.modified_at)
-    page = _geo_page(ctx, query, conds, cols) if query.geo is not None else _plain_page(ctx, query, conds, cols)
-    live_access.note_reads(ctx, {live_access.governing_type(i.get("id"), i.get("type")) for i in page.items})
+    page = _geo_page(ctx, query, conds) if query.geo is not None else _plain_page(ctx, query, conds)
+    live_access.note_reads(ctx, {live_access.governing_type(eid, etype) for eid, etype in page.read})
     return page
 
 
-def _plain_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
+def _attrs_text(ctx: RequestContext) -> Any:
+    """The attributes column as stored JSON text (no decode): SQLite keeps text, PostgreSQL renders JSONB."""
+    if ctx.db.get_bind().dialect.name == "postgresql":
+        return cast(T.c.attrs, Text)
+    return type_coerce(T.c.attrs, Text)
+
+
+def _fragment(eid: str, etype: str, attrs_text: str) -> orjson.Fragment:
+    """One normalized entity as JSON bytes spliced from its stored attributes (an object's text)."""
+    head = b'{"id":' + orjson.dumps(eid) + b',"type":' + orjson.dumps(etype)
+    body = attrs_text.strip()
+    if body in ("{}", ""):
+        return orjson.Fragment(head + b"}")
+    return orjson.Fragment(head + b"," + body[1:].encode())
+
+
+def _items(query: EntityQuery, rows: list[Any]) -> list[Any]:
+    """Rows of (id, type, attrs) → wire items: fragments of the stored text when raw, else rendered dicts."""
+    if _raw_ok(query):
+        return [_fragment(eid, etype, text) for eid, etype, text in rows]
+    return [render(eid, etype, attrs, key_values=query.key_values, only=query.attrs) for eid, etype, attrs in rows]
+
+
+def _raw_ok(query: EntityQuery) -> bool:
+    return query.raw and not query.key_values and query.attrs is None
+
+
+def _page_rows(ctx: RequestContext, query: EntityQuery, ids: list[str]) -> list[Any]:
+    """(id, type, attrs) of the shown ids, in their order; attrs as stored text when the items go out raw."""
+    if not ids:
+        return []
+    attrs = _attrs_text(ctx) if _raw_ok(query) else T.c.attrs
+    found = {r[0]: r for r in ctx.db.execute(select(T.c.id, T.c.type, attrs).where(T.c.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _plain_page(ctx: RequestContext, query: EntityQuery, conds: list[Any]) -> EntityPage:
     total = None
     if query.count:
         total = ctx.db.execute(select(func.count()).select_from(T).where(*conds)).scalar_one()
     if query.limit == 0:
         return EntityPage([], total)
-    stmt = select(*cols).where(*conds).order_by(T.c.id).limit(query.limit).offset(query.offset)
+    attrs = _attrs_text(ctx) if _raw_ok(query) else T.c.attrs
+    stmt = select(T.c.id, T.c.type, attrs).where(*conds).order_by(T.c.id).limit(query.limit).offset(query.offset)
     rows = ctx.db.execute(stmt).all()
-    return EntityPage([render(r.id, r.type, r.attrs, key_values=query.key_values, only=query.attrs)
-                       for r in rows], total)
+    return EntityPage(_items(query, rows), total, [(r[0], r[1]) for r in rows])
 
 
-def _near_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
-    """near a Point: ids and coordinates of the candidates first (no JSON decoded), the exact distance
-    on them in Python, then the attributes of the shown page only."""
+def _near_points(query: EntityQuery, points: list[Any]) -> list[str]:
+    """Ids of the point candidates (id, lon, lat) within the asked distance: exact great-circle distances,
+    vectorised."""
     g = query.geo
     assert g is not None
-    stmt = select(T.c.id, T.c.lon, T.c.lat, T.c.min_lat == T.c.max_lat, T.c.min_lon == T.c.max_lon).where(
-        *conds).order_by(T.c.id)
-    matched: list[str] = []
-    extents: list[str] = []
-    distance = geo.distance_from(g.geom.x, g.geom.y)
-    far, near = g.max_distance, g.min_distance if g.min_distance is not None else -1.0
-    for eid, lon, lat, flat_lat, flat_lon in ctx.db.execute(stmt).all():
-        if not (flat_lat and flat_lon):
-            extents.append(eid)  # a line or polygon: shapely decides below
-            continue
-        d = distance(lon, lat)
-        if near <= d <= far:
-            matched.append(eid)
-    if extents:
-        for start in range(0, len(extents), 900):
-            chunk = extents[start:start + 900]
-            rows = ctx.db.execute(select(T.c.id, T.c.attrs).where(T.c.id.in_(chunk)))
-            matched.extend(r.id for r in rows if geo.matches(g, r.attrs))
-        matched.sort()
-    shown = matched[query.offset:query.offset + query.limit]
-    # id, type, attrs only: rendering needs no timestamps (and converting them is most of a row's cost)
-    rows = {r.id: r for r in ctx.db.execute(select(*cols[:3]).where(T.c.id.in_(shown)))} if shown else {}
-    items = [render(r.id, r.type, r.attrs, key_values=query.key_values, only=query.attrs)
-             for r in (rows[i] for i in shown if i in rows)]
-    return EntityPage(items, len(matched) if query.count else None)
+    if not points:
+        return []
+    ids, lons, lats = zip(*points, strict=True)
+    d = geo.distances_m(g.geom.x, g.geom.y, np.fromiter(lons, float, len(lons)), np.fromiter(lats, float, len(lats)))
+    keep = d <= g.max_distance
+    if g.min_distance is not None:
+        keep &= d >= g.min_distance
+    return [ids[i] for i in np.flatnonzero(keep)]
 
 
-def _geo_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], cols: tuple) -> EntityPage:
+def _near_page(ctx: RequestContext, query: EntityQuery, conds: list[Any]) -> EntityPage:
+    """near a Point: ids and coordinates of the candidates first (no JSON decoded, no SQL sort), the exact
+    distance on them at once, then the attributes of the shown page only."""
+    g = query.geo
+    assert g is not None
+    flat = and_(T.c.min_lat == T.c.max_lat, T.c.min_lon == T.c.max_lon)
+    rows = ctx.db.execute(select(T.c.id, T.c.lon, T.c.lat, flat).where(*conds)).all()
+    matched = _near_points(query, [r[:3] for r in rows if r[3]])
+    extents = [r[0] for r in rows if not r[3]]  # a line or polygon: shapely decides
+    for start in range(0, len(extents), 900):
+        chunk = extents[start:start + 900]
+        found = ctx.db.execute(select(T.c.id, T.c.attrs).where(T.c.id.in_(chunk)))
+        matched.extend(r.id for r in found if geo.matches(g, r.attrs))
+    matched.sort()
+    rows = _page_rows(ctx, query, matched[query.offset:query.offset + query.limit])
+    return EntityPage(_items(query, rows), len(matched) if query.count else None, [(r[0], r[1]) for r in rows])
+
+
+def _geo_page(ctx: RequestContext, query: EntityQuery, conds: list[Any]) -> EntityPage:
     """Geo queries filter exactly in Python after the indexed bounding-box narrowing."""
     if _point_near(query):
-        return _near_page(ctx, query, conds, cols)
-    stmt = select(*cols).where(*conds).order_by(T.c.id)
-    matched = [r for r in ctx.db.execute(stmt) if geo.matches(query.geo, r.attrs)]
-    page = matched[query.offset:query.offset + query.limit]
-    return EntityPage([render(r.id, r.type, r.attrs, key_values=query.key_values, only=query.attrs)
-                       for r in page], len(matched) if query.count else None)
+        return _near_page(ctx, query, conds)
+    stmt = select(T.c.id, T.c.attrs).where(*conds).order_by(T.c.id)
+    matched = [r.id for r in ctx.db.execute(stmt) if geo.matches(query.geo, r.attrs)]
+    rows = _page_rows(ctx, query, matched[query.offset:query.offset + query.limit])
+    return EntityPage(_items(query, rows), len(matched) if query.count else None, [(r[0], r[1]) for r in rows])
 
 
 def list_types(ctx: RequestContext) -> list[dict[str, Any]]:
