@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from cityhub.db import Base, UTCDateTime, utcnow
+from cityhub.outbox import OutboxColumns
 
 
 class JSONDoc(TypeDecorator):
@@ -138,7 +139,7 @@ class Subscription(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-class NotificationOutbox(Base):
+class NotificationOutbox(OutboxColumns, Base):
     """A notification promised to a subscriber, written in the same transaction as the change."""
 
     __tablename__ = "ctx_outbox"
@@ -148,13 +149,7 @@ class NotificationOutbox(Base):
     endpoint: Mapped[str] = mapped_column(Text)
     accept: Mapped[str] = mapped_column(String(64), default="application/json")
     payload: Mapped[dict] = mapped_column(JSONDoc)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    # delivery state (status pending | done | failed, attempts, lease, …) from OutboxColumns
 
     __table_args__ = (Index("ix_ctx_outbox_status_next", "status", "next_attempt_at"),)
 
