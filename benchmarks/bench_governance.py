@@ -201,10 +201,9 @@ def _step(factory, settings, work):  # noqa: ANN001, ANN202 — one committed tr
     return _timed(run)
 
 
-def bench_rollback(rows: int, workdir: Path) -> None:
+def _versioned_table(workdir: Path):  # noqa: ANN202 — (settings, session factory, table name)
+    """A dataset with a 1,000-row table loaded through the catalog (its versions are recorded)."""
     import io
-
-    import sqlalchemy as sa
 
     from cityhub.auth.schemas import OrganizationCreate
     from cityhub.auth.service import create_organization
@@ -212,7 +211,6 @@ def bench_rollback(rows: int, workdir: Path) -> None:
     from cityhub.catalog.schemas import DatasetCreate, ResourceCreate
     from cityhub.cli import system_ctx
     from cityhub.db import make_engine, make_session_factory
-    from cityhub.governance import versions
     from cityhub.settings import Settings
 
     settings = Settings(data_dir=workdir / "vdata", log_json=True, access_log=False)
@@ -222,23 +220,45 @@ def bench_rollback(rows: int, workdir: Path) -> None:
         ds = catalog.create_dataset(ctx, data=DatasetCreate(name="versioned", title="versioned", owner_org="bench"))
         res = catalog.create_resource(ctx, dataset=ds.id, data=ResourceCreate(name="obs.csv"),
                                       upload=io.BytesIO(seed.encode()), filename="obs.csv")
-    factory = make_session_factory(make_engine(settings))
-    table, cols = res.id, '"측정ID", "구군", "PM10", "PM25", "기온"'
+    return settings, make_session_factory(make_engine(settings)), res.id
 
-    def more(ctx, n: int, count: int) -> None:  # noqa: ANN001 — distinct rows (a real table's rows differ)
-        ctx.db.execute(sa.text(f'INSERT INTO "{table}" ({cols}) SELECT \'G\' || ("_id" + {n}), "구군", "PM10", '
-                               f'"PM25", "기온" FROM "{table}" ORDER BY "_id" LIMIT {count}'))
+
+COLS = '"측정ID", "구군", "PM10", "PM25", "기온"'
+
+
+def _more(ctx, table: str, n: int, count: int) -> None:  # noqa: ANN001 — distinct rows, as a real table's
+    import sqlalchemy as sa
+
+    ctx.db.execute(sa.text(f'INSERT INTO "{table}" ({COLS}) SELECT \'G\' || ("_id" + {n}), "구군", "PM10", '
+                           f'"PM25", "기온" FROM "{table}" ORDER BY "_id" LIMIT {count}'))
+
+
+def _count(ctx, table: str) -> int:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    return ctx.db.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+
+
+def bench_rollback(rows: int, workdir: Path) -> None:
+    import sqlalchemy as sa
+
+    from cityhub.catalog import service as catalog
+    from cityhub.governance import versions
+
+    if rows <= versions.SNAPSHOT_ROW_CAP:  # a quick run: still measure the big-table path (copies)
+        versions.SNAPSHOT_ROW_CAP = rows // 2
+    settings, factory, table = _versioned_table(workdir)
+    cols = COLS
 
     def grow(ctx) -> int:  # noqa: ANN001 — to `rows` rows in SQL (the import path is benched above)
-        while (n := ctx.db.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()) < rows:
-            more(ctx, n, min(n, rows - n))
+        while (n := _count(ctx, table)) < rows:
+            _more(ctx, table, n, min(n, rows - n))
         return n
 
     def change(ctx, added: int = 0) -> None:  # noqa: ANN001 — a row write as the datastore makes it
         if added:
-            more(ctx, 10 * rows, added)
-        n = ctx.db.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()
-        catalog.mark_datastore(ctx, resource_id=table, table=table, row_count=n)
+            _more(ctx, table, 10 * rows, added)
+        catalog.mark_datastore(ctx, resource_id=table, table=table, row_count=_count(ctx, table))
 
     _, wall, _ = _step(factory, settings, grow)
     print(f"built a {rows:,}-row table in {wall:.1f} s")

@@ -2,10 +2,13 @@
 
 A change to a dataset (its row, or a resource of it, written through the ORM: metadata edits, uploads,
 row appends, collection runs all touch the dataset) leaves a `gov_version_outbox` row in the same
-transaction. The shared outbox engine works the rows off in the background (one dataset at a time, in
-order; a crashed worker's rows come back after their lease), so an import returns without waiting for
-the snapshot and the diff. Anyone reading a dataset's versions first records what is still pending for
-it (`drain`), so a reader never sees a version list behind the data.
+transaction, carrying the change's capture (version_capture: its metadata and a copy of the rows it
+touched), so each change makes its own version however late it is recorded. The shared outbox engine
+works the rows off in the background (one dataset at a time, oldest first; a crashed worker's rows
+come back after their lease), so an import returns without waiting for the CSV snapshot and the diff.
+Anyone reading a dataset's versions first records what is still pending for it (`drain`), so a reader
+never sees a version list behind the data. A row is marked done in the transaction that records its
+version, so a crash in between records it once.
 """
 
 from __future__ import annotations
