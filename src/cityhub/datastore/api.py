@@ -124,3 +124,28 @@ def install(app) -> None:  # noqa: ANN001
 
     app.state.startup_hooks.append(count_rows)
     app.state.startup_hooks.append(sweep_loading)  # big loads a killed process left half-written
+    _install_column_indexes(app)
+
+
+def _install_column_indexes(app) -> None:  # noqa: ANN001
+    """Per-column indexes built in the background after loads (column_indexes.py); a new resource's
+    dataset event wakes the builder, which also polls for what a killed process left."""
+    from cityhub.datastore.column_indexes import ColumnIndexer
+
+    unsubscribes: list = []
+
+    def start(app) -> None:  # noqa: ANN001
+        indexer = app.state.datastore_column_indexer = ColumnIndexer(app.state.engine)
+        unsubscribes.extend(app.state.bus.subscribe(t, indexer.notify) for t in ("dataset.created", "dataset.updated"))
+        indexer.start()
+
+    def stop(app) -> None:  # noqa: ANN001
+        for unsubscribe in unsubscribes:
+            unsubscribe()
+        unsubscribes.clear()
+        indexer = getattr(app.state, "datastore_column_indexer", None)
+        if indexer is not None:
+            indexer.stop()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)

@@ -149,6 +149,7 @@ def estimate(row_count: int, filters: dict[str, Any], histograms: dict[str, Any]
 
 def parse_sort(sort: str | list[str] | None, table: sa.Table) -> list[Any]:
     """CKAN-style "f1, f2 desc" (or a list) into ORDER BY clauses; `_id` breaks ties for stable paging."""
+    direction = "asc"
     if not sort:
         return [table.c[ID_COLUMN]]
     parts = sort if isinstance(sort, list) else sort.split(",")
@@ -165,7 +166,9 @@ def parse_sort(sort: str | list[str] | None, table: sa.Table) -> list[Any]:
         column = table.c[name]
         order.append(column.desc() if direction == "desc" else column.asc())
     if not any(getattr(o, "element", o) is table.c[ID_COLUMN] for o in order):
-        order.append(table.c[ID_COLUMN])
+        # Ties go the last column's way: an index on it holds `_id` in that order too, so a descending
+        # sort is read straight off the index instead of sorting every row of the last value (10 ms).
+        order.append(table.c[ID_COLUMN].desc() if direction == "desc" else table.c[ID_COLUMN])
     return order
 
 
@@ -179,7 +182,13 @@ def parse_fields(fields: str | list[str] | None, table: sa.Table) -> list[str]:
     return names
 
 
-def capped_count(conn: Connection, table: sa.Table, where: list[Any], cap: int) -> int:
-    """Count matches, stopping at cap + 1 so a broad filter on a huge table stays fast."""
+def capped_count(conn: Connection, table: sa.Table, where: list[Any], cap: int, *, index: str | None = None) -> int:
+    """Count matches, stopping at cap + 1 so a broad filter on a huge table stays fast; `index` names the
+    index to count on (SQLite, query_plan.py), when the plan found a selective one."""
+    from cityhub.datastore import query_plan
+
     inner = sa.select(sa.literal(1)).select_from(table).where(*where).limit(cap + 1).subquery()
-    return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
+    stmt = sa.select(sa.func.count()).select_from(inner)
+    if index:
+        stmt = stmt.execution_options(**{query_plan.OPTION: (table.name, index)})
+    return int(query_plan.run(conn, stmt).scalar_one())

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from cityhub import metrics
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
-from cityhub.datastore import query, store_postgres, store_sqlite
+from cityhub.datastore import query, query_plan, store_postgres, store_sqlite
 from cityhub.datastore import rows as fed_rows
 from cityhub.datastore.importers import RawTable, guess_format, read_tabular
 from cityhub.datastore.infer import TypedTable, infer_types
@@ -222,6 +222,7 @@ class _Meta:
     fields: list[dict[str, str]]
     text_index: bool
     db: Any = None
+    indexes: list[list[str]] | None = None
 
     def histograms(self, names: list[str]) -> dict[str, Any]:
         """The value histograms of just these columns (JSON path lookups, not the whole document)."""
@@ -234,11 +235,12 @@ class _Meta:
 def _authorized_table(ctx: RequestContext, resource_id: str, action: str = "datastore.read") -> _Meta:
     _catalog().authorize_resource(ctx, resource_id=resource_id, action=action)
     t = DatastoreTable
-    row = ctx.db.execute(sa.select(t.table_name, t.row_count, t.fields, t.text_index)
+    row = ctx.db.execute(sa.select(t.table_name, t.row_count, t.fields, t.text_index, t.indexes)
                          .where(t.resource_id == resource_id)).first()
     if row is None:
         raise NotFound(f"resource {resource_id!r} has no datastore table (only tabular files are loaded)")
-    return _Meta(resource_id, row.table_name, row.row_count, row.fields, row.text_index, db=ctx.db)
+    return _Meta(resource_id, row.table_name, row.row_count, row.fields, row.text_index, db=ctx.db,
+                 indexes=row.indexes or [])
 
 
 def info(ctx: RequestContext, *, resource_id: str) -> DatastoreInfo:
@@ -286,18 +288,21 @@ def _check_page(ctx: RequestContext, limit: int, offset: int) -> None:
 
 
 def _total(conn: Connection, ctx: RequestContext, meta: _Meta, table: sa.Table, where: list[Any],
-           filters: dict[str, Any], q: Any, distinct_of: list[Any] | None) -> tuple[int, bool]:
+           filters: dict[str, Any], q: Any, distinct_of: list[Any] | None,
+           choice: query_plan.Choice | None = None) -> tuple[int, bool]:
     """Exact up to settings.datastore_exact_count_cap, then an estimate (flagged)."""
     cap = ctx.settings.datastore_exact_count_cap
     if distinct_of is None:
         if not where:
             return meta.row_count, False
         histograms = meta.histograms(list(filters))
-        if not q:
-            exact = query.histogram_total(filters, meta.fields, histograms, sqlite=conn.dialect.name == "sqlite")
+        if not q and len(filters) == 1:  # equality, IN or a range on a column with a value histogram
+            (name, spec), = filters.items()
+            kind = next((f["type"] for f in meta.fields if f["id"] == name), "integer")
+            exact = query_plan.histogram_count(name, spec, kind, histograms.get(name))
             if exact is not None:
                 return exact, False
-        counted = query.capped_count(conn, table, where, cap)
+        counted = query.capped_count(conn, table, where, cap, index=choice.count if choice else None)
     else:
         inner = sa.select(*distinct_of).where(*where).distinct().limit(cap + 1).subquery()
         counted = int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
@@ -323,7 +328,9 @@ def search(ctx: RequestContext, *, resource_id: str, filters: dict[str, Any] | N
     table = table_for(meta.table_name, meta.fields, sqlite=conn.dialect.name == "sqlite")
     names = query.parse_fields(fields, table)
     where = _conditions(meta, table, conn, filters, q)
-    if filters and query.matches_nothing(filters, meta.fields, meta.histograms(list(filters))):
+    histograms = meta.histograms(list(filters)) if filters else {}
+    empty = bool(filters) and query.matches_nothing(filters, meta.fields, histograms)
+    if empty:
         where.append(sa.false())  # the engines answer a constant false at once
     if distinct:
         names = [n for n in names if n != ID_COLUMN] or [f["id"] for f in meta.fields]
@@ -334,11 +341,26 @@ def search(ctx: RequestContext, *, resource_id: str, filters: dict[str, Any] | N
         stmt = sa.select(*columns).where(*where).distinct()
     else:
         stmt = sa.select(*columns).where(*where)
-    rows = conn.execute(stmt.order_by(*order).limit(limit).offset(offset))
-    records = [dict(zip(names, row, strict=True)) for row in rows]
+    stmt = stmt.order_by(*order).limit(limit).offset(offset)
+    choice = None
+    if conn.dialect.name == "sqlite" and not (q or distinct or empty):
+        choice = query_plan.choose(conn, table, meta.fields, filters, histograms, meta.indexes or [],
+                                   getattr(order[0], "element", order[0]).name, meta.row_count, limit + offset)
+    counted = choice is not None and choice.whole and include_total
+    if choice is not None:
+        stmt = stmt.execution_options(**{query_plan.OPTION: (table.name, choice.page)})
+    if counted:  # every match is read before sorting anyway: count them in the same pass
+        stmt = stmt.add_columns(sa.func.count().over())
+    rows = list(query_plan.run(conn, stmt))
+    records = [dict(zip(names, row, strict=False)) for row in rows]
     total, estimated = (None, False)
-    if include_total:
-        total, estimated = _total(conn, ctx, meta, table, where, filters, q, columns if distinct else None)
+    if counted and rows:
+        total = int(rows[0][-1])
+    elif include_total and limit and len(records) < limit and (records or offset == 0):
+        total = offset + len(records)  # a page that is not full ends the matches: no count needed
+    elif include_total:
+        total, estimated = _total(conn, ctx, meta, table, where, filters, q, columns if distinct else None,
+                                  choice)
     types = {ID_COLUMN: "integer", **{f["id"]: f["type"] for f in meta.fields}}
     return DatastoreResult(resource_id=resource_id, fields=[{"id": n, "type": types[n]} for n in names],
                            records=records, total=total, total_was_estimated=estimated, limit=limit,
