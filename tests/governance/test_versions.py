@@ -251,3 +251,55 @@ def test_each_change_of_a_big_table_gets_its_own_copy(client, people, monkeypatc
     assert r.status_code == 200, r.text
     assert r.json()["diff"]["rows_removed"] == 2
     assert client.get(f"/api/v1/datastore/{rid}", headers=steward.headers).json()["total"] == 3
+
+
+KILLED_WRITER = """
+import io, os, signal, sys
+from cityhub.auth.schemas import OrganizationCreate
+from cityhub.auth.service import create_organization
+from cityhub.catalog import service as catalog
+from cityhub.catalog.schemas import DatasetCreate, DatasetUpdate, ResourceCreate
+from cityhub.cli import system_ctx
+from cityhub.governance import rows
+from cityhub.settings import Settings
+
+settings = Settings(data_dir=sys.argv[1])
+with system_ctx(settings) as ctx:
+    create_organization(ctx, data=OrganizationCreate(name="env", title="환경정책과"))
+    catalog.create_dataset(ctx, data=DatasetCreate(name="k9", title="k9", owner_org="env"))
+with system_ctx(settings) as ctx:
+    rid = catalog.create_resource(ctx, dataset="k9", data=ResourceCreate(name="a.csv"),
+                                  upload=io.BytesIO(sys.argv[2].encode()), filename="a.csv").id
+with system_ctx(settings) as ctx:
+    rows.write_rows(ctx, resource_id=rid,
+                    rows=[{"id": 9, "name": "z", "value": 90}, {"id": 10, "name": "y", "value": 100}])
+with system_ctx(settings) as ctx:
+    catalog.update_dataset(ctx, id_or_name="k9", data=DatasetUpdate(notes="설명"))
+print(rid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # no recorder ever ran in this process
+"""
+
+
+def test_changes_committed_by_a_killed_process_get_their_own_versions(tmp_path) -> None:  # noqa: ANN001
+    """kill -9 after four committed changes and before any version was recorded: the next process
+    records one version per change from what each change's transaction captured."""
+    import os
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from cityhub.app import create_app
+    from cityhub.settings import Settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYHUB_")}
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path / "data"), V1], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    rid = done.stdout.split()[0]
+    settings = Settings(data_dir=tmp_path / "data", log_json=True, access_log=False, secret_key="t")
+    with TestClient(create_app(settings)) as client:  # its recorder and the reader settle the four changes
+        items = client.get("/api/v1/governance/datasets/k9/versions").json()["items"]
+        _assert_one_version_per_change(items)
+        text_v = client.get(f"/api/v1/governance/datasets/k9/versions/{items[2]['number']}/resources/{rid}.csv").text
+        assert text_v.replace("\r\n", "\n").lstrip("\ufeff") == V1
