@@ -73,6 +73,10 @@ def test_retention_rule_prunes_old_copies_but_keeps_versions_listed(client, peop
     left = _tables(client)
     assert copies[0] | copies[1] <= left and not (copies[2] | copies[3]) & left
 
+    page = client.get("/governance/dataset/keep/lineage", headers={**steward.headers, "Accept-Language": "en"}).text
+    assert page.count("no longer restorable") == 2 and page.count("Roll back to this version") == 3
+    page = client.get("/governance/dataset/keep/lineage", headers={**steward.headers, "Accept-Language": "ko"}).text
+    assert page.count("되돌릴 수 없음") == 2
     gone = client.post(f"/api/v1/governance/datasets/keep/versions/{items[3]['number']}/rollback",
                        headers=steward.headers)
     assert gone.status_code == 410 and "retention" in gone.json()["detail"]
