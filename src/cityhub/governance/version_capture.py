@@ -34,6 +34,8 @@ def note_flush(session: Session) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         table = getattr(type(obj), "__tablename__", None)
         if table == "datasets" and getattr(obj, "id", None):
+            if obj in session.dirty and obj not in session.new and _only_counted(obj):
+                continue  # a page view: nothing a version keeps
             changed.add(obj.id)
         elif table == "resources" and getattr(obj, "dataset_id", None):
             if obj in session.new or obj in session.deleted:
@@ -47,6 +49,11 @@ def note_flush(session: Session) -> None:
             changed.add(obj.dataset_id)
             if rows:
                 session.info.setdefault(ROWS_CHANGED, set()).add(obj.id)
+
+
+def _only_counted(obj: object) -> bool:
+    moved = {a.key for a in sa.inspect(obj).attrs if a.history.has_changes()}
+    return moved <= {"view_count"}
 
 
 def new_copy_name() -> str:
