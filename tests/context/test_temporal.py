@@ -159,3 +159,44 @@ def test_post_temporal_entity_bad_input_writes_nothing(sqlite_client, sqlite_wri
     assert r.status_code == 404
     assert c.post(f"{NGSI}/temporal/entities", json={"id": eid, "type": "AirQualityObserved", "pm25": [good]}
                   ).status_code in (401, 403)
+
+
+def test_aggregates_over_periods_of_several_buckets_and_the_whole_window(client, writer):
+    """PT20M from minute buckets, PT2H from hour buckets, and no period (one over the window) agree with the
+    raw values, for two entities in one query."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    values = [(start + timedelta(minutes=7 * i), float(i % 11)) for i in range(40)]  # 4 h 33 min
+    batch = []
+    for n in (1, 2):
+        for ts, v in values:
+            body = air(n, pm25=v + n)
+            body["pm25"]["observedAt"] = _iso(ts)
+            batch.append(body)
+    for k in range(0, len(batch), 2):  # an entity appears once per batch
+        r = client.post(f"{NGSI}/entityOperations/upsert", json=batch[k:k + 2], headers=writer.headers)
+        assert r.status_code in (201, 204), r.text
+    end = start + timedelta(hours=5)
+
+    def expect(n: int, period: timedelta) -> list[list]:
+        groups: dict[datetime, list[float]] = {}
+        for ts, v in values:
+            groups.setdefault(start + period * ((ts - start) // period), []).append(v + n)
+        return [[sum(g) / len(g), len(g), min(g), max(g), _iso(p), _iso(p + period)] for p, g in sorted(groups.items())]
+
+    for duration, period in (("PT20M", timedelta(minutes=20)), ("PT2H", timedelta(hours=2))):
+        r = client.get(f"{NGSI}/temporal/entities", params={
+            "type": "AirQualityObserved", "attrs": "pm25", "aggrMethods": "avg,totalCount,min,max",
+            "aggrPeriodDuration": duration, "timerel": "between", "timeAt": _iso(start), "endTimeAt": _iso(end)})
+        assert r.status_code == 200, r.text
+        got = {e["id"]: e["pm25"] for e in r.json()}
+        for n in (1, 2):
+            agg = got[f"urn:ngsi-ld:AirQualityObserved:busan-{n:04d}"]
+            rows = [[a[0], c[0], lo[0], hi[0], a[1], a[2]]
+                    for a, c, lo, hi in zip(agg["avg"], agg["totalCount"], agg["min"], agg["max"], strict=True)]
+            assert rows == expect(n, period), duration
+    r = client.get(f"{NGSI}/temporal/entities/urn:ngsi-ld:AirQualityObserved:busan-0002", params={
+        "attrs": "pm25", "aggrMethods": "sum,totalCount", "timerel": "between", "timeAt": _iso(start),
+        "endTimeAt": _iso(end)})
+    agg = r.json()["pm25"]
+    assert agg["sum"] == [[sum(v + 2 for _, v in values), _iso(start), _iso(end)]]
+    assert agg["totalCount"][0][0] == len(values)

@@ -46,7 +46,7 @@ class ContextEntity(Base):
     __tablename__ = "ctx_entities"
 
     id: Mapped[str] = mapped_column(String(512), primary_key=True)
-    type: Mapped[str] = mapped_column(String(256), index=True)
+    type: Mapped[str] = mapped_column(String(256))
     # Normalized NGSI-LD attributes (everything but id/type/@context/system attributes).
     attrs: Mapped[dict] = mapped_column(JSONDoc)
     district: Mapped[str | None] = mapped_column(String(64))
@@ -61,6 +61,7 @@ class ContextEntity(Base):
 
     __table_args__ = (
         Index("ix_ctx_entities_type_district", "type", "district"),
+        Index("ix_ctx_entities_type_id", "type", "id"),  # pages of a type come in id order
         Index("ix_ctx_entities_bbox", "min_lat", "max_lat", "min_lon", "max_lon"),
     )
 

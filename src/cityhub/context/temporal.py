@@ -201,70 +201,83 @@ def _grain(period: timedelta | None, tq: TemporalQuery) -> str:
     return "m"
 
 
-def _bucket_clock() -> Any:
-    """raw bucket value (text on SQLite, datetime on PostgreSQL) → aware UTC datetime, memoized:
-    a 300-station month has 9,000 rows but only 31 distinct buckets."""
-    memo: dict[Any, datetime] = {}
+def _to_time(raw: Any) -> datetime:
+    """A raw bucket value (text on SQLite, datetime on PostgreSQL) as an aware UTC datetime."""
+    value = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def to_time(raw: Any) -> datetime:
-        hit = memo.get(raw)
+
+def _span_of(tq: TemporalQuery) -> Any:
+    """raw bucket → (period start, period end) as ISO text, memoized per bucket and shared per period (a
+    300-station month has 9,000 rows but 31 buckets), so rows of one period carry the very same tuple."""
+    period = tq.aggr_period
+    by_bucket: dict[Any, tuple[str, str]] = {}
+    by_start: dict[datetime, tuple[str, str]] = {}
+
+    def span(raw: Any) -> tuple[str, str]:
+        hit = by_bucket.get(raw)
         if hit is None:
-            value = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
-            hit = memo[raw] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            start = EPOCH + period * int((_to_time(raw) - EPOCH).total_seconds() // period.total_seconds())
+            hit = by_start.get(start)
+            if hit is None:
+                hit = by_start[start] = (_iso(start), _iso(start + period))
+            by_bucket[raw] = hit
         return hit
 
-    return to_time
+    return span
+
+
+def _periods(rows: Any, span_of: Any) -> Any:
+    """Fold rollup rows into periods: rows come ordered by entity, attribute and bucket, so the buckets of
+    one period are adjacent. Yields [entity, attr, span, count, sum, min, max, last bucket]."""
+    cur: list | None = None
+    for eid, attr, raw, n, total, lo, hi in rows:
+        span = span_of(raw)
+        if cur is not None and cur[2] is span and cur[1] == attr and cur[0] == eid:
+            cur[3] += n
+            cur[4] += total
+            cur[5] = lo if lo < cur[5] else cur[5]
+            cur[6] = hi if hi > cur[6] else cur[6]
+            cur[7] = raw
+            continue
+        if cur is not None:
+            yield cur
+        cur = [eid, attr, span, n, total, lo, hi, raw]
+    if cur is not None:
+        yield cur
+
+
+_METHOD_VALUE = {"avg": lambda n, total, lo, hi: total / n if n else None, "min": lambda n, total, lo, hi: lo,
+                 "max": lambda n, total, lo, hi: hi, "sum": lambda n, total, lo, hi: total,
+                 "totalCount": lambda n, total, lo, hi: n}
 
 
 def _aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Combine rollup rows into the asked periods: one indexed range query (entity, attr, grain, bucket)
-    for all entities; per-row work is a dict lookup (buckets and their ISO strings are memoized)."""
+    for all entities, then one pass over the ordered rows (no per-row datetime or dict of periods)."""
     grain = _grain(tq.aggr_period, tq)
     conds = [R.c.entity_id.in_(ids), R.c.grain == grain, *_time_filter(R.c.bucket, tq)]
     if tq.attrs:
         conds.append(R.c.attr.in_(tq.attrs))
-    # the bucket comes back raw (no per-row datetime conversion): _bucket_clock converts each distinct one once
+    # the bucket comes back raw (no per-row datetime conversion): each distinct one is converted once
     stmt = select(R.c.entity_id, R.c.attr, type_coerce(R.c.bucket, String), R.c["count"], R.c["sum"], R.c["min"],
                   R.c["max"]).where(*conds).order_by(R.c.entity_id, R.c.attr, R.c.bucket)
-    period = tq.aggr_period if tq.aggr_period else None
-    clock = _bucket_clock()
-    period_of: dict[Any, datetime] = {}
-    acc: dict[tuple[str, str, datetime], list] = {}
-    for eid, attr, raw, n, total, lo, hi in ctx.db.execute(stmt).all():
-        pstart = period_of.get(raw)
-        if pstart is None:
-            start = clock(raw)
-            if period:
-                pstart = EPOCH + period * int((start - EPOCH).total_seconds() // period.total_seconds())
-            else:
-                pstart = tq.time_at or EPOCH
-            period_of[raw] = pstart
-        key = (eid, attr, pstart)
-        cur = acc.get(key)
-        if cur is None:
-            acc[key] = [n, total, lo, hi, raw]
-        else:
-            cur[0] += n
-            cur[1] += total
-            cur[2] = min(cur[2], lo)
-            cur[3] = max(cur[3], hi)
-            cur[4] = max(cur[4], raw)
-    iso: dict[datetime, str] = {}
-
-    def text(ts: datetime) -> str:
-        hit = iso.get(ts)
-        if hit is None:
-            hit = iso[ts] = _iso(ts)
-        return hit
-
+    whole = ("", "")  # no aggrPeriodDuration: one period over the whole window, its end known at the end
+    span_of = _span_of(tq) if tq.aggr_period else (lambda raw: whole)
+    values = [_METHOD_VALUE[m] for m in tq.aggr_methods]
     out: dict[str, dict[str, Any]] = {}
-    for (eid, attr, pstart), (n, total, lo, hi, last) in acc.items():
-        pend = pstart + period if period else (tq.end_time_at or clock(last) + timedelta(minutes=1))
-        slot = out.setdefault(eid, {}).setdefault(attr, {"type": "Property"})
-        span = (text(pstart), text(pend))
-        for m in tq.aggr_methods:
-            value = {"avg": total / n if n else None, "min": lo, "max": hi, "sum": total, "totalCount": n}[m]
-            slot.setdefault(m, []).append([value, *span])
+    key: tuple[str, str] | None = None
+    lists: list[list] = []
+    for eid, attr, span, n, total, lo, hi, last in _periods(ctx.db.execute(stmt).all(), span_of):
+        if span is whole:
+            end = tq.end_time_at or _to_time(last) + timedelta(minutes=1)
+            span = (_iso(tq.time_at or EPOCH), _iso(end))
+        if key != (eid, attr):
+            key = (eid, attr)
+            slot = out.setdefault(eid, {}).setdefault(attr, {"type": "Property"})
+            lists = [slot.setdefault(m, []) for m in tq.aggr_methods]
+        for value, into in zip(values, lists, strict=True):
+            into.append([value(n, total, lo, hi), *span])
     return out
 
 
