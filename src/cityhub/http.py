@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from cityhub.auth import service as auth_service
 from cityhub.ctx import ANONYMOUS, Actor, RequestContext
@@ -57,29 +59,69 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-ckan-api-key") or None
 
 
-def resolve_actor(request: Request, db: Any) -> Actor:
+def _token_actor(request: Request, db: Any, token: str, actor: Actor | None) -> Actor:
+    """Audit the token's use (or refusal) on the request's session; the entry is written with its commit."""
     from cityhub.errors import Unauthenticated
 
+    if actor is None:
+        note(db, "token.use", outcome="denied", detail={"prefix": token[:8]})
+        raise Unauthenticated("invalid or expired API token")
+    bind_actor(db, actor, ip=request.client.host if request.client else None,
+               request_id=getattr(request.state, "request_id", None))
+    note(db, "token.use", resource_kind="api_token", resource_id=actor.token_id)
+    return actor
+
+
+def resolve_actor(request: Request, db: Any) -> Actor:
     token = bearer_token(request)
     if token:
-        actor = auth_service.actor_for_token(db, token)
-        if actor is None:
-            note(db, "token.use", outcome="denied", detail={"prefix": token[:8]})
-            raise Unauthenticated("invalid or expired API token")
-        bind_actor(db, actor, ip=request.client.host if request.client else None,
-                   request_id=getattr(request.state, "request_id", None))
-        note(db, "token.use", resource_kind="api_token", resource_id=actor.token_id)
-        return actor
+        return _token_actor(request, db, token, auth_service.actor_for_token(db, token))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return auth_service.actor_for_session(db, cookie) or ANONYMOUS
     return ANONYMOUS
 
 
-def open_ctx(request: Request) -> Iterator[RequestContext]:
-    """A request context with its own DB session; committed when the endpoint returns normally."""
+def _actor_without_io(request: Request, db: Any) -> Actor | None:
+    """The actor when no database read is needed (anonymous, or a token memoised by this process), else None."""
+    token = bearer_token(request)
+    if token:
+        actor = auth_service.memoised_token_actor(db, token)
+        return None if actor is None else _token_actor(request, db, token, actor)
+    return None if SESSION_COOKIE in request.cookies else ANONYMOUS
+
+
+def _record_failure(db: Any) -> None:
+    db.rollback()
+    flush_pending(db, failed=True)  # denials and failures are recorded even though the attempt is undone
+    db.commit()
+
+
+def _finish(db: Any, failed: bool) -> None:
+    """Commit the request's work with its audit entries; on failure (the endpoint's or the commit's), undo it and
+    keep the denials and failures. The session is closed either way."""
+    try:
+        if not failed:
+            try:
+                db.commit()  # queued audit entries are written with it
+                return
+            except BaseException:
+                _record_failure(db)
+                raise
+        _record_failure(db)
+    finally:
+        db.close()
+
+
+async def open_ctx(request: Request) -> AsyncIterator[RequestContext]:
+    """A request context with its own DB session; committed when the endpoint returns normally.
+
+    Async so that a request whose actor needs no database read (anonymous, or a memoised token) does not hop
+    to the thread pool to open its context: only the commit (or the rollback) goes there, each hop ~0.1 ms CPU.
+    """
     state = request.app.state
-    db = state.session_factory()
+    db = state.session_factory()  # no connection yet: that is taken by the first statement
+    failed = True
     try:
         ctx = RequestContext(
             actor=ANONYMOUS,
@@ -90,18 +132,16 @@ def open_ctx(request: Request) -> Iterator[RequestContext]:
             client_ip=request.client.host if request.client else None,
         )
         bind_actor(db, ANONYMOUS, ip=ctx.client_ip, request_id=ctx.request_id)
-        ctx.actor = resolve_actor(request, db)
+        actor = _actor_without_io(request, db)
+        ctx.actor = actor if actor is not None else await run_in_threadpool(resolve_actor, request, db)
         bind_actor(db, ctx.actor, ip=ctx.client_ip, request_id=ctx.request_id)
         request.state.actor = ctx.actor
         yield ctx
-        db.commit()  # queued audit entries are written with it
-    except BaseException:
-        db.rollback()
-        flush_pending(db, failed=True)  # denials and failures are recorded even though the attempt is undone
-        db.commit()
-        raise
+        failed = False
     finally:
-        db.close()
+        # Shielded: a request cancelled at shutdown still rolls back, records its failure and frees its connection.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_finish, db, failed)
 
 
 # Exit runs when the endpoint returns, before the response is sent: what we acknowledge is committed.

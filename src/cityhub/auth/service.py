@@ -199,6 +199,11 @@ def create_token(
     return TokenCreated(id=token.id, token=raw, name=name, expires_at=expires)
 
 
+def memoised_token_actor(db: Session, raw: str) -> Actor | None:
+    """The token's actor when this process memoised it moments ago (no database read), else None."""
+    return token_cache.get(db, _sha256(raw.strip()))
+
+
 def actor_for_token(db: Session, raw: str) -> Actor | None:
     """Who the API token speaks for, or None (unknown, revoked, expired, inactive user). Memoised for at most
     token_cache.TTL_SECONDS per process; last use is recorded when the memo is refreshed (coalesced)."""
