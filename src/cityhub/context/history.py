@@ -105,7 +105,10 @@ def record(db: Session, readings: Iterable[Reading]) -> int:
     return _record_sqlite(db, fresh.values())
 
 
-def _record_sqlite(db: Session, readings: Iterable[Reading]) -> int:
+def sqlite_rows(readings: Iterable[Reading]) -> list[tuple[Any, ...]]:
+    """Readings as stored rows: (entity_id, attr, observed_at text, value_num, value_json, entity_type).
+
+    Also the form a pending batch keeps them in (`history_pending`)."""
     stamps: dict[datetime, str] = {}  # a batch shares few observedAt values: format each once
     rows = []
     for eid, etype, attr, when, value in readings:
@@ -118,10 +121,19 @@ def _record_sqlite(db: Session, readings: Iterable[Reading]) -> int:
         else:
             num = _numeric(value)
             rows.append((eid, attr, stamp, num, None if num is not None else orjson.dumps(value).decode(), etype))
-    doc = orjson.dumps(rows).decode()
+    return rows
+
+
+def _record_sqlite(db: Session, readings: Iterable[Reading]) -> int:
+    return record_sqlite_docs(db, [orjson.dumps(sqlite_rows(readings)).decode()])
+
+
+def record_sqlite_docs(db: Session, docs: list[str]) -> int:
+    """Insert the rows of JSON documents (duplicates ignored, also across documents) and fold the new
+    numeric ones into the rollups with one statement for all."""
     conn = db.connection()
     last = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM ctx_observations").scalar_one()
-    inserted = conn.exec_driver_sql(_SQLITE_OBS, (doc,)).rowcount
+    inserted = sum(conn.exec_driver_sql(_SQLITE_OBS, (doc,)).rowcount for doc in docs)
     if inserted:
         conn.exec_driver_sql(_SQLITE_ROLLUP, (last,))
     return inserted

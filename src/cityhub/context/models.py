@@ -111,6 +111,21 @@ class Rollup(Base):
     __table_args__ = (Index("ix_ctx_rollups_type_grain_bucket", "entity_type", "grain", "bucket"),)
 
 
+class PendingHistory(Base):
+    """A batch's observations, acknowledged with the entity state but not yet expanded (write-behind).
+
+    The request commits this one row beside the entities; `history.settle` (a background writer, and
+    every history reader first) moves it into observations and rollups and deletes it in one transaction."""
+
+    __tablename__ = "ctx_history_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # JSON array of [entity_id, attr, observed_at (naive UTC text), value_num, value_json, entity_type]
+    readings: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RetentionPolicy(Base):
     """How long history of one entity type is kept: raw values N days, rollups longer."""
 

@@ -1,6 +1,7 @@
 """Start-up and shutdown of the context domain's background work.
 
 - the notification dispatcher (woken by `context.notify` after a commit, polling otherwise);
+- the history writer: expands acknowledged batches into observations and rollups (`history_pending`);
 - the live feed: bus events (`observation.batch`, `alert.*`) fanned out to SSE listeners;
 - scheduled upkeep (`jobs.py`): history retention and the catalog link's dataset refresh.
 """
@@ -75,6 +76,12 @@ def install(app: FastAPI) -> None:
         app.state.context_dispatcher = dispatcher
         unsubscribers.append(app.state.bus.subscribe(NOTIFY_TOPIC, dispatcher.notify))
         dispatcher.start()
+        from cityhub.context.history_pending import HistoryWriter
+
+        writer = HistoryWriter(app.state.session_factory)
+        app.state.context_history_writer = writer
+        unsubscribers.append(app.state.bus.subscribe("observation.batch", writer.wake))
+        writer.start()
 
     def stop(app: FastAPI) -> None:
         for unsubscribe in unsubscribers:
@@ -83,6 +90,9 @@ def install(app: FastAPI) -> None:
         dispatcher = getattr(app.state, "context_dispatcher", None)
         if dispatcher is not None:
             dispatcher.stop()
+        writer = getattr(app.state, "context_history_writer", None)
+        if writer is not None:
+            writer.stop()
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)

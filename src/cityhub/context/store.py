@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
-from cityhub.context import history
+from cityhub.context import history, history_pending
 from cityhub.context.attrs import location_footprint
 from cityhub.context.districts import district_for
 from cityhub.context.models import ContextEntity
@@ -126,8 +126,8 @@ def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts
     Unless the caller screened them already, a change breaking its type's declared schema is refused
     (400, quarantined by governance); a dict lookup when no type has a schema.
     Whatever the batch size this is a handful of statements: one upsert of the entity rows, one
-    delete, a few for history and rollups (`history.record`), one outbox insert when a subscription
-    matches.
+    delete, one pending-history row (expanded into observations and rollups after the commit, see
+    `history_pending`), one outbox insert when a subscription matches.
     """
     if not changes:
         return
@@ -143,7 +143,8 @@ def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts
         _write_entities(ctx.db, live, now)
     if deletes:
         ctx.db.execute(delete(T).where(T.c.id.in_(deletes)))
-    history.record(ctx.db, readings)
+    # history and rollups are expanded after the answer (history_pending); this row makes them durable now
+    history_pending.defer(ctx.db, readings)
     if evaluate_alerts:
         from cityhub.context import alerts
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import String, delete, func, select, type_coerce
 
 from cityhub.auth import policy
+from cityhub.context import history_pending
 from cityhub.context.attrs import parse_time
 from cityhub.context.models import ContextEntity, Observation, RetentionPolicy, Rollup
 from cityhub.context.problems import BadRequestData, ResourceNotFound
@@ -132,6 +133,7 @@ def query_temporal(ctx: RequestContext, *, tq: TemporalQuery) -> list[dict[str, 
     check_page(ctx.settings, tq.limit, tq.offset)
     if not (tq.ids or tq.types or tq.id_pattern):
         raise BadRequestData.field("type", "a temporal query needs type, id or idPattern")
+    history_pending.settle(ctx.db)  # acknowledged batches not yet expanded are history too
     ents = _entities(ctx, tq)
     hidden = live_access.hidden_names(ctx)
     if hidden:  # types whose live dataset this actor may not read (governance decides)
@@ -284,6 +286,7 @@ def _aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[
 def delete_history(ctx: RequestContext, *, entity_id: str) -> None:
     """DELETE /temporal/entities/{id}: the entity and all its history go."""
     policy.require(ctx, "context.write", None)
+    history_pending.settle(ctx.db)  # else a pending batch would bring history back after the delete
     n = ctx.db.execute(delete(O).where(O.c.entity_id == entity_id)).rowcount
     ctx.db.execute(delete(R).where(R.c.entity_id == entity_id))
     existed = ctx.db.execute(delete(E).where(E.c.id == entity_id)).rowcount
@@ -306,6 +309,7 @@ def set_retention(ctx: RequestContext, *, entity_type: str, raw_days: int, rollu
 
 def apply_retention(ctx: RequestContext) -> dict[str, int]:
     """Drop history older than each type's policy (settings give the defaults); returns rows removed."""
+    history_pending.settle(ctx.db)
     now = utcnow()
     policies = {p.entity_type: p for p in ctx.db.execute(select(RetentionPolicy)).scalars()}
     types = {t for (t,) in ctx.db.execute(select(O.c.entity_type).distinct())} | set(policies)

@@ -1,0 +1,165 @@
+"""Write-behind history: a batch's observations are acknowledged before they are expanded.
+
+A batch upsert commits the entity state and one `ctx_history_pending` row holding all its readings
+in the same transaction, so what the client was told is stored survives kill -9. Expanding those
+readings into the observation table and the minute/hour/day rollups (most of a batch's SQL) happens
+after the answer: a background writer (`HistoryWriter`, woken by `observation.batch`, polling
+otherwise) and every reader of history first (`settle`), so no reader sees history behind the data.
+
+Expansion of a pending row and its deletion share one transaction: a crash in between expands it
+again later, and duplicates are ignored by the observation table's key, so nothing is counted twice.
+Several workers may expand at once: SQLite serialises them on the write lock (BEGIN IMMEDIATE);
+PostgreSQL lets a background writer skip rows another holds, while a reader waits for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityhub.context import history
+from cityhub.context.models import PendingHistory
+from cityhub.db import utcnow
+
+log = logging.getLogger("cityhub.context.history")
+P = PendingHistory.__table__
+# Readings expanded per transaction: long enough to pay for the commit, short enough that a request
+# waiting for the SQLite write lock waits for one chunk at most (~0.1-0.2 s of SQL).
+CHUNK_READINGS = 20_000
+
+
+def defer(db: Session, readings: list[history.Reading]) -> int:
+    """Keep readings as one pending row in the caller's transaction (durable with the entity state)."""
+    if not readings:
+        return 0
+    doc = orjson.dumps(history.sqlite_rows(readings)).decode()
+    db.execute(insert(P).values(readings=doc, count=len(readings), created_at=utcnow()))
+    return len(readings)
+
+
+def _holds_sqlite_write(db: Session) -> bool:
+    if db.get_bind().dialect.name != "sqlite" or not db.in_transaction():
+        return False
+    return bool(db.connection().connection.dbapi_connection.in_transaction)
+
+
+def settle(db: Session) -> int:
+    """Expand every pending batch before reading history; returns the readings expanded.
+
+    Done in a session of its own, committed per chunk: waiting inside the caller's transaction for
+    another writer could not see that writer's commit, and a read-only caller would roll the work
+    back. When the caller already holds SQLite's write lock it is done in the caller's transaction
+    (another session would wait for that lock), which commits it with its own changes."""
+    if _holds_sqlite_write(db):
+        total = 0
+        while (n := expand_once(db, wait=True)) > 0:
+            total += n
+        return total
+    own = Session(bind=db.get_bind(), expire_on_commit=False, autoflush=False)
+    total = 0
+    try:
+        while (n := expand_once(own, wait=True)) > 0:
+            own.commit()
+            total += n
+        own.commit()
+    except BaseException:
+        own.rollback()
+        raise
+    finally:
+        own.close()
+    return total
+
+
+def expand_once(db: Session, *, wait: bool) -> int:
+    """Move the oldest pending rows (about CHUNK_READINGS readings) into history in `db`'s transaction.
+
+    `wait=False` (background writers on PostgreSQL) skips rows another transaction holds."""
+    conn = db.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and not conn.connection.dbapi_connection.in_transaction:
+        if conn.execute(select(P.c.id).limit(1)).first() is None:
+            return 0  # nothing pending: an idle poll takes no write lock
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # the write lock before reading
+    stmt = select(P.c.id, P.c["count"]).order_by(P.c.id).limit(64)
+    if not sqlite:
+        stmt = stmt.with_for_update(skip_locked=not wait)
+    ids, total = [], 0
+    for row in conn.execute(stmt):
+        if ids and total + row.count > CHUNK_READINGS:
+            break
+        ids.append(row.id)
+        total += row.count
+    if not ids:
+        return 0
+    docs = [d for (d,) in conn.execute(select(P.c.readings).where(P.c.id.in_(ids)).order_by(P.c.id))]
+    conn.execute(delete(P).where(P.c.id.in_(ids)))
+    if sqlite:
+        history.record_sqlite_docs(db, docs)
+    else:
+        history.record(db, [_reading(r) for d in docs for r in orjson.loads(d)])
+    return total
+
+
+def _reading(row: list[Any]) -> history.Reading:
+    eid, attr, stamp, num, js, etype = row
+    when = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+    return history.Reading(eid, etype, attr, when, num if js is None else orjson.loads(js))
+
+
+def pending_count(db: Session) -> int:
+    """Readings acknowledged but not yet in history (benchmarks and health)."""
+    from sqlalchemy import func
+
+    return int(db.execute(select(func.coalesce(func.sum(P.c["count"]), 0))).scalar_one())
+
+
+class HistoryWriter:
+    """The background stage: expands pending batches soon after they are committed."""
+
+    def __init__(self, factory: sessionmaker[Session], interval: float = 1.0) -> None:
+        self.factory, self.interval = factory, interval
+        self.event = threading.Event()
+        self.stopping = False
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, name="context-history", daemon=True)
+        self.thread.start()
+
+    def wake(self, *_: Any) -> None:
+        self.event.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.event.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self.stopping:
+            self.event.wait(self.interval)
+            self.event.clear()
+            try:
+                self.drain()
+            except Exception:  # logged and retried at the next wake-up; the rows stay pending
+                log.exception("expanding pending history failed")
+
+    def drain(self) -> None:
+        while not self.stopping:
+            db = self.factory()
+            try:
+                n = expand_once(db, wait=False)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            finally:
+                db.close()
+            if n == 0:
+                return
