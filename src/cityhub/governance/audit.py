@@ -64,8 +64,8 @@ def flush_pending(db: Session, *, failed: bool = False) -> None:
         # What was allowed inside a failed request did not happen; keep denials and failures.
         rows = [r for r in rows if r["outcome"] != "allowed"]
     if rows:
-        # A Core insert of the table: the ORM's bulk path costs ~0.3 ms more per request for the same rows.
-        db.execute(_INSERT, rows)
+        # A Core insert on the session's connection: the ORM bulk path cost ~0.3 ms more per request for the same rows.
+        db.connection().execute(_INSERT, rows)
 
 
 def _on_flush(session: Session, _flush_context: Any) -> None:
