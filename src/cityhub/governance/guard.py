@@ -27,6 +27,8 @@ from cityhub.governance.ruleset import Rejected, ruleset_for
 from cityhub.governance.validation import Violation
 
 log = logging.getLogger("cityhub.governance")
+# A collected page rescores its dataset only when the score is older than this; the run's end settles it.
+COLLECT_RESCORE_SECONDS = 5.0
 TREATMENTS_KEY = "governance.treatments"  # upload option: {column: mask|pseudonymise|drop} in ctx.extra
 
 
@@ -132,8 +134,7 @@ def screen_collected(ctx: RequestContext, *, dataset_id: str, resource_id: str |
     key = privacy.pseudonym_key(ctx.settings)
     if treatments:
         rows = [privacy.treat_row(r, treatments, kinds, key) for r in rows]
-    sample = pa.Table.from_pylist([{k: None if v is None else str(v) for k, v in r.items()} for r in rows])
-    findings = privacy.scan(sample, ctx.db)
+    findings = privacy.scan(_scannable(rows), ctx.db)
     fresh = {f.column: "mask" for f in findings if f.blocking and f.column not in treatments}
     if fresh and _dataset_level(ctx, dataset_id) == "public":
         log.warning("personal data in a public feed masked on the way in", extra={"columns": sorted(fresh)})
@@ -148,8 +149,25 @@ def screen_collected(ctx: RequestContext, *, dataset_id: str, resource_id: str |
     refused = quarantine(ctx, dataset_id=dataset_id, resource_id=resource_id, origin="collect", rejected=rejected,
                          run_id=run_id)
     quality.record_write(ctx, dataset_id=dataset_id, resource_id=resource_key, replace=False, has_rules=bool(rules),
-                         tally=quality.tally_rows(accepted, rejected), trigger="collect", run_id=run_id)
+                         tally=quality.tally_rows(accepted, rejected), trigger="collect", run_id=run_id,
+                         refresh_every=COLLECT_RESCORE_SECONDS)
     return accepted, refused
+
+
+def collected_run_ended(ctx: RequestContext, *, dataset_id: str, run_id: str) -> None:
+    """Settle the quality score a run's pages left behind (they rescore at most every few seconds)."""
+    quality.refresh_if_behind(ctx, dataset_id=dataset_id, trigger="collect", run_id=run_id)
+
+
+def _scannable(rows: list[dict[str, Any]]) -> pa.Table:
+    """The page's columns that can hold personal data, as text: those with text or integer values, the
+    kinds `personal.scan_table` reads (numbers with a fraction, booleans and dates cannot)."""
+    columns: dict[str, pa.Array] = {}
+    for name in rows[0]:
+        values = [r.get(name) for r in rows]
+        if any(type(v) is str or type(v) is int for v in values):
+            columns[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    return pa.table(columns) if columns else pa.table({})
 
 
 def personal_guard(ctx: RequestContext, *, dataset_id: str) -> None:

@@ -214,15 +214,22 @@ def scan_column(name: str, values: pa.ChunkedArray | pa.Array | Iterable[object]
     return findings
 
 
+PARALLEL_FROM_ROWS = 50_000
+
+
 def scan_table(table: pa.Table) -> list[Finding]:
     """Personal data in every text column of an Arrow table."""
     from concurrent.futures import ThreadPoolExecutor
 
     names = [n for n in table.column_names
              if pa.types.is_string(t := table.column(n).type) or pa.types.is_large_string(t) or pa.types.is_integer(t)]
-    # Arrow's kernels release the GIL, so columns scan in parallel on every core.
-    with ThreadPoolExecutor() as pool:
-        results = pool.map(lambda n: scan_column(n, table.column(n)), names)
+    if table.num_rows < PARALLEL_FROM_ROWS or len(names) < 2:
+        # A small table (a collected page every second) scans in less time than a pool takes to start.
+        results = [scan_column(n, table.column(n)) for n in names]
+    else:
+        # Arrow's kernels release the GIL, so columns scan in parallel on every core.
+        with ThreadPoolExecutor() as pool:
+            results = list(pool.map(lambda n: scan_column(n, table.column(n)), names))
     return [finding for column_findings in results for finding in column_findings]
 
 

@@ -69,9 +69,12 @@ def tally_rows(rows: list[dict[str, Any]], rejected: list[Any]) -> Tally:
 
 
 def record_write(ctx: RequestContext, *, dataset_id: str, resource_id: str, tally: Tally, replace: bool,
-                 has_rules: bool, trigger: str, run_id: str | None = None) -> None:
+                 has_rules: bool, trigger: str, run_id: str | None = None,
+                 refresh_every: float | None = None) -> None:
     """Add a write's counts to its resource (`replace`: a new upload supersedes the old counts) and
-    rescore the dataset from the counters."""
+    rescore the dataset from the counters — with `refresh_every`, only when its current score is older
+    than that many seconds (a feed committing every second need not rescore every second; the counters
+    stay exact and `refresh_if_behind` settles the score when the run ends)."""
     counters = ctx.db.get(QualityCounters, resource_id) or QualityCounters(
         resource_id=resource_id, dataset_id=dataset_id, rows=0, checked_rows=0, cells=0, missing_cells=0,
         invalid_rows=0, inconsistent_rows=0, duplicate_rows=0)
@@ -80,7 +83,29 @@ def record_write(ctx: RequestContext, *, dataset_id: str, resource_id: str, tall
     counters.has_rules, counters.last_write_at = has_rules or bool(counters.has_rules and not replace), utcnow()
     ctx.db.add(counters)
     ctx.db.flush()
+    if refresh_every is not None:
+        scored = _scored_at(ctx, dataset_id)
+        if scored is not None and (utcnow() - scored).total_seconds() < refresh_every:
+            return
     refresh(ctx, dataset_id=dataset_id, trigger=trigger, run_id=run_id)
+
+
+def _scored_at(ctx: RequestContext, dataset_id: str) -> datetime | None:
+    scored = ctx.db.scalar(select(QualityScore.computed_at).where(QualityScore.dataset_id == dataset_id,
+                                                                  QualityScore.current.is_(True)))
+    return scored if scored is None or scored.tzinfo else scored.replace(tzinfo=UTC)
+
+
+def refresh_if_behind(ctx: RequestContext, *, dataset_id: str, trigger: str, run_id: str | None = None) -> None:
+    """Rescore a dataset when a write was counted after its current score (see `refresh_every`)."""
+    written = ctx.db.scalar(select(func.max(QualityCounters.last_write_at))
+                            .where(QualityCounters.dataset_id == dataset_id))
+    scored = _scored_at(ctx, dataset_id)
+    if written is None:
+        return
+    written = written if written.tzinfo else written.replace(tzinfo=UTC)
+    if scored is None or written > scored:
+        refresh(ctx, dataset_id=dataset_id, trigger=trigger, run_id=run_id)
 
 
 def _pct(bad: int, total: int) -> float:
