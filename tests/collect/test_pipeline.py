@@ -64,3 +64,22 @@ def test_bad_values_go_to_quarantine_with_reason(collect, rest) -> None:
     assert q["items"][0]["field"] == "value" and "'not-a-number' is not a valid number" in q["items"][0]["reason"]
     assert q["items"][0]["record"]["id"] == 3
     assert len(collect.rows(src)) == 93
+
+
+def test_quality_rescored_at_most_every_few_seconds_and_settled_at_the_end(sqlite_collect, rest) -> None:
+    """Ten pages commit within a second or two: governance rescores the dataset's quality at the first
+    page and then at most every few seconds, and the run's end settles the score on all 95 rows."""
+    server, _behaviour = rest
+    config = {"url": f"{server.url}/items", "record_path": "data.items", "paging": "page", "page_size": 10,
+              "total_path": "data.total"}
+    src = sqlite_collect.source("scored", "http", config, READING_FIELDS, ["id"])
+    run = sqlite_collect.run("scored")
+    assert run["status"] == "succeeded" and run["rows_inserted"] == 95
+    dataset = src["dataset_id"]
+    score = sqlite_collect.client.get(f"/api/v1/governance/datasets/{dataset}/quality",
+                                      headers=sqlite_collect.headers).json()
+    assert score["dimensions"]["rows"] == 95, score
+    history = sqlite_collect.client.get(f"/api/v1/governance/datasets/{dataset}/quality/history",
+                                        headers=sqlite_collect.headers).json()
+    collected = [h for h in history if h["trigger"] == "collect"]
+    assert 1 <= len(collected) < 10, history

@@ -126,7 +126,7 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
             db.rollback()
             _fail(db, run, source, exc.message, exc.upstream_message, requests[0], code=exc.code)
             changed = (run.rows_inserted or 0) + (run.rows_updated or 0) > 0
-            _finish_sink(env, sink, changed)
+            _finish_sink(env, sink, changed, source, run)
             return run
         except Exception as exc:
             db.rollback()
@@ -138,7 +138,7 @@ def execute(env: RunEnv, *, run_id: str) -> Run:
         run.status, run.ended_at = "succeeded", utcnow()
         source.last_success_at, source.failure_streak, source.last_error = run.ended_at, 0, None
         db.commit()
-        _finish_sink(env, sink, changed)
+        _finish_sink(env, sink, changed, source, run)
         _report(env, run)
         return run
     finally:
@@ -235,11 +235,13 @@ def _fail(db: Session, run: Run, source: Source, message: str, upstream: str | N
     log.warning("collection run failed", extra={"source": source.name, "run": run.id, "error": message})
 
 
-def _finish_sink(env: RunEnv, sink: Sink, changed: bool) -> None:
+def _finish_sink(env: RunEnv, sink: Sink, changed: bool, source: Source, run: Run) -> None:
     db = env.factory()
     try:
         ctx = RequestContext(actor=COLLECTOR, db=db, settings=env.settings, bus=env.bus)
         sink.finish(ctx, changed=changed)
+        # Pages rescore the dataset's quality at most every few seconds: the run's last pages count now.
+        governance_guard.collected_run_ended(ctx, dataset_id=source.dataset_id, run_id=run.id)
         db.commit()
     except Exception:
         db.rollback()

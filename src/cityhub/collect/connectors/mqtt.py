@@ -36,6 +36,10 @@ class MqttConfig(ConnectorConfig):
     username: str | None = None
     password: str | None = None
     batch_size: int = Field(default=1000, ge=1, le=100_000, description="messages per committed batch")
+    # Under pressure (more waiting than a batch) a batch takes what waits, up to this: the per-batch
+    # costs (landing, screening, the commit) then spread over more messages and the run catches up.
+    max_batch_size: int = Field(default=20_000, ge=1, le=200_000,
+                                description="messages per batch when more than batch_size are waiting")
     # Each commit also lands, screens and scores its batch: fewer, larger batches cost less per message.
     batch_seconds: float = Field(default=1.0, gt=0, description="commit at least this often")
     max_seconds: float = Field(default=30.0, gt=0, description="a run listens at most this long")
@@ -45,6 +49,11 @@ class MqttConfig(ConnectorConfig):
                                       "payload, e.g. seq: gaps are recorded as missing messages")
     broker_drops: bool = Field(default=True, description="read the broker's dropped-message counter "
                                "($SYS/broker/publish/messages/dropped) and record it on the run")
+
+
+POLL = 0.03
+REAPER = "mqtt-reap-"  # thread name prefix of the reapers (a bench waits for them to count CPU)
+QOS0_PAUSE = 0.25  # seconds without a new message that end a QoS 0 batch early
 
 
 class _Session:
@@ -115,6 +124,11 @@ class _Session:
             self.proc.stdin.close()
         except OSError:
             pass
+        # The subscriber disconnects at once (acks already sent) but takes up to half a second to stop
+        # paho's thread and exit: reap it in the background so the run's end does not wait for that.
+        threading.Thread(target=self._reap, daemon=True, name=f"{REAPER}{self.cfg.client_id}").start()
+
+    def _reap(self) -> None:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -124,7 +138,6 @@ class _Session:
             self.reader.join(timeout=5)
 
 
-POLL = 0.03
 # Raw frame of one batch: this line, then per run of messages on one topic a JSON header line
 # {"topic", "qos", "sizes"} followed by the payloads' exact bytes back to back and a newline.
 FRAME = b"cityhub-mqtt-batch/2\n"
@@ -197,8 +210,10 @@ class MqttConnector(Connector):
         losses = Losses(sequence_path=cfg.sequence_path, state=fc.state)
         try:
             while True:
+                wanted = cfg.max_messages - received if cfg.max_messages else None
                 chunks = self._collect(session, cfg, deadline=min(started + cfg.max_seconds,
-                                                                  time.monotonic() + cfg.batch_seconds))
+                                                                  time.monotonic() + cfg.batch_seconds),
+                                       wanted=wanted)
                 now = time.monotonic()
                 losses.saw_counter(session.dropped)
                 if chunks:
@@ -224,24 +239,31 @@ class MqttConnector(Connector):
         losses.check(records)
         return Page(payload=payload, records=records, counters=losses.counters(), state=losses.state() or None)
 
-    def _collect(self, session: _Session, cfg: MqttConfig, deadline: float) -> list:
+    def _collect(self, session: _Session, cfg: MqttConfig, deadline: float, wanted: int | None = None) -> list:
         """Wait until a batch is full, its time is up or the stream pauses, then take its chunks."""
-        seen = -1
+        full = min(cfg.batch_size, wanted) if wanted else cfg.batch_size
+        # QoS 1: nothing new for one look means the broker waits for our acks (its in-flight window, 20
+        # by default in Mosquitto), which only go out after a commit: commit what we have. QoS 0 needs no
+        # acks: a short silence on a busy machine is not the end of a burst, so it waits longer.
+        pause = POLL if cfg.qos else QOS0_PAUSE
+        seen, quiet_since = -1, time.monotonic()
         while True:
             now = time.monotonic()
             waiting = session.waiting()
-            if waiting >= cfg.batch_size or now >= deadline or session.proc.poll() is not None:
+            if waiting >= full or now >= deadline or session.proc.poll() is not None:
                 break
-            # Nothing new since the last look: the broker may be waiting for acks (its in-flight window,
-            # 20 by default in Mosquitto), and acks only go out after a commit. Commit what we have.
-            if waiting and waiting == seen:
+            if waiting != seen:
+                seen, quiet_since = waiting, now
+            elif waiting and now - quiet_since >= pause:
                 break
-            seen = waiting
             time.sleep(max(0.0, min(POLL, deadline - now)))
+        limit = max(cfg.batch_size, min(cfg.max_batch_size, wanted or cfg.max_batch_size))
         chunks, count = [], 0
-        while session.chunks and count < cfg.batch_size:
-            chunk = session.chunks.popleft()
-            chunks.append(chunk)
+        while session.chunks and count < limit:
+            chunk = session.chunks[0]
+            if chunks and count + chunk[1] > limit:
+                break
+            chunks.append(session.chunks.popleft())
             count += chunk[1]
         return chunks
 
