@@ -303,3 +303,13 @@ def test_changes_committed_by_a_killed_process_get_their_own_versions(tmp_path) 
         _assert_one_version_per_change(items)
         text_v = client.get(f"/api/v1/governance/datasets/k9/versions/{items[2]['number']}/resources/{rid}.csv").text
         assert text_v.replace("\r\n", "\n").lstrip("\ufeff") == V1
+
+
+def test_a_table_growing_past_the_snapshot_cap_diffs_by_counts(sqlite_client, sqlite_people, monkeypatch) -> None:  # noqa: ANN001
+    """The upload (3 rows) is kept as a CSV snapshot, the append (5 rows, cap 4) as a copy: the append's
+    version names its 2 new rows, not the CSV's 3 rows as removed."""
+    from cityhub.governance import versions
+
+    monkeypatch.setattr(versions, "SNAPSHOT_ROW_CAP", 4)
+    _, items = _changes_before_the_recorder(sqlite_client, sqlite_people, "cross")
+    _assert_one_version_per_change(items)

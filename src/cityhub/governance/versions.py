@@ -259,8 +259,8 @@ def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, met
             continue
         if old and old.get("table_copy") and entry.get("table_copy"):
             d = _diff_copies(ctx, old["table_copy"], entry["table_copy"]) if exact else _count_diff(old, entry)
-        elif entry.get("snapshot") is None and (old is None or old.get("snapshot") is None):
-            d = _count_diff(old, entry)
+        elif entry.get("snapshot") is None or (old is not None and old.get("snapshot") is None):
+            d = _count_diff(old, entry)  # one side has no CSV (a table crossing the cap): counts only
         else:
             d = diff_rows(_read_rows(ctx, old.get("snapshot")) if old else None,
                           _read_rows(ctx, entry.get("snapshot")), primary)
