@@ -130,3 +130,25 @@ def test_broker_drops_and_sequence_gaps_are_recorded_on_the_run(sqlite_collect, 
         page = sqlite_collect.client.get(f"/collect/runs/{run['id']}", headers=sqlite_collect.headers)
         assert page.status_code == 200 and "250" in page.text
         assert "Messages the broker dropped" in page.text or "브로커가 버린 메시지" in page.text
+
+
+def test_losses_follow_the_broker_counter_and_sequence_numbers() -> None:
+    """The rules of mqtt_losses without a broker: baselines, a quiet broker, a restart, redeliveries."""
+    from cityhub.collect.connectors.mqtt_losses import Losses
+
+    quiet = Losses(sequence_path=None, state={"broker_dropped_counter": 7})
+    quiet.saw_counter(None, watched=True)  # Mosquitto's retained $SYS value expired: no change lately
+    assert quiet.counters() == {"broker_dropped": 0, "messages_missing": None}
+    unseen = Losses(sequence_path=None, state={})
+    unseen.saw_counter(None)
+    assert unseen.counters()["broker_dropped"] is None  # $SYS refused: not observed
+    unseen.saw_counter((40, True), watched=True)  # moved while we listened, from a value never seen
+    assert unseen.counters()["broker_dropped"] == 40  # all of it: an upper bound
+    known = Losses(sequence_path="meta.seq", state={"broker_dropped_counter": 10, "mqtt_seq": {"a": 4}})
+    known.saw_counter((15, False), watched=True)
+    known.saw_counter((3, True))  # the broker restarted and counts from zero again
+    assert known.counters()["broker_dropped"] == 5 + 3
+    known.check([{"topic": "a", "payload": {"meta": {"seq": s}}} for s in (5, 8, 8, 6, 9)]
+                + [{"topic": "b", "payload": {"meta": {"seq": 1}}}, {"topic": "b", "payload": "text"}])
+    assert known.counters()["messages_missing"] == 2  # 6, 7 skipped (a late 6 stays counted)
+    assert known.state() == {"broker_dropped_counter": 3, "mqtt_seq": {"a": 9, "b": 1}}

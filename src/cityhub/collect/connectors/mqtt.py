@@ -64,7 +64,9 @@ class _Session:
         self.chunks: deque = deque()  # (seq, count, frame bytes), appended by the reader thread
         self.connected = threading.Event()
         self.refused: str | None = None
-        self.dropped: int | None = None  # the broker's $SYS dropped-message counter, as last published
+        # The broker's $SYS dropped-message counter as last published (value, published while we listened).
+        self.dropped: tuple[int, bool] | None = None
+        self.drops_watched = False  # the broker accepted our subscription to that counter
         self.proc: subprocess.Popen | None = None
         self.reader: threading.Thread | None = None
 
@@ -83,7 +85,9 @@ class _Session:
             elif event == "connected":
                 self.connected.set()
             elif event == "dropped":
-                self.dropped = header.get("count")
+                self.dropped = (header.get("count"), bool(header.get("live")))
+            elif event == "drops_watched":
+                self.drops_watched = True
             else:
                 self.refused = f"{event}: {header.get('reason')}"
                 self.connected.set()
@@ -215,7 +219,7 @@ class MqttConnector(Connector):
                                                                   time.monotonic() + cfg.batch_seconds),
                                        wanted=wanted)
                 now = time.monotonic()
-                losses.saw_counter(session.dropped)
+                losses.saw_counter(session.dropped, watched=session.drops_watched)
                 if chunks:
                     last_message = now
                     count = sum(c[1] for c in chunks)

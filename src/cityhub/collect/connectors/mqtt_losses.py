@@ -4,7 +4,11 @@ The broker's `$SYS/broker/publish/messages/dropped` counts messages dropped for 
 in-flight limit reached), so it is broker-wide, not this source's alone. The last value seen is kept in
 the source's state: the next run counts from there, so drops while the platform was down (the broker
 queueing for our persistent session, `max_queued_messages` reached) are reported by the next run.
-A counter lower than before means the broker restarted and began counting again from zero.
+A counter lower than before means the broker restarted and began counting again from zero. Mosquitto
+keeps its $SYS values retained for 60 s only and publishes this one only when it changes: a subscription
+to a quiet broker receives nothing, which means no drop lately (the run records 0 while it watches), and a
+first value arriving while we listen changed from one we never saw: the whole count is taken, an upper
+bound, unless an earlier run of the source left its last value.
 
 Sequence numbers (`sequence_path` in the payload) are followed per topic across runs: a jump is counted
 as missing messages; a number at or below the last one is a redelivery (QoS 1 after a crash) unless it
@@ -29,16 +33,20 @@ class Losses:
         self.carried = 0  # drops counted before a broker restart during this run
         self.missing: int | None = 0 if self.path else None
         self.changed = False
+        self.watched = False  # the broker accepted our subscription to its counter
 
-    def saw_counter(self, value: int | None) -> None:
-        """The broker's dropped-message counter, as last published."""
-        if value is None or value == self.current:
+    def saw_counter(self, seen: tuple[int, bool] | None, *, watched: bool = False) -> None:
+        """The broker's dropped-message counter as last published (value, published while we listened)."""
+        if watched and not self.watched:
+            self.watched = self.changed = True
+        if seen is None or seen[0] == self.current:
             return
+        value, live = seen
         if self.base is None:
-            if self.stored is None:
-                self.base = value  # first sighting: earlier drops were before our time
-            else:
+            if self.stored is not None:
                 self.base = self.stored if value >= self.stored else 0
+            else:  # retained: earlier drops were before our time; live: from a value never seen
+                self.base = 0 if live else value
         elif value < (self.current or 0):
             self.carried += (self.current or 0) - self.base
             self.base = 0
@@ -67,7 +75,10 @@ class Losses:
         self.changed = True
 
     def counters(self) -> dict[str, int | None]:
-        dropped = None if self.current is None else self.carried + self.current - (self.base or 0)
+        if self.current is None:
+            dropped = 0 if self.watched else None  # watched, and the counter did not move
+        else:
+            dropped = self.carried + self.current - (self.base or 0)
         return {"broker_dropped": dropped, "messages_missing": self.missing}
 
     def state(self) -> dict[str, Any]:

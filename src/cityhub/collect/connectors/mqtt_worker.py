@@ -5,7 +5,9 @@ they spend more CPU trading it at every system call than on the messages. Here p
 POLL seconds it hands what arrived to the run as one chunk: a JSON header line {"seq", "count", "size"}
 then `size` bytes of frame (per run of messages on one topic, a JSON line {"topic", "qos", "sizes"},
 the payloads' exact bytes back to back, a newline). Events are header lines with an "event" key;
-{"event": "dropped", "count": n} passes on the broker's dropped-message counter whenever it changes.
+{"event": "dropped", "count": n, "live": bool} passes on the broker's dropped-message counter whenever it
+changes (live: published while we listened, not the retained value a subscription starts with), and
+{"event": "drops_watched"} says the broker accepted that subscription.
 
 The run answers on stdin: `ack <seq>` once chunks up to <seq> are committed (QoS 1 messages are
 acknowledged to the broker only then), `close` at the end. When the run's process dies, stdin ends,
@@ -65,9 +67,12 @@ class _Worker:
             self.client.username_pw_set(cfg["username"], cfg.get("password"))
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda _c, _u, msg: self.inbox.append(msg)
-        self.dropped: int | None = None  # the broker's counter as last published, and as last passed on
-        self.dropped_sent: int | None = None
+        # The broker's counter as last published (value, live), and as last passed on.
+        self.dropped: tuple[int, bool] | None = None
+        self.dropped_sent: tuple[int, bool] | None = None
         self.client.message_callback_add(DROPPED, self._on_dropped)
+        self.client.on_subscribe = self._on_subscribe
+        self.watch_mid: int | None = None
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
 
     def emit(self, header: dict[str, Any], body: bytes = b"") -> None:
@@ -78,17 +83,20 @@ class _Worker:
         if reason.is_failure:
             self.emit({"event": "refused", "reason": str(reason)})
             return
-        topics = [(t, self.cfg["qos"]) for t in self.cfg["topics"]]
-        if self.cfg.get("broker_drops", True):
-            topics.append((DROPPED, 0))  # a broker that hides $SYS refuses only this one
-        client.subscribe(topics)
+        client.subscribe([(t, self.cfg["qos"]) for t in self.cfg["topics"]])
+        if self.cfg.get("broker_drops", True):  # on its own: a broker hiding $SYS refuses only this one
+            self.watch_mid = client.subscribe(DROPPED, 0)[1]
         self.emit({"event": "connected"})
 
     def _on_dropped(self, _client, _userdata, msg) -> None:  # noqa: ANN001
         try:
-            self.dropped = int(msg.payload)
+            self.dropped = (int(msg.payload), not msg.retain)
         except ValueError:
             pass
+
+    def _on_subscribe(self, _client, _userdata, mid, reasons, _props) -> None:  # noqa: ANN001
+        if mid == self.watch_mid and reasons and not reasons[0].is_failure:
+            self.emit({"event": "drops_watched"})
 
     def run(self) -> None:
         try:
@@ -129,7 +137,7 @@ class _Worker:
                 self.emit({"seq": self.seq, "count": len(messages), "size": len(body)}, body)
             if self.dropped != self.dropped_sent:
                 self.dropped_sent = self.dropped
-                self.emit({"event": "dropped", "count": self.dropped})
+                self.emit({"event": "dropped", "count": self.dropped[0], "live": self.dropped[1]})
 
     def _ack(self, upto: int) -> None:
         for seq in sorted(s for s in self.pending if s <= upto):
