@@ -217,6 +217,7 @@ def _assert_one_version_per_change(items: list[dict]) -> None:
     assert [v["trigger"] for v in items] == ["metadata", "rows", "rows", "created"]
     meta, append, upload = items[0]["diff"], items[1]["diff"], items[2]["diff"]
     assert meta["metadata_changed"] == ["notes"] and meta["rows_added"] == 0 and not meta["per_resource"]
+    assert meta["metadata_values"] == {"notes": {"before": None, "after": "설명"}}
     assert append["rows_added"] == 2 and append["rows_removed"] == 0 and append["metadata_changed"] == []
     assert upload["rows_added"] == 3 and upload["metadata_changed"] == []
 

@@ -272,7 +272,9 @@ def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, met
         if rid not in now_ids:
             totals["rows_removed"] += old.get("row_count") or 0
     old_meta = prev.meta if prev else {}
-    return {**totals, "metadata_changed": sorted(k for k in meta if meta.get(k) != old_meta.get(k)) if prev else [],
+    fields = sorted(k for k in meta if meta.get(k) != old_meta.get(k)) if prev else []
+    return {**totals, "metadata_changed": fields,
+            "metadata_values": {k: {"before": old_meta.get(k), "after": meta.get(k)} for k in fields},
             "resources_added": sorted(now_ids - before.keys()) if prev else sorted(now_ids),
             "resources_removed": sorted(before.keys() - now_ids), "per_resource": per_resource}
 
