@@ -14,10 +14,13 @@ from sqlalchemy import insert
 
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
+from cityhub.ops.dispatcher import running_for
 from cityhub.ops.models import Agency, Delivery
 from cityhub.ops.service_agencies import WAKE_TOPIC
 
 D = Delivery.__table__
+# What the dispatcher reads of a row to send it (the columns `AgencyDispatcher.send` and the outbox use).
+_HANDED = ("target", "agency_id", "incident_id", "event", "idempotency_key", "endpoint", "payload", "attempts")
 
 
 def enqueue(ctx: RequestContext, *, event: str, key: str, payload: dict[str, Any], agencies: Iterable[Agency],
@@ -51,7 +54,21 @@ def enqueue_direct(ctx: RequestContext, *, target: str, endpoint: str | None, ev
 def _insert(ctx: RequestContext, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
-    ctx.db.execute(insert(D), rows)
-    if any(r["status"] == "pending" for r in rows):
-        ctx.publish(WAKE_TOPIC, {"count": len(rows)})
+    pending = any(r["status"] == "pending" for r in rows)
+    runner = running_for(ctx.db.get_bind()) if pending else None
+    lease = runner.lease_for_new_rows() if runner is not None else None
+    if runner is None or lease is None:
+        ctx.db.execute(insert(D), rows)
+        if pending:
+            ctx.publish(WAKE_TOPIC, {"count": len(rows)})
+        return len(rows)
+    # Leased to this process's dispatcher in the same transaction and handed to it after commit: it sends them
+    # without claiming them again. If this process dies first, the lease runs out and any worker claims them.
+    for r in rows:
+        r["claimed_until"] = lease if r["status"] == "pending" else None
+    ids = ctx.db.scalars(insert(D).returning(D.c.id, sort_by_parameter_order=True), rows).all()
+    handed = [{"id": i, **{k: r[k] for k in _HANDED}} for i, r in zip(ids, rows, strict=True)
+              if r["status"] == "pending"]
+    ctx.publish(WAKE_TOPIC, {"count": len(rows), "handover": {
+        "holder": runner.holder, "lease": lease.isoformat(), "rows": handed}})
     return len(rows)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import uuid
+import weakref
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-import httpx
+import httpcore
 import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +31,19 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+# The running dispatcher of this process per database engine: writers in this process lease the rows they insert
+# to it and hand them over after their commit (see `deliveries`), so it does not claim them again.
+_running: weakref.WeakKeyDictionary[Any, AgencyDispatcher] = weakref.WeakKeyDictionary()
+
+
+def running_for(bind: Any) -> AgencyDispatcher | None:
+    """This process's running agency dispatcher for the engine a session writes to, if any."""
+    try:
+        return _running.get(bind)
+    except TypeError:  # a bind that cannot be weakly referenced is never registered
+        return None
+
+
 class AgencyDispatcher(OutboxDispatcher):
     table = Delivery.__table__
     group_column = "target"
@@ -37,12 +54,36 @@ class AgencyDispatcher(OutboxDispatcher):
     def __init__(self, session_factory: sessionmaker[Session], settings: Settings) -> None:
         super().__init__(session_factory, max_attempts=settings.ops_delivery_max_attempts, workers=16)
         self.settings = settings
-        timeout = httpx.Timeout(settings.ops_webhook_timeout_seconds, connect=1.0)
-        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        wait = settings.ops_webhook_timeout_seconds
+        self.timeouts = {"connect": 1.0, "read": wait, "write": wait, "pool": wait}
+        # httpx's own transport, without the client's cookies, redirects and auth (a webhook needs none): one
+        # pool of keep-alive HTTP/1.1 connections, ~0.25 ms CPU a POST instead of ~0.45 through httpx.Client.
+        self.http = httpcore.ConnectionPool(max_connections=64)
         self.secrets: dict[str, tuple[str, float]] = {}
+        self.holder = uuid.uuid4().hex  # names this dispatcher in hand-overs (the bus may reach other processes)
+        self.engine = session_factory.kw.get("bind")
+
+    def start(self) -> None:
+        super().start()
+        if self.engine is not None:
+            _running[self.engine] = self
+
+    def stop(self) -> None:
+        if self.engine is not None and _running.get(self.engine) is self:
+            del _running[self.engine]
+        super().stop()
 
     def close(self) -> None:
         self.http.close()
+
+    def notify(self, _topic: str | None = None, payload: dict[str, Any] | None = None, *_: Any) -> None:
+        """Woken after a commit that queued deliveries; rows it leased to this dispatcher go out directly."""
+        handed = (payload or {}).get("handover")
+        if handed and handed.get("holder") == self.holder:
+            rows = [SimpleNamespace(**r) for r in handed["rows"]]
+            if self.take(rows, datetime.fromisoformat(handed["lease"])):
+                return
+        self.wake.set()
 
     def _secret(self, agency_id: str | None) -> str:
         if agency_id is None:
@@ -57,11 +98,14 @@ class AgencyDispatcher(OutboxDispatcher):
 
     def send(self, row: Any) -> None:
         body = orjson.dumps(row.payload)
-        headers = {"Content-Type": "application/json", "Idempotency-Key": row.idempotency_key,
-                   "X-Cityhub-Event": row.event, "X-Cityhub-Signature": signature(self._secret(row.agency_id), body)}
+        headers = [(b"Content-Type", b"application/json"), (b"Idempotency-Key", row.idempotency_key.encode()),
+                   (b"X-Cityhub-Event", row.event.encode()),
+                   (b"X-Cityhub-Signature", signature(self._secret(row.agency_id), body).encode())]
         try:
-            r = self.http.post(row.endpoint, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            r = self.http.request("POST", row.endpoint, headers=headers, content=body,
+                                  extensions={"timeout": self.timeouts})
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+                httpcore.UnsupportedProtocol) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
-        if r.status_code >= 300:
-            raise DeliveryError(f"HTTP {r.status_code}")
+        if r.status >= 300:
+            raise DeliveryError(f"HTTP {r.status}")
