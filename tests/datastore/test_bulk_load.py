@@ -57,10 +57,10 @@ def _big_paths(monkeypatch, path: str) -> list[str]:  # noqa: ANN001
     used: list[str] = []
     if path == "scratch":
         monkeypatch.setattr(store_sqlite, "can_preload", lambda *_: False)
-    for name in ("preload", "_fill_scratch"):
+    for name, label in (("start_preload", "preload"), ("_fill_scratch", "scratch")):
         real = getattr(store_sqlite, name)
-        monkeypatch.setattr(store_sqlite, name, lambda *a, _real=real, _name=name, **k: (
-            used.append(_name.strip("_").replace("fill_", "")), _real(*a, **k))[1])
+        monkeypatch.setattr(store_sqlite, name, lambda *a, _real=real, _label=label, **k: (
+            used.append(_label), _real(*a, **k))[1])
     return used
 
 
@@ -200,4 +200,29 @@ def test_rows_held_back_by_screening_are_never_loaded(desk, monkeypatch):  # noq
     assert used == ["preload"]
     _fields, _records, total = _all_rows(desk, resource_id)
     assert total == 100
+    assert leftovers(desk.client)["loading"] == []
+
+
+def test_a_late_value_the_guess_missed_is_typed_over_the_whole_column(desk, monkeypatch):  # noqa: ANN001
+    """Rows stream to the loader typed by a guess from the first rows; a later batch it does not cover (text in
+    an integer column) sends the file through whole-column typing and a fresh preload, with the same result
+    as the plain path and no half-loaded table left."""
+    from cityhub.datastore import infer
+
+    monkeypatch.setattr(infer, "SAMPLE", 10)
+    monkeypatch.setattr(store_sqlite, "BATCH_ROWS", 50)
+    lines = _csv(300).decode().splitlines()
+    lines[251] = lines[251].replace(",250,", ",많음,", 1)  # the quoted-name column: integers until line 252
+    content = ("\n".join(lines) + "\n").encode()
+    monkeypatch.setattr(store_sqlite, "SCRATCH_MIN_ROWS", 10**9)
+    plain = desk.load("plain.csv", content)
+    used = _big_paths(monkeypatch, "preload")
+    fast = desk.load("late.csv", content)
+    assert used == ["preload", "preload"]  # the streamed load, given up at the late value; then the whole table
+    assert _all_rows(desk, fast) == _all_rows(desk, plain)
+    fields, records, _total = _all_rows(desk, fast)
+    assert {f["id"]: f["type"] for f in fields}['a "quoted" name'] == "text"
+    assert records[250]['a "quoted" name'] == "많음"
+    info = desk.client.get(f"/api/v1/datastore/{fast}/fields", headers=desk.headers)
+    assert info.status_code == 200 and any("line 252" in w for w in info.json()["warnings"]), info.text
     assert leftovers(desk.client)["loading"] == []

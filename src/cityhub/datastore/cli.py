@@ -32,6 +32,7 @@ def register(app: typer.Typer, dataset_app: typer.Typer) -> None:
         from cityhub.catalog import service as catalog
         from cityhub.catalog.schemas import DatasetCreate, ResourceCreate
         from cityhub.cli import console, fail, system_ctx
+        from cityhub.datastore.bulk_load import prepare_upload
         from cityhub.datastore.service import PROGRESS_KEY
         from cityhub.errors import CityhubError
 
@@ -47,6 +48,8 @@ def register(app: typer.Typer, dataset_app: typer.Typer) -> None:
             try:
                 with system_ctx() as ctx:
                     ctx.extra[PROGRESS_KEY] = report
+                    # a big file is loaded before the dataset is written: its row would hold the lock the loader needs
+                    prepare_upload(ctx, path=file, owner_org=org, fmt=format, progress=report)
                     dataset = catalog.create_dataset(ctx, data=DatasetCreate(
                         name=name or _slug(title, file), title=title, owner_org=org, access_level=access))
                     with file.open("rb") as handle:

@@ -203,7 +203,7 @@ def _type_column(raw: RawTable, name: str, column: pa.ChunkedArray) -> tuple[str
         # pattern (a superset) need not run at all.
         canonical = _fits(values, missing, CANONICAL[kind]) if kind in CANONICAL else None
         if canonical or _fits(values, missing, PATTERNS[kind]):
-            converted = _convert(kind, pc.if_else(missing, pa.scalar(None, pa.string()), values), canonical)
+            converted = _convert(kind, _nulled(values, missing), canonical)
             if converted is not None:
                 return kind, converted, warning
         if warning is None:
@@ -215,8 +215,15 @@ def _type_column(raw: RawTable, name: str, column: pa.ChunkedArray) -> tuple[str
     return "text", _as_text(values), warning
 
 
+def _nulled(values: pa.ChunkedArray, missing: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Missing markers as nulls (no copy when there are none, as in most machine-written columns)."""
+    if not pc.any(missing).as_py():
+        return values
+    return pc.if_else(missing, pa.scalar(None, pa.string()), values)
+
+
 def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    return _nulled(values, pc.equal(values, ""))
 
 
 def _key(value: object) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from cityhub import metrics
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
-from cityhub.datastore import query, query_plan, store_postgres, store_sqlite
+from cityhub.datastore import bulk_load, query, query_plan, store_postgres, store_sqlite
 from cityhub.datastore import rows as fed_rows
 from cityhub.datastore.importers import RawTable, guess_format, read_tabular
 from cityhub.datastore.infer import TypedTable, infer_types
@@ -99,30 +99,29 @@ def _text_index(conn: Connection, store: ModuleType, name: str, typed: TypedTabl
     return text_index
 
 
-def _preload(ctx: RequestContext, name: str, typed: TypedTable, report: Progress) -> tuple[str, list] | None:
-    """Load a big table before this session writes anything (SQLite: straight into the database file on a
-    connection of its own, see store_sqlite.preload). None when that cannot be done safely now."""
-    conn = ctx.db.connection()
-    if conn.dialect.name != "sqlite" or not store_sqlite.can_preload(conn, typed.row_count):
-        return None
-    if ctx.db.get(DatastoreTable, name) is not None:  # a re-upload: its index names are taken
-        return None
-    table = new_table(name, _fields(typed), sqlite=True)
-    plan = index_plan(typed)
-    loading = store_sqlite.preload(conn, table, typed.table, plan_indexes(table, plan),
-                                   scratch_dir=ctx.settings.data_dir / "tmp",
-                                   progress=_loaded(typed, report),
-                                   indexing=lambda done, total: report("indexing", done, total + 1))
-    return loading, plan
-
-
-def _adopt(ctx: RequestContext, name: str, loading: str, typed: TypedTable, plan: list,
-           report: Progress) -> bool:
-    """The preloaded table takes its real name in this session's transaction; its text index follows."""
-    conn = ctx.db.connection()
-    store_sqlite.begin(conn)
-    store_sqlite.adopt(conn, loading, name)
-    return _text_index(conn, store_sqlite, name, typed, plan, report)
+def _read(ctx: RequestContext, resource: Any, path: Path, fmt: str,
+          report: Progress) -> tuple[RawTable, governance_guard.UploadScreening, bulk_load.Preloaded | None]:
+    """The file's rows as screening leaves them, and, for a big file, those rows already loaded (or
+    loaded ahead by prepare_upload and still what screening accepts)."""
+    prepared = bulk_load.take_prepared(ctx, path, fmt)
+    if prepared is not None:
+        raw, preloaded = prepared
+        screening = _screen(ctx, resource, raw)
+        report("reading", 1, 1)
+        if screening.table is raw.table:
+            return raw, screening, preloaded
+        raw.table, raw.columns = screening.table, list(screening.table.column_names)
+        return raw, screening, None  # screening changed the rows: the prepared table is dropped at check-in
+    loader = bulk_load.early_loader(ctx, path, fmt)
+    try:
+        raw = read_tabular(path, fmt, ctx.settings)
+        screening = _screen(ctx, resource, raw)
+        raw.table, raw.columns = screening.table, list(screening.table.column_names)  # what may be loaded
+        report("reading", 1, 1)
+        return raw, screening, bulk_load.preload(ctx, resource.id, raw, report, loader)
+    finally:
+        if loader is not None:
+            loader.stop()
 
 
 def _screen(ctx: RequestContext, resource: Any, raw: RawTable) -> governance_guard.UploadScreening:
@@ -150,17 +149,13 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
         raise Invalid.field("format", f"{resource.format or path.suffix} cannot be loaded into the datastore")
     try:
         report("reading", 0, 1)
-        raw = read_tabular(path, fmt, ctx.settings)
-        screening = _screen(ctx, resource, raw)
-        raw.table, raw.columns = screening.table, list(screening.table.column_names)  # what may be loaded
-        typed = infer_types(raw)
-        report("reading", 1, 1)
-        preloaded = _preload(ctx, resource.id, typed, report)
+        raw, screening, preloaded = _read(ctx, resource, path, fmt, report)
+        typed = preloaded.typed if preloaded is not None else infer_types(raw)
         ctx.db.flush()  # the caller's pending rows (the resource) go in now, after the lock-free load
         raw = screening.record(ctx, resource=resource, raw=raw)
         if preloaded is not None:
-            loading, plan = preloaded
-            text_index = _adopt(ctx, resource.id, loading, typed, plan, report)
+            plan = bulk_load.adopt(ctx, resource.id, preloaded)
+            text_index = _text_index(ctx.db.connection(), store_sqlite, resource.id, typed, plan, report)
         else:
             plan, text_index = _write_table(ctx, resource.id, typed, report)
         ctx.db.add(DatastoreTable(

@@ -2,13 +2,14 @@
 
 Dialect-specific SQL lives here and in store_postgres.py only.
 
-Big loads (`preload`) go straight into the main database file from a loader process (loader.py: ADBC's
-SQLite driver, which carries its own SQLite, must not open our database file in our process): it writes the
-Arrow batches and builds the indexes in C into a fresh table named `_loading_<time>_<hex>`, committed in
-chunks so other writers get turns. The request's transaction then renames it to its real
-name together with the registry row, so the table exists under its name only if the import commits. A
-rolled-back import leaves the `_loading_` table behind only until the connection returns to the pool,
-where it is dropped; a process killed mid-load leaves one for the start-up sweep (`sweep_loading_tables`).
+Big loads (`start_preload`, `preload`) go straight into the main database file from a loader process
+(loader.py: ADBC's SQLite driver, which carries its own SQLite, must not open our database file in our
+process): Arrow batches stream to it over a pipe as they are typed, and it writes them and builds the
+indexes in C into a fresh table named `_loading_<time>_<hex>`, committed in chunks so other writers get
+turns. The request's transaction then renames it to its real name together with the registry row, so the
+table exists under its name only if the import commits. A rolled-back import leaves the `_loading_` table
+behind only until the connection returns to the pool, where it is dropped; a process killed mid-load
+leaves one for the start-up sweep (`sweep_loading_tables`).
 This only works while the request's own connection holds no write lock (the loader would wait for it):
 otherwise big loads go through a scratch database whose rows and index b-trees one
 `INSERT INTO main.t SELECT * FROM scratch.t` copies in the request's transaction (SQLite's transfer
@@ -17,10 +18,7 @@ optimisation: identical column affinities and indexes, empty target).
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +27,8 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from cityhub.datastore.loader import LoaderProcess
 
 log = logging.getLogger("cityhub.datastore")
 BATCH_ROWS = 100_000
@@ -102,54 +102,52 @@ def can_preload(conn: Connection, rows: int) -> bool:
             and _file_backed(conn))
 
 
-def preload(conn: Connection, table: sa.Table, data: pa.Table, indexes: list[sa.Index], *, scratch_dir: Path,
-            progress: Callable[[int], None] | None = None,
-            indexing: Callable[[int, int], None] | None = None) -> str:
-    """Write `data` and `indexes` into a fresh `_loading_…` table of the main file, committed by a loader
-    process (cityhub.datastore.loader: ADBC's own SQLite must not share this process with ours); returns
-    its name, which `adopt` turns into `table.name` in the caller's transaction.
+def start_preload(conn: Connection, table: sa.Table, loader: LoaderProcess, schema: pa.Schema) -> str:
+    """Have `loader` create a fresh `_loading_…` twin of `table` in the main file and open its row stream
+    (`schema`: every column of `table` but the row id, in order); returns the twin's name, which `adopt`
+    turns into `table.name` in the caller's transaction. Rows go in with `loader.send`, and
+    `loader.finish(index_statements(…))` commits them with their indexes.
 
     The name is recorded on the pooled connection first, so whatever happens next (an error here, a
     refusal later, a rollback) the table is dropped when the connection is checked in, unless adopted.
     """
-    names = [c.name for c in table.columns if c.name in data.column_names]
-    if names != [c.name for c in table.columns][1:]:
-        raise ValueError("the Arrow table must hold every column of the datastore table, in order")
+    if schema.names != [c.name for c in table.columns][1:]:
+        raise ValueError("the Arrow rows must hold every column of the datastore table, in order")
     loading = f"{LOADING_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"
     conn.connection.info.setdefault(LOADING_KEY, []).append(loading)
-    twin = sa.Table(loading, sa.MetaData(), *(sa.Column(c.name, c.type, primary_key=c.primary_key, quote=True)
+    loader.start({"database": _main_file(conn), "table": loading, "chunk_rows": PRELOAD_CHUNK_ROWS,
+                  "ddl": str(sa.schema.CreateTable(_twin(table, loading)).compile(dialect=conn.dialect))}, schema)
+    return loading
+
+
+def _twin(table: sa.Table, loading: str) -> sa.Table:
+    return sa.Table(loading, sa.MetaData(), *(sa.Column(c.name, c.type, primary_key=c.primary_key, quote=True)
                                               for c in table.columns))
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    # "upload-" prefix: start-up recovery sweeps such files left by a process killed mid-load.
-    arrow = scratch_dir / f"upload-datastore-{uuid.uuid4().hex}.arrow"
-    job = {"database": _main_file(conn), "arrow": str(arrow), "table": loading, "chunk_rows": PRELOAD_CHUNK_ROWS,
-           "ddl": str(sa.schema.CreateTable(twin).compile(dialect=conn.dialect)),
-           "indexes": [str(sa.schema.CreateIndex(sa.Index(index.name, *(twin.c[c.name] for c in index.columns)))
-                           .compile(dialect=conn.dialect)) for index in indexes]}
-    proc = None
+
+
+def index_statements(conn: Connection, table: sa.Table, loading: str, indexes: list[sa.Index]) -> list[str]:
+    """CREATE INDEX statements for the `_loading_` twin of `table` (the names stay through the rename)."""
+    twin = _twin(table, loading)
+    return [str(sa.schema.CreateIndex(sa.Index(index.name, *(twin.c[c.name] for c in index.columns)))
+                .compile(dialect=conn.dialect)) for index in indexes]
+
+
+def preload(conn: Connection, table: sa.Table, data: pa.Table, indexes: list[sa.Index], *,
+            progress: Callable[[int], None] | None = None,
+            indexing: Callable[[int, int], None] | None = None, loader: LoaderProcess | None = None) -> str:
+    """Write `data` and `indexes` into a fresh `_loading_…` table of the main file through a loader process
+    (`loader`, or a new one); returns its name for `adopt` (see start_preload)."""
+    names = [c.name for c in table.columns if c.name in data.column_names]
+    loader = loader or LoaderProcess()
     try:
-        with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_file(sink, data.select(names).schema) as writer:
-            writer.write_table(data.select(names), max_chunksize=BATCH_ROWS)
-        proc = subprocess.Popen([sys.executable, "-m", "cityhub.datastore.loader"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        proc.stdin.write(json.dumps(job).encode())
-        proc.stdin.close()
-        done = 0
-        for line in proc.stdout:
-            word, *numbers = line.split()
-            if word == b"rows" and progress:
-                progress(int(numbers[0]) - done)
-                done = int(numbers[0])
-            elif word == b"index" and indexing:
-                indexing(int(numbers[0]), int(numbers[1]))
-        error = proc.stderr.read().decode(errors="replace")
-        if proc.wait() != 0:
-            raise RuntimeError(f"the datastore loader failed: {error.strip().splitlines()[-1:] or proc.returncode}")
+        loading = start_preload(conn, table, loader, data.select(names).schema)
+        for batch in data.select(names).to_batches(max_chunksize=BATCH_ROWS):
+            loader.send(batch)
+            if progress:
+                progress(batch.num_rows)
+        loader.finish(index_statements(conn, table, loading, indexes), indexing)
     finally:
-        if proc is not None and proc.poll() is None:  # interrupted: stop it before its table is dropped
-            proc.kill()
-            proc.wait()
-        arrow.unlink(missing_ok=True)
+        loader.stop()  # interrupted: stop it before its table is dropped
     return loading
 
 
