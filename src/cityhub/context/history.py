@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -151,6 +152,44 @@ def _record_pg(db: Session, readings: Iterable[Reading]) -> int:
         j.append(None if num is not None else orjson.dumps(r.value).decode())
         et.append(r.entity_type)
     return db.execute(_PG_RECORD, {"e": e, "a": a, "t": t, "v": v, "j": j, "et": et}).scalar_one()
+
+
+@lru_cache(maxsize=4096)
+def _stored_stamp(text: str) -> str:
+    # a batch repeats the same few observedAt strings: convert each once to the stored form
+    from cityhub.context.attrs import observed_instant
+
+    return sqlite_text(observed_instant(text, "observedAt"))
+
+
+def stored_rows(entity_id: str, entity_type: str, attrs: dict[str, Any], names: Iterable[str],
+                fallback: str) -> list[tuple[Any, ...]]:
+    """The observations carried by the changed attributes of one entity, straight in the stored row
+    form of `sqlite_rows` (no Reading or datetime per value: this runs for every value of a batch).
+    `fallback` is the stored text of the time used when neither observedAt nor dateObserved is given."""
+    entity_stamp = fallback
+    observed = attrs.get("dateObserved")
+    if isinstance(observed, dict) and isinstance(observed.get("value"), str):
+        try:
+            entity_stamp = _stored_stamp(observed["value"])
+        except Exception:
+            entity_stamp = fallback
+    out = []
+    for name in names:
+        attr = attrs.get(name)
+        if type(attr) is not dict or attr.get("type") != "Property" or name in SKIP:
+            continue
+        stamp = attr.get("observedAt")
+        when = entity_stamp if stamp is None else _stored_stamp(stamp)
+        value = attr.get("value")
+        kind = type(value)
+        if kind is float or kind is int:
+            out.append((entity_id, name, when, float(value), None, entity_type))
+        else:
+            num = _numeric(value)
+            out.append((entity_id, name, when, num, None if num is not None else orjson.dumps(value).decode(),
+                        entity_type))
+    return out
 
 
 def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names: Iterable[str],

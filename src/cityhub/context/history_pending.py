@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,17 +31,17 @@ from cityhub.db import utcnow
 log = logging.getLogger("cityhub.context.history")
 P = PendingHistory.__table__
 # Readings expanded per transaction: long enough to pay for the commit, short enough that a request
-# waiting for the SQLite write lock waits for one chunk at most (~0.1-0.2 s of SQL).
-CHUNK_READINGS = 20_000
+# waiting for the SQLite write lock waits for one chunk at most (~0.1 s of SQL).
+CHUNK_READINGS = 10_000
 
 
-def defer(db: Session, readings: list[history.Reading]) -> int:
-    """Keep readings as one pending row in the caller's transaction (durable with the entity state)."""
-    if not readings:
+def defer(db: Session, rows: list[tuple[Any, ...]]) -> int:
+    """Keep readings (in `history.stored_rows` form) as one pending row in the caller's transaction,
+    so they are as durable as the entity state acknowledged with them."""
+    if not rows:
         return 0
-    doc = orjson.dumps(history.sqlite_rows(readings)).decode()
-    db.execute(insert(P).values(readings=doc, count=len(readings), created_at=utcnow()))
-    return len(readings)
+    db.execute(insert(P).values(readings=orjson.dumps(rows).decode(), count=len(rows), created_at=utcnow()))
+    return len(rows)
 
 
 def _holds_sqlite_write(db: Session) -> bool:
@@ -152,6 +153,7 @@ class HistoryWriter:
 
     def drain(self) -> None:
         while not self.stopping:
+            started = time.monotonic()
             db = self.factory()
             try:
                 n = expand_once(db, wait=False)
@@ -163,3 +165,7 @@ class HistoryWriter:
                 db.close()
             if n == 0:
                 return
+            # Requests waiting for SQLite's write lock retry on a sleeping schedule (up to 0.1 s apart): grabbing
+            # the lock again at once would starve them while a backlog lasts, so the writer holds it at most
+            # about half the time. Readers do not wait for this: they settle what is pending themselves.
+            time.sleep(max(0.02, time.monotonic() - started))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -72,7 +73,9 @@ def load(ctx: RequestContext, ids: list[str]) -> dict[str, Stored]:
     return out
 
 
+@lru_cache(maxsize=1024)
 def _sqlite_time(text: str | None) -> datetime | None:
+    # entities written by one batch share their created/modified stamps: parse each once
     return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
@@ -136,9 +139,10 @@ def apply_changes(ctx: RequestContext, changes: list[Change], *, evaluate_alerts
     now = utcnow()
     live = [c for c in changes if not c.deleted]
     deletes = [c.id for c in changes if c.deleted]
-    readings: list[history.Reading] = []
+    readings: list[tuple[Any, ...]] = []
+    fallback = history.sqlite_text(now)
     for change in live:
-        readings.extend(history.readings_from(change.id, change.type, change.attrs, change.changed, now))
+        readings.extend(history.stored_rows(change.id, change.type, change.attrs, change.changed, fallback))
     if live:
         _write_entities(ctx.db, live, now)
     if deletes:
