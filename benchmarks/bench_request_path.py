@@ -8,6 +8,9 @@ HTTP parsing, which is the same for every app), for:
 4. an authenticated POST that writes: an operator reports an incident (POST /api/v1/ops/incidents);
 and the peer: a bare FastAPI app with one route, in the same run.
 
+Then served for real: a 119 agency's token POSTs incidents to `cityhub serve` (uvicorn, SQLite) on loopback, the
+server process's CPU per request read from /proc, beside uvicorn serving a bare FastAPI app the same POST.
+
 CPU is the process's (every thread: sync endpoints run on the thread pool), the quietest of 5 rounds (median
 beside it); wall is beside it with the load average, which inflates wall time far more than CPU time.
 """
@@ -186,6 +189,103 @@ def _ours() -> dict[str, float]:
     return figures
 
 
+# --- served by uvicorn on loopback: the server process's CPU per request ---------------------------------------
+
+CLI = str(Path(sys.executable).parent / "cityhub")
+PEER_SERVER = """
+import sys, uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/api/v1/ops/incidents", status_code=201)
+def report(body: dict) -> dict:
+    return {"id": "x", **body}
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_up(url: str, proc: Any) -> None:
+    import httpx
+
+    for _ in range(300):
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited") from None
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def _served_posts(label: str, proc: Any, port: int, token: str | None, n: int = 300) -> float:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def body(i: int) -> dict:
+        return {"type": "fire", "source_ref": f"served-{i}",
+                "location": {"lon": 129.0 + (i % 400) * 0.0005, "lat": 35.1 + (i // 400) * 0.0005}}
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as client:
+        for i in range(20):
+            r = client.post("/api/v1/ops/incidents", json=body(10_000 + i))
+            if r.status_code != 201:
+                raise RuntimeError(f"{label}: {r.status_code} {r.text[:300]}")
+        cpu0, wall0 = _server_cpu(proc.pid), time.perf_counter()
+        for i in range(n):
+            client.post("/api/v1/ops/incidents", json=body(i))
+        cpu = (_server_cpu(proc.pid) - cpu0) / n * 1e6
+        wall = (time.perf_counter() - wall0) / n * 1e6
+    print(f"  {label:<58} server CPU {cpu:6.0f} µs/request   wall {wall:6.0f} µs   (n={n})", flush=True)
+    return cpu
+
+
+def _served() -> None:
+    """An agency (119) reports incidents to a real `cityhub serve` (SQLite, no webhooks), and the peer: uvicorn
+    serving a bare FastAPI app whose one route takes the same JSON body."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        env = {**os.environ, "CITYHUB_DATA_DIR": tmp, "CITYHUB_SECRET_KEY": "bench", "CITYHUB_ACCESS_LOG": "false",
+               "CITYHUB_OPS_DUPLICATE_RADIUS_M": "1"}
+        env.pop("CITYHUB_DATABASE_URL", None)
+        subprocess.run([CLI, "ops", "init-agencies"], env=env, capture_output=True, check=True)
+        token = subprocess.run([CLI, "ops", "credentials", "fire-119"], env=env, capture_output=True, text=True,
+                               check=True).stdout.strip().splitlines()[0].split()[-1]
+        port = free_port()
+        with open(Path(tmp) / "serve.log", "w") as log:
+            proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+            try:
+                _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
+                _served_posts("served: agency token POST /api/v1/ops/incidents", proc, port, token)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    port = free_port()
+    peer = subprocess.Popen([sys.executable, "-c", PEER_SERVER, str(port)])
+    try:
+        _wait_up(f"http://127.0.0.1:{port}/docs", peer)
+        _served_posts("served peer: uvicorn + bare FastAPI, same POST", peer, port, None)
+    finally:
+        peer.terminate()
+        peer.wait(timeout=30)
+
+
 def main() -> None:
     import logging
 
@@ -195,6 +295,7 @@ def main() -> None:
     ours = _ours()
     print(f"  token overhead (token − anonymous): {ours['token'] - ours['anon']:.0f} µs CPU; "
           f"ours anonymous / peer: {ours['anon'] / peer:.1f}x")
+    _served()
     print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
 
