@@ -147,3 +147,28 @@ def test_facet_codes_follow_every_change(client, city, broad) -> None:  # noqa: 
             assert sum(facets["theme"].values()) == result["total"], who
             assert ("새말" in facets["keywords"]) == ("economy" in facets["theme"]) == (who == "steward"), who
             assert facets["keywords"].get("k1", 0) == 1, who  # title-1 deleted, title-3 left
+
+
+def test_facet_codes_held_in_memory_follow_changes_made_after_they_were_read(client, city, broad) -> None:  # noqa: ANN001
+    """The codes a worker holds (search_code_cache.py) are checked against the database's token on every
+    search: a change committed after they were read — here to the newest dataset, whose key the database
+    would hand out again if keys could be reused — and a full rebuild are both seen by the next search."""
+    from cityhub.catalog import search as catalog_search
+
+    steward = city["steward"]
+    seed(client, steward)
+    assert search(client, None)["facets"]["keywords"]["k1"] == 2  # the codes are now held
+    make(client, steward, name="newest", title="복지 새 자료", keywords=["복지", "첫말"])
+    assert search(client, None)["facets"]["keywords"]["첫말"] == 1
+    assert client.delete("/api/v1/datasets/newest", headers=steward.headers).status_code in (200, 204)
+    make(client, steward, name="newer", title="복지 다른 자료", keywords=["복지", "둘째말"])
+    patch = client.patch("/api/v1/datasets/newer", headers=steward.headers, json={"keywords": ["복지", "셋째말"]})
+    assert patch.status_code == 200, patch.text
+    keywords = search(client, None)["facets"]["keywords"]
+    assert "첫말" not in keywords and "둘째말" not in keywords and keywords["셋째말"] == 1
+    with client.app.state.session_factory() as db:
+        catalog_search.rebuild(db)  # every key given out afresh
+        db.commit()
+    result = search(client, None)
+    assert result["facets"] == search(client, None, *ALL_LEVELS[:1])["facets"]
+    assert result["facets"]["keywords"]["셋째말"] == 1 and result["total"] == 9

@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from cityhub.auth import policy
 from cityhub.auth.models import Organization
-from cityhub.catalog import ngrams, search_broad, search_codes, search_facets, search_postgres, search_sqlite
+from cityhub.catalog import (
+    ngrams,
+    search_broad,
+    search_code_cache,
+    search_codes,
+    search_facets,
+    search_postgres,
+    search_sqlite,
+)
 from cityhub.catalog.models import Dataset, DatasetKeyword, Resource
 from cityhub.catalog.schemas import DatasetSearch
 from cityhub.catalog.search_docs import DatasetSearchDoc, current, delete_doc, doc_values, upsert_doc
@@ -59,7 +67,7 @@ def reindex(db: Session, ds: Dataset, org_title: str | None, keywords: list[str]
     if old is not None:
         delete_doc(db, old["doc"])  # type: ignore[arg-type]
         search_codes.remove(db, old["doc"])  # type: ignore[arg-type]
-    doc = upsert_doc(db, new, None)
+    doc = upsert_doc(db, new, None, key=search_code_cache.next_key(db))  # never a key used before
     search_codes.write(db, [(doc, new)])
     dialect_module(db).upsert(db, doc, ds.id, body, title=index_title(ds.title, ds.title_en),
                               vis=search_sqlite.visibility_term(ds.state, ds.access_level),
@@ -115,6 +123,7 @@ def rebuild(db: Session, *, batch: int = 5_000, facets: bool = True) -> int:
     done += _flush_rows(db, module, docs, bodies, codes)
     if facets:
         search_facets.rebuild(db)
+        search_code_cache.renumbered(db)  # keys were given out afresh: every worker reloads
     return done
 
 
@@ -235,13 +244,16 @@ def _broad(ctx: RequestContext, query: DatasetSearch, words: str,
            where: Any) -> tuple[list[str], int, dict[str, dict[str, int]]]:
     """Words over the whole catalog on SQLite: answered mostly inside the index (search_broad.py)."""
     levels = search_broad.Levels(ctx, query)
-    parts = search_broad.count_parts(ctx.db, levels, words, where) if levels.any else (0, 0)
+    # With facets, the wholesale matches' keys are read once: their number is that part of the total.
+    keys = search_broad.wholesale_keys(ctx.db, levels, words) if query.facets and levels.wholesale else None
+    known = len(keys) if keys is not None else None
+    parts = search_broad.count_parts(ctx.db, levels, words, where, known) if levels.any else (0, 0)
     total = sum(parts)
     order = None if query.sort == "relevance" else _order(query, False)
     ids = search_broad.page(ctx.db, levels, words, where, query, total, order)
     facets: dict[str, dict[str, int]] = {}
     if query.facets and total:
-        counters = search_broad.facets(ctx.db, levels, words, where, parts, _facet_fields(query))
+        counters = search_broad.facets(ctx.db, levels, words, where, parts, _facet_fields(query), keys)
         facets = _finish(ctx.db, counters, query.facet_limit)
     return ids, total, facets
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, insert, select
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -147,3 +147,7 @@ def rebuild(db: Session) -> None:
             write(db, batch)
             batch = []
     write(db, batch)
+    if inspect(db.connection()).has_table("dataset_facet_counts"):  # codes rewritten: every worker reloads
+        from cityhub.catalog.search_code_cache import renumbered
+
+        renumbered(db)

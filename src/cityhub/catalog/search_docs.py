@@ -59,10 +59,11 @@ def current(db: Session, dataset_id: str) -> dict[str, object] | None:
     return dict(row._mapping) if row is not None else None
 
 
-def upsert_doc(db: Session, values: dict[str, object], doc: int | None) -> int:
-    """Write a dataset's projection row (`doc` is its key if it has one); returns its key."""
+def upsert_doc(db: Session, values: dict[str, object], doc: int | None, *, key: int | None = None) -> int:
+    """Write a dataset's projection row (`doc` is its key if it has one; a new row gets `key` when given,
+    else the next free one); returns its key."""
     if doc is None:
-        db.add(row := DatasetSearchDoc(**values))
+        db.add(row := DatasetSearchDoc(**values, **({"doc": key} if key is not None else {})))
         db.flush()
         return row.doc
     db.execute(update(DatasetSearchDoc).where(DatasetSearchDoc.doc == doc).values(**values))

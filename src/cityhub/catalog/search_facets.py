@@ -71,8 +71,8 @@ def _add(db: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def rebuild(db: Session) -> None:
-    """Recount everything from the search projection."""
-    db.execute(FacetCount.__table__.delete())
+    """Recount everything from the search projection (search_code_cache's token rows stay)."""
+    db.execute(FacetCount.__table__.delete().where(FacetCount.access_level != "~"))
     total: Counter = Counter()
     cols = [getattr(DatasetSearchDoc, c) for c in ("state", *dict.fromkeys(COLUMNS.values()))]
     for row in db.execute(select(*cols).where(DatasetSearchDoc.state == "active")).mappings():
