@@ -53,7 +53,7 @@ class MqttConfig(ConnectorConfig):
 
 POLL = 0.03
 REAPER = "mqtt-reap-"  # thread name prefix of the reapers (a bench waits for them to count CPU)
-QOS0_PAUSE = 0.25  # seconds without a new message that end a QoS 0 batch early
+QOS0_PAUSE = 0.1  # seconds without a new message that end a QoS 0 batch early
 
 
 class _Session:
