@@ -67,3 +67,16 @@ def test_revoked_by_another_process_refused_within_ttl(sqlite_client, sqlite_peo
 def test_unknown_token_never_memoised(client) -> None:  # noqa: ANN001
     for _ in range(2):
         assert client.get("/api/v1/auth/me", headers={"Authorization": "Bearer ch_nope"}).status_code == 401
+
+
+def test_refusals_audited_on_the_hop_free_path(client, people) -> None:  # noqa: ANN001
+    citizen = people.user("someone@city.test", role="citizen")
+    assert client.get("/api/v1/auth/me", headers=citizen.headers).status_code == 200  # memoised from here on
+    made = client.post("/api/v1/organizations", headers=citizen.headers, json={"name": "some-dept", "title": "X"})
+    assert made.status_code == 403
+    assert client.get("/api/v1/auth/me", headers={"Authorization": "Bearer ch_wrong-token"}).status_code == 401
+    with client.app.state.session_factory() as db:
+        denied = db.execute(select(AuditEntry.action, AuditEntry.actor_email, AuditEntry.detail)
+                            .where(AuditEntry.outcome == "denied")).all()
+    assert any(email == "someone@city.test" for _, email, _ in denied)  # the refused creation, kept on rollback
+    assert any(action == "token.use" and (detail or {}).get("prefix") == "ch_wrong" for action, _, detail in denied)
