@@ -103,6 +103,17 @@ def test_the_page_is_read_from_the_selective_index_sqlite(client, people, backen
         # A common value and a big page: walking the time index finds the page soonest.
         assert choose({"district": "중구"}, "time", rows=20).page == leading["time"]
         assert choose({"district": "중구"}, "_id", rows=20).page == ""  # the table itself, in _id order
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    sa.event.listen(engine, "after_cursor_execute", seen)
+    try:
+        body = desk.rows(rid, filters=json.dumps({"district": "중구", "station": "ST-1"}), sort="time", limit=3)
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", seen)
+    assert any(f'INDEXED BY "{leading["station"]}"' in s for s in statements), statements
     # An index that has gone (a replaced table) only costs the hint: the query still answers.
     with engine.begin() as conn:
         conn.exec_driver_sql(f'DROP INDEX "{leading["station"]}"')
