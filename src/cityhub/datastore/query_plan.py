@@ -83,18 +83,20 @@ _OPS = {"gt": lambda v, x: v > x, "gte": lambda v, x: v >= x, "lt": lambda v, x:
 _ORDERED = {"integer": int, "number": float, "text": str}
 
 
-def histogram_count(name: str, spec: Any, kind: str, histogram: dict[str, int] | None) -> int | None:
+def histogram_count(name: str, spec: Any, kind: str, histogram: dict[str, int] | None, *,
+                    sqlite: bool = True) -> int | None:
     """Exact rows of one filter (equality, IN, ranges) from its column's value histogram, or None.
 
     Histogram keys are the stored values as text ("" for null); they are read back as the column's kind,
-    so a range compares as the database does (numbers as numbers, ISO dates and text as text)."""
+    so a range compares as the database does (numbers as numbers; text as SQLite's binary order, which is
+    Python's — PostgreSQL orders text by its collation, so text ranges are left to it there)."""
     if histogram is None or spec is None:
         return None
     if isinstance(spec, dict) and set(spec) == {"in"}:
         spec = spec["in"]
     if not isinstance(spec, dict):  # one value or a list of them
         return query.histogram_total({name: spec}, [{"id": name, "type": kind}], {name: histogram}, sqlite=True)
-    if "in" in spec or kind not in _ORDERED:
+    if "in" in spec or kind not in _ORDERED or (kind == "text" and not sqlite):
         return None
     convert = _ORDERED[kind]
     try:

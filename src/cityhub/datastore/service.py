@@ -294,7 +294,8 @@ def _total(conn: Connection, ctx: RequestContext, meta: _Meta, table: sa.Table, 
         if not q and len(filters) == 1:  # equality, IN or a range on a column with a value histogram
             (name, spec), = filters.items()
             kind = next((f["type"] for f in meta.fields if f["id"] == name), "integer")
-            exact = query_plan.histogram_count(name, spec, kind, histograms.get(name))
+            exact = query_plan.histogram_count(name, spec, kind, histograms.get(name),
+                                               sqlite=conn.dialect.name == "sqlite")
             if exact is not None:
                 return exact, False
         counted = query.capped_count(conn, table, where, cap, index=choice.count if choice else None)
