@@ -74,9 +74,9 @@ _SQLITE_ROLLUP = (
     "ON CONFLICT (entity_id, attr, grain, bucket) DO UPDATE SET count = count + excluded.count, "
     "sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)")
 
-_PG_RECORD = text(
-    "WITH n AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:a AS text[]), CAST(:t AS timestamptz[]), "
-    "CAST(:v AS float8[]), CAST(CAST(:j AS text[]) AS jsonb[]), CAST(:et AS text[])) AS n(e, a, t, v, j, et)), "
+# Observations of the rows in CTE `n` (e, a, t, v, j, et) inserted (duplicates skipped, also within `n`) and
+# folded into the rollups from the rows actually inserted, in one statement.
+_PG_FOLD = (
     "ins AS (INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
     "SELECT e, a, t, v, j, et FROM n ON CONFLICT DO NOTHING "
     "RETURNING entity_id, attr, observed_at, value_num, entity_type), "
@@ -90,6 +90,16 @@ _PG_RECORD = text(
     "sum = ctx_rollups.sum + excluded.sum, min = least(ctx_rollups.min, excluded.min), "
     "max = greatest(ctx_rollups.max, excluded.max)) "
     "SELECT count(*) FROM ins")
+_PG_RECORD = text(
+    "WITH n AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:a AS text[]), CAST(:t AS timestamptz[]), "
+    "CAST(:v AS float8[]), CAST(CAST(:j AS text[]) AS jsonb[]), CAST(:et AS text[])) AS n(e, a, t, v, j, et)), "
+    + _PG_FOLD)
+# The same from pending batches (`history_pending`), unpacked in the server: no value passes through Python.
+PG_RECORD_PENDING = text(
+    "WITH n AS (SELECT r ->> 0 AS e, r ->> 1 AS a, CAST(r ->> 2 AS timestamp) AT TIME ZONE 'UTC' AS t, "
+    "CAST(r ->> 3 AS float8) AS v, CAST(r ->> 4 AS jsonb) AS j, r ->> 5 AS et "
+    "FROM ctx_history_pending AS p CROSS JOIN LATERAL jsonb_array_elements(CAST(p.readings AS jsonb)) AS r "
+    "WHERE p.id = ANY(CAST(:ids AS integer[]))), " + _PG_FOLD)
 
 
 def record(db: Session, readings: Iterable[Reading]) -> int:

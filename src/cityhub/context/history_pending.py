@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -98,19 +97,13 @@ def expand_once(db: Session, *, wait: bool) -> int:
         total += row.count
     if not ids:
         return 0
-    docs = [d for (d,) in conn.execute(select(P.c.readings).where(P.c.id.in_(ids)).order_by(P.c.id))]
-    conn.execute(delete(P).where(P.c.id.in_(ids)))
     if sqlite:
+        docs = [d for (d,) in conn.execute(select(P.c.readings).where(P.c.id.in_(ids)).order_by(P.c.id))]
         history.record_sqlite_docs(db, docs)
     else:
-        history.record(db, [_reading(r) for d in docs for r in orjson.loads(d)])
+        conn.execute(history.PG_RECORD_PENDING, {"ids": ids})
+    conn.execute(delete(P).where(P.c.id.in_(ids)))
     return total
-
-
-def _reading(row: list[Any]) -> history.Reading:
-    eid, attr, stamp, num, js, etype = row
-    when = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
-    return history.Reading(eid, etype, attr, when, num if js is None else orjson.loads(js))
 
 
 def pending_count(db: Session) -> int:
