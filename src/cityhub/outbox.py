@@ -68,6 +68,7 @@ class OutboxDispatcher:
     name = "outbox"
     # On start, rows waiting out a backoff are retried at once (a restart is a good moment to try again).
     retry_waiting_on_start = False
+    mark_seconds = MARK_SECONDS  # a busy outbox may gather its "done" marks longer: fewer write transactions
 
     def __init__(self, session_factory: sessionmaker[Session], *, max_attempts: int, workers: int = 16,
                  max_backoff: float = 60.0) -> None:
@@ -248,7 +249,12 @@ class OutboxDispatcher:
                     self.backlog[group].extend(items)
                     continue
                 self.busy.add(group)
-            self.pool.submit(self.deliver, group, items)
+            try:
+                self.pool.submit(self.deliver, group, items)
+            except RuntimeError:  # the pool is shutting down: the lease runs out and a claim takes them
+                with self.lock:
+                    self.busy.discard(group)
+                self._unhold([r.id for r in items])
         return True
 
     def release(self, rows: list[Any]) -> None:
@@ -274,7 +280,7 @@ class OutboxDispatcher:
         while not self.stopping.is_set():
             self.marked.wait(timeout=RENEW_SECONDS / 3)
             self.marked.clear()
-            time.sleep(MARK_SECONDS)  # let a burst of sends finish so one transaction marks them all
+            time.sleep(self.mark_seconds)  # let a burst of sends finish so one transaction marks them all
             try:
                 self.flush_done()
                 if time.monotonic() - renewed >= RENEW_SECONDS:
