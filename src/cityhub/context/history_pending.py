@@ -159,6 +159,8 @@ class HistoryWriter:
             if n == 0:
                 return
             # Requests waiting for SQLite's write lock retry on a sleeping schedule (up to 0.1 s apart): grabbing
-            # the lock again at once would starve them while a backlog lasts, so the writer holds it at most
-            # about half the time. Readers do not wait for this: they settle what is pending themselves.
-            time.sleep(max(0.02, time.monotonic() - started))
+            # the lock again at once would starve them while a backlog lasts, so while batches keep arriving
+            # (a wake-up came during this chunk) the writer holds it at most about half the time; with no
+            # one writing it goes on at once. Readers do not wait for this: they settle what is pending.
+            if self.event.is_set():
+                time.sleep(max(0.02, time.monotonic() - started))
