@@ -58,6 +58,7 @@ def _registry(client, rid: str) -> list[list[str]]:  # noqa: ANN001
 def test_column_indexes_are_built_after_the_load_and_answers_do_not_change(client, table):  # noqa: ANN001
     desk, rid = table
     engine = client.app.state.engine
+    client.app.state.datastore_column_indexer.stop()  # this test builds by hand (a slow run would race it)
     # Totals of one range filter come from the column's histogram (text ranges only on SQLite, whose order
     # is Python's); either way they are the rows the engine holds.
     assert desk.rows(rid, filters=json.dumps({"station": {"gte": "ST-6"}}), limit=1)["total"] == 750
@@ -65,7 +66,7 @@ def test_column_indexes_are_built_after_the_load_and_answers_do_not_change(clien
     before = _answers(desk, rid)
     assert before[0] == (0, []) and before[2][0] == 375  # the empty combination, then a real one
     with engine.connect() as conn:
-        assert column_indexes.pending(conn) == []  # too young: its first previews come first
+        assert column_indexes.pending(conn, min_age_seconds=3600) == []  # too young: its previews come first
         (found, columns), = [p for p in column_indexes.pending(conn, min_age_seconds=0) if p[0] == rid]
     assert set(columns) == {"value", "count", "station", "district"} - {c[0] for c in _registry(client, rid)}
     assert column_indexes.build_pending(engine, min_age_seconds=0) == len(columns)
@@ -80,6 +81,7 @@ def test_column_indexes_are_built_after_the_load_and_answers_do_not_change(clien
 def test_the_page_is_read_from_the_selective_index_sqlite(client, people, backend):  # noqa: ANN001
     if backend != "sqlite":
         pytest.skip("PostgreSQL plans with its own statistics")
+    client.app.state.datastore_column_indexer.stop()
     sqlite_client = client
     desk = make_desk(client, people)
     lines = ["district,time,value,station"] + [
@@ -145,3 +147,17 @@ def test_histogram_counts_equalities_lists_and_ranges():
     assert plan.histogram_count("d", {"gte": "2024-01-01"}, "date", {"2024-01-01": 1}) is None
     assert plan.histogram_count("s", {"gte": "b"}, "text", {"a": 1, "b": 2, "ca": 3}) == 5
     assert plan.histogram_count("s", {"gte": "b"}, "text", {"a": 1}, sqlite=False) is None  # PG: its collation
+
+
+def test_the_background_builder_indexes_a_new_load(client, people, monkeypatch):  # noqa: ANN001
+    """The server's own thread, woken by the upload's dataset event, builds what is pending."""
+    import time
+
+    monkeypatch.setattr(column_indexes, "DELAY_SECONDS", 0.0)
+    desk = make_desk(client, people)
+    lines = ["district,value"] + [f"{DISTRICTS[i % 4]},{i}" for i in range(2500)]
+    rid = desk.load("obs.csv", "\n".join(lines).encode())
+    deadline = time.monotonic() + 60
+    while {"district", "value"} - {c[0] for c in _registry(client, rid)} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {c[0] for c in _registry(client, rid)} >= {"district", "value"}

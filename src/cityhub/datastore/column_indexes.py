@@ -148,6 +148,6 @@ class ColumnIndexer:
             if woken and self.stopping.wait(DELAY_SECONDS):  # let the load settle (and its previews run)
                 return
             try:
-                build_pending(self.engine, stopping=self.stopping)
+                build_pending(self.engine, min_age_seconds=DELAY_SECONDS, stopping=self.stopping)
             except Exception:  # noqa: BLE001 — the next wake or poll tries again
                 log.exception("building datastore column indexes failed")
