@@ -268,18 +268,19 @@ OFF_PLAN = {
 
 
 def build_column_indexes(data_dir: Path) -> None:
-    """What the server's background builder does after a load, here at once and timed."""
+    """What the server's background builder does after a load (on SQLite only up to
+    column_indexes.SQLITE_MAX_ROWS; bigger tables by `cityhub dataset index-columns`), here at once and timed."""
     from cityhub.datastore import column_indexes
     from cityhub.db import make_engine
     from cityhub.settings import Settings
 
     engine = make_engine(Settings(data_dir=data_dir, log_json=True))
     with engine.connect() as conn:
-        work = column_indexes.pending(conn, min_age_seconds=0)
+        work = column_indexes.pending(conn, min_age_seconds=0, any_size=True)
     for resource_id, columns in work:
         for column in columns:
             started = time.perf_counter()
-            column_indexes.build_one(engine, resource_id, column)
+            column_indexes.build_one(engine, resource_id, column, any_size=True)
             print(f"  background index on {column}: {time.perf_counter() - started:.1f} s (SQLite write lock held "
                   f"throughout); load average {os.getloadavg()[0]:.1f}")
     engine.dispose()

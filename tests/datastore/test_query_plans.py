@@ -161,3 +161,37 @@ def test_the_background_builder_indexes_a_new_load(client, people, monkeypatch):
     while {"district", "value"} - {c[0] for c in _registry(client, rid)} and time.monotonic() < deadline:
         time.sleep(0.2)
     assert {c[0] for c in _registry(client, rid)} >= {"district", "value"}
+
+
+def test_big_sqlite_tables_wait_for_a_maintenance_window(client, table, monkeypatch):  # noqa: ANN001
+    """On SQLite an index build holds the database-wide write lock, so the server leaves tables over
+    SQLITE_MAX_ROWS alone; `cityhub dataset index-columns` builds them when the city can wait."""
+    desk, rid = table
+    engine = client.app.state.engine
+    client.app.state.datastore_column_indexer.stop()
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:  # PostgreSQL locks only the table being indexed: every size is built
+            assert rid in {p[0] for p in column_indexes.pending(conn, min_age_seconds=0)}
+        return
+    monkeypatch.setattr(column_indexes, "SQLITE_MAX_ROWS", 2999)  # the fixture's table has 3,000 rows
+    with engine.connect() as conn:
+        assert rid not in {p[0] for p in column_indexes.pending(conn, min_age_seconds=0)}
+        (_, columns), = [p for p in column_indexes.pending(conn, min_age_seconds=0, any_size=True) if p[0] == rid]
+    assert column_indexes.build_pending(engine, min_age_seconds=0) == 0
+    assert not column_indexes.build_one(engine, rid, columns[0])  # refused by the builder itself too
+
+    from typer.testing import CliRunner
+
+    from cityhub.cli import app
+    from cityhub.settings import get_settings
+
+    monkeypatch.setenv("CITYHUB_DATA_DIR", str(client.app.state.settings.data_dir))
+    monkeypatch.setenv("CITYHUB_DATABASE_URL", str(engine.url))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["dataset", "index-columns"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"{len(columns)} column index(es) built" in result.output
+    assert {c[0] for c in _registry(client, rid)} >= set(columns)

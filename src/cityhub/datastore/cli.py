@@ -1,4 +1,5 @@
-"""`cityhub dataset import FILE`: create a dataset and load a tabular file into it, with a progress bar."""
+"""`cityhub dataset import FILE`: create a dataset and load a tabular file into it, with a progress bar;
+`cityhub dataset index-columns`: build the per-column indexes the server leaves to a maintenance window."""
 
 from __future__ import annotations
 
@@ -60,3 +61,28 @@ def register(app: typer.Typer, dataset_app: typer.Typer) -> None:
                 fail(exc)
         console.print(f"[green]imported[/green] {resource.row_count or 0:,} rows into dataset "
                       f"[bold]{dataset.name}[/bold] (resource {resource.id})")
+
+    @dataset_app.command("index-columns")
+    def index_columns() -> None:
+        """Build every pending per-column index, big SQLite tables included (each build holds SQLite's
+        write lock for its whole duration, so run it when the city can wait for writes)."""
+        from rich.progress import Progress
+
+        from cityhub.cli import console
+        from cityhub.datastore import column_indexes
+        from cityhub.db import make_engine
+        from cityhub.settings import get_settings
+
+        engine = make_engine(get_settings())
+        with engine.connect() as conn:
+            work = column_indexes.pending(conn, min_age_seconds=0, any_size=True)
+        total = sum(len(columns) for _, columns in work)
+        built = 0
+        with Progress(console=console) as bar:
+            task = bar.add_task("column indexes", total=total or 1)
+            for resource_id, columns in work:
+                for column in columns:
+                    built += column_indexes.build_one(engine, resource_id, column, any_size=True)
+                    bar.advance(task)
+        engine.dispose()
+        console.print(f"{built} column index(es) built")

@@ -15,8 +15,11 @@ What is pending is derived from the database alone (the registry's fields, histo
 any worker may build, a killed process's unfinished work is found again, and two workers never build the
 same index twice: on SQLite the builder takes the write lock first (BEGIN IMMEDIATE) and re-reads the
 registry under it; on PostgreSQL a transaction-scoped advisory lock keyed by the table does the same.
-On SQLite the write lock is held for one index build (seconds on 10M rows; writers wait behind it, within
-their busy timeout), and released between indexes.
+On SQLite the write lock is held for one index build and released between indexes. SQLite has one write
+lock for the whole database, and one index build on 10,000,000 rows held it 11–83 s under load, longer than
+other writers' 30 s busy timeout (incidents, sensor batches, collection runs would fail behind it). So on
+SQLite only tables up to SQLITE_MAX_ROWS get background indexes (a few seconds' build at most); bigger tables
+keep the import's plan there. PostgreSQL locks only the table being indexed, so it takes every size.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ POLL_SECONDS = 60.0  # also looked for on dataset events; the poll finds what a 
 MAX_INDEXES = 12  # per table, the import's included: each one costs disk and every later write
 ORDERED_KINDS = ("integer", "number", "date", "datetime")
 SQLITE_CACHE_PAGES = -65536  # db.py's per-connection page cache
+SQLITE_MAX_ROWS = 1_000_000  # a build this size holds SQLite's database-wide write lock for ~1–3 s
 
 
 def wanted(fields: list[dict[str, Any]], plan: list[list[str]], categorical: set[str], row_count: int) -> list[str]:
@@ -52,18 +56,23 @@ def wanted(fields: list[dict[str, Any]], plan: list[list[str]], categorical: set
     return out[:max(0, MAX_INDEXES - len(plan))]
 
 
-def _pending_of(row: Any) -> list[str]:
+def _pending_of(row: Any, dialect: str, any_size: bool = False) -> list[str]:
+    if dialect == "sqlite" and not any_size and (row.row_count or 0) > SQLITE_MAX_ROWS:
+        return []  # see the module docstring: the build would block every writer of the database
     return wanted(row.fields or [], row.indexes or [], set(row.histograms or {}), row.row_count or 0)
 
 
-def pending(conn: Connection, *, min_age_seconds: float = DELAY_SECONDS) -> list[tuple[str, list[str]]]:
-    """(resource id, columns still to index) for loaded tables at least `min_age_seconds` old."""
+def pending(conn: Connection, *, min_age_seconds: float = DELAY_SECONDS,
+            any_size: bool = False) -> list[tuple[str, list[str]]]:
+    """(resource id, columns still to index) for loaded tables at least `min_age_seconds` old; `any_size`
+    includes SQLite tables over SQLITE_MAX_ROWS (a maintenance window's choice: `cityhub dataset
+    index-columns`)."""
     t = DatastoreTable
     cutoff = utcnow() - timedelta(seconds=min_age_seconds)
     rows = conn.execute(sa.select(t.resource_id, t.fields, t.indexes, t.histograms, t.row_count)
                         .where(t.row_count >= INDEX_MIN_ROWS, t.created_at <= cutoff,
                                sa.or_(t.source_format.is_(None), t.source_format != "collect")))
-    return [(row.resource_id, cols) for row in rows if (cols := _pending_of(row))]
+    return [(row.resource_id, cols) for row in rows if (cols := _pending_of(row, conn.dialect.name, any_size))]
 
 
 def _lock(conn: Connection, resource_id: str) -> None:
@@ -75,14 +84,14 @@ def _lock(conn: Connection, resource_id: str) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-def build_one(engine: Engine, resource_id: str, column: str) -> bool:
+def build_one(engine: Engine, resource_id: str, column: str, *, any_size: bool = False) -> bool:
     """Index `column` of the resource's table if it is still wanted; True when an index was made."""
     t = DatastoreTable
     with engine.connect() as conn:
         _lock(conn, resource_id)  # closing without commit (nothing to do, or an error) rolls back
         row = conn.execute(sa.select(t.table_name, t.fields, t.indexes, t.histograms, t.row_count)
                            .where(t.resource_id == resource_id)).first()
-        if row is None or column not in _pending_of(row):
+        if row is None or column not in _pending_of(row, conn.dialect.name, any_size):
             return False
         plan = [list(names) for names in row.indexes or []]
         name = index_name(row.table_name, len(plan))
