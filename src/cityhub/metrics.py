@@ -19,6 +19,8 @@ DATASTORE_TABLES = Gauge("cityhub_datastore_tables", "resources whose rows live 
 IN_FLIGHT = Gauge("cityhub_requests_in_flight", "HTTP requests being served by this process")
 
 log = logging.getLogger("cityhub.metrics")
+# Domains' scrape-time gauges: each called with the session factory at every scrape (see refresh_from_database).
+REFRESHERS: list[Any] = []
 
 
 def refresh_from_database(session_factory: Any) -> None:
@@ -37,6 +39,11 @@ def refresh_from_database(session_factory: Any) -> None:
         return
     DATASTORE_ROWS.set(int(rows or 0))
     DATASTORE_TABLES.set(int(tables or 0))
+    for refresh in REFRESHERS:
+        try:
+            refresh(session_factory)
+        except Exception as exc:  # noqa: BLE001 - one domain's gauges failing must not fail the scrape
+            log.warning("metrics: a refresher failed", extra={"error": str(exc)[:300]})
 
 
 def render() -> tuple[bytes, str]:
