@@ -44,8 +44,8 @@ def test_subscription_crud(client, writer):
     assert c.get(f"{NGSI}/subscriptions/urn:ngsi-ld:Subscription:s1", headers=h).status_code == 404
 
 
-def test_pm25_near_the_beach_is_notified(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_pm25_near_the_beach_is_notified(client, writer):
+    c, h = client, writer.headers
     with Receiver() as rx:
         body = sub_body(rx.url, q="pm25>75", watchedAttributes=["pm25"],
                         geoQ={"georel": "near;maxDistance==2000", "geometry": "Point", "coordinates": BEACH})
@@ -89,8 +89,8 @@ def test_entity_deletion_is_notified(sqlite_client, sqlite_writer):
         assert len(rx.received) == 2 and len(updates_only.received) == 1
 
 
-def test_failing_and_hanging_endpoints_do_not_delay_others(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_failing_and_hanging_endpoints_do_not_delay_others(client, writer):
+    c, h = client, writer.headers
     with Receiver("ok") as good, Receiver("fail") as bad, Receiver("hang") as slow:
         ids = {}
         for name, rx in (("bad", bad), ("slow", slow), ("good", good)):
@@ -104,6 +104,46 @@ def test_failing_and_hanging_endpoints_do_not_delay_others(sqlite_client, sqlite
         assert status["failureCount"] >= 2 and status["status"] == "failed" and "HTTP 500" in status["lastError"]
         assert wait_until(lambda: c.get(f"{NGSI}/subscriptions/{ids['slow']}", headers=h).json()[
             "notification"]["failureCount"] >= 1, timeout=10)
+
+
+def test_a_notification_handed_over_survives_the_process_dying_before_sending(client, writer):
+    """The dispatcher gets the committed rows in process (no claim); the outbox row, leased to it, is the
+    durable promise: if the process dies before sending, the lease runs out and the next process sends."""
+    from cityhub.context.notifier import Dispatcher
+
+    c, h = client, writer.headers
+    app = c.app
+    first = app.state.context_dispatcher
+    with Receiver() as rx:
+        assert c.post(f"{NGSI}/subscriptions", json=sub_body(rx.url), headers=h).status_code == 201
+        handed: list[int] = []
+        first.take = lambda rows, lease: handed.extend(r.id for r in rows) or True  # taken, then "kill -9"
+        assert c.post(f"{NGSI}/entityOperations/upsert", json=[air(7, pm25=12)], headers=h).status_code in (201, 204)
+        assert handed, "the committed row was handed over, not left to a claim"
+        first.stop()  # its lease is no longer renewed, as after kill -9
+        time.sleep(0.5)
+        assert rx.received == []
+        second = Dispatcher(app.state.session_factory, app.state.settings)  # the next process
+        second.start()
+        try:
+            got = rx.wait_for(1, timeout=20)  # once the 5 s lease has run out
+            assert got and got[0]["data"][0]["id"] == air(7)["id"]
+        finally:
+            second.stop()
+            app.state.context_dispatcher = second  # the app's shutdown stops it again (harmless)
+
+
+def test_one_batch_is_one_notification_with_every_match_in_order(client, writer):
+    c, h = client, writer.headers
+    with Receiver() as rx:
+        assert c.post(f"{NGSI}/subscriptions", json=sub_body(rx.url, watchedAttributes=["pm25"]),
+                      headers=h).status_code == 201
+        for k in range(5):
+            batch = [air(i, pm25=10 + k) for i in range(20)]
+            assert c.post(f"{NGSI}/entityOperations/upsert", json=batch, headers=h).status_code in (201, 204)
+        got = rx.wait_for(5)
+        assert len(got) == 5 and all(len(n["data"]) == 20 for n in got)
+        assert [n["data"][0]["pm25"] for n in got] == [10, 11, 12, 13, 14]  # one subscription's order kept
 
 
 def test_throttling_and_expiry(sqlite_client, sqlite_writer):

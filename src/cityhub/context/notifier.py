@@ -9,7 +9,10 @@ subscription's delivery status (last success, last failure, failure count). Afte
 
 from __future__ import annotations
 
+import uuid
+import weakref
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,7 +29,18 @@ from cityhub.settings import Settings
 OUTBOX = NotificationOutbox.__table__
 S = Subscription.__table__
 
-__all__ = ["DeliveryError", "Dispatcher", "send_http", "send_mqtt"]
+__all__ = ["DeliveryError", "Dispatcher", "running_for", "send_http", "send_mqtt"]
+
+# The dispatcher running in this process for an engine: a writer leases its new rows to it (hand-over).
+_running: weakref.WeakKeyDictionary[Any, Dispatcher] = weakref.WeakKeyDictionary()
+
+
+def running_for(bind: Any) -> Dispatcher | None:
+    """This process's running dispatcher for the writer's engine, or None (rows are then claimed)."""
+    try:
+        return _running.get(bind)
+    except TypeError:  # a bind that cannot be weakly referenced
+        return None
 
 
 def send_http(client: httpx.Client, row: Any) -> None:
@@ -80,7 +94,31 @@ class Dispatcher(OutboxDispatcher):
         super().__init__(session_factory, max_attempts=settings.context_notify_max_attempts, workers=16)
         self.settings = settings
         timeout = httpx.Timeout(settings.context_notify_timeout_seconds, connect=1.0)
-        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        # One pool of keep-alive connections per endpoint (httpx keys its pool by origin).
+        self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64,
+                                                                      max_keepalive_connections=64))
+        self.holder = uuid.uuid4().hex  # names this dispatcher in hand-overs (the bus may reach other processes)
+        self.engine = session_factory.kw.get("bind")
+
+    def start(self) -> None:
+        super().start()
+        if self.engine is not None:
+            _running[self.engine] = self
+
+    def stop(self) -> None:
+        if self.engine is not None and _running.get(self.engine) is self:
+            del _running[self.engine]
+        super().stop()
+
+    def notify(self, _topic: str | None = None, payload: dict[str, Any] | None = None, *_: Any) -> None:
+        """Woken after a commit that queued notifications. Rows leased to this dispatcher in that transaction
+        are sent at once, without a claim (a write that would queue behind the history writer's lock)."""
+        handed = (payload or {}).get("handover")
+        if handed and handed.get("holder") == self.holder:
+            rows = [SimpleNamespace(**r) for r in handed["rows"]]
+            if self.take(rows, datetime.fromisoformat(handed["lease"])):
+                return
+        self.wake.set()
 
     def close(self) -> None:
         self.http.close()
