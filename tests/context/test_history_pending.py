@@ -81,3 +81,28 @@ def test_deleting_history_first_settles_what_is_pending(sqlite_client, sqlite_wr
     assert _pending(c.app) == 0
     # the deleted entity's pending values did not come back after the delete
     assert c.get(f"{NGSI}/temporal/entities/{eid}", params={"attrs": "pm25"}).status_code == 404
+
+
+def _gauge(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in metrics")
+
+
+def test_history_backlog_is_on_the_metrics_endpoint(client, writer):
+    app = client.app
+    app.state.context_history_writer.stop()  # the backlog stays until a reader or a writer expands it
+    when = datetime.now(UTC) - timedelta(minutes=5)
+    for k in range(2):
+        r = client.post(f"{NGSI}/entityOperations/upsert", json=_batch(100 * k, when, 12.0), headers=writer.headers)
+        assert r.status_code in (201, 204), r.text
+    time.sleep(0.05)
+    text = client.get("/metrics").text
+    assert _gauge(text, "cityhub_context_history_pending_batches") == 2
+    assert _gauge(text, "cityhub_context_history_pending_readings") == 2 * 20 * 2
+    assert _gauge(text, "cityhub_context_history_pending_oldest_seconds") > 0
+    history_pending.settle(app.state.session_factory())
+    text = client.get("/metrics").text
+    assert _gauge(text, "cityhub_context_history_pending_batches") == 0
+    assert _gauge(text, "cityhub_context_history_pending_oldest_seconds") == 0

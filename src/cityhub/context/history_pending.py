@@ -20,7 +20,8 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from prometheus_client import Gauge
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.context import history
@@ -32,6 +33,9 @@ P = PendingHistory.__table__
 # Readings expanded per transaction: long enough to pay for the commit, short enough that a request
 # waiting for the SQLite write lock waits for one chunk at most (~0.1 s of SQL).
 CHUNK_READINGS = 10_000
+# While batches keep arriving, the background writer takes smaller bites (~20 ms of SQL): a batch upsert
+# waiting for the write lock waits that long at most, and so does the notification its commit hands over.
+BUSY_CHUNK_READINGS = 2_000
 
 
 def defer(db: Session, rows: list[tuple[Any, ...]]) -> int:
@@ -76,7 +80,7 @@ def settle(db: Session) -> int:
     return total
 
 
-def expand_once(db: Session, *, wait: bool) -> int:
+def expand_once(db: Session, *, wait: bool, chunk: int = CHUNK_READINGS) -> int:
     """Move the oldest pending rows (about CHUNK_READINGS readings) into history in `db`'s transaction.
 
     `wait=False` (background writers on PostgreSQL) skips rows another transaction holds."""
@@ -91,7 +95,7 @@ def expand_once(db: Session, *, wait: bool) -> int:
         stmt = stmt.with_for_update(skip_locked=not wait)
     ids, total = [], 0
     for row in conn.execute(stmt):
-        if ids and total + row.count > CHUNK_READINGS:
+        if ids and total + row.count > chunk:
             break
         ids.append(row.id)
         total += row.count
@@ -108,9 +112,30 @@ def expand_once(db: Session, *, wait: bool) -> int:
 
 def pending_count(db: Session) -> int:
     """Readings acknowledged but not yet in history (benchmarks and health)."""
-    from sqlalchemy import func
-
     return int(db.execute(select(func.coalesce(func.sum(P.c["count"]), 0))).scalar_one())
+
+
+def backlog(db: Session) -> dict[str, float]:
+    """The write-behind backlog: pending batches, their readings, and the oldest one's age in seconds."""
+    batches, readings, oldest = db.execute(
+        select(func.count(), func.coalesce(func.sum(P.c["count"]), 0), func.min(P.c.created_at))).one()
+    age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    return {"batches": int(batches), "readings": int(readings), "oldest_seconds": max(0.0, age)}
+
+
+BACKLOG_BATCHES = Gauge("cityhub_context_history_pending_batches",
+                        "acknowledged batches whose history and rollups are not yet written")
+BACKLOG_READINGS = Gauge("cityhub_context_history_pending_readings", "readings in those batches")
+BACKLOG_AGE = Gauge("cityhub_context_history_pending_oldest_seconds", "age of the oldest pending batch")
+
+
+def refresh_metrics(session_factory: sessionmaker[Session]) -> None:
+    """Set the backlog gauges at scrape time from the database (every worker reports the same truth)."""
+    with session_factory() as db:
+        b = backlog(db)
+    BACKLOG_BATCHES.set(b["batches"])
+    BACKLOG_READINGS.set(b["readings"])
+    BACKLOG_AGE.set(b["oldest_seconds"])
 
 
 class HistoryWriter:
@@ -119,6 +144,7 @@ class HistoryWriter:
     def __init__(self, factory: sessionmaker[Session], interval: float = 1.0) -> None:
         self.factory, self.interval = factory, interval
         self.event = threading.Event()
+        self.last_wake = 0.0  # monotonic time of the last batch committed (wake-up)
         self.stopping = False
         self.thread: threading.Thread | None = None
 
@@ -127,6 +153,7 @@ class HistoryWriter:
         self.thread.start()
 
     def wake(self, *_: Any) -> None:
+        self.last_wake = time.monotonic()
         self.event.set()
 
     def stop(self) -> None:
@@ -147,9 +174,10 @@ class HistoryWriter:
     def drain(self) -> None:
         while not self.stopping:
             started = time.monotonic()
+            arriving = started - self.last_wake < 1.0
             db = self.factory()
             try:
-                n = expand_once(db, wait=False)
+                n = expand_once(db, wait=False, chunk=BUSY_CHUNK_READINGS if arriving else CHUNK_READINGS)
                 db.commit()
             except BaseException:
                 db.rollback()

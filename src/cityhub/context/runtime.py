@@ -96,6 +96,11 @@ def install(app: FastAPI) -> None:
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)
+    from cityhub import metrics
+    from cityhub.context.history_pending import refresh_metrics
+
+    if refresh_metrics not in metrics.REFRESHERS:  # one per process, however many apps (tests make several)
+        metrics.REFRESHERS.append(refresh_metrics)
     from cityhub.context import jobs
 
     jobs.install(app)
