@@ -291,53 +291,13 @@ def bench_query(p: Platform, total: int) -> None:
     print(f"    peers: {PEERS['query']}")
 
 
-def bench_notify(p: Platform, rate: int = 5000, seconds: float = 4.0) -> None:
-    from tests.context.receivers import Receiver
+def bench_notify(p: Platform) -> None:
+    from benchmarks import context_notify
 
+    # the stations exist before the timed updates
     rng = random.Random(3)
-    p.upsert([_station(i, datetime.now(UTC) - timedelta(hours=1), rng) for i in range(500)])  # the stations exist
-    with Receiver() as rx:
-        sub = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}], "watchedAttributes": ["pm25"],
-               "q": "pm25>=0", "notification": {"format": "keyValues", "attributes": ["pm25", "sent"],
-                                                "endpoint": {"uri": rx.url}}}
-        r = p.client.post("/ngsi-ld/v1/subscriptions", content=orjson.dumps(sub))
-        assert r.status_code == 201, r.text
-        location = r.headers["Location"]
-        batch_size = 500
-        per_second = rate // batch_size
-        sent_at: dict[int, float] = {}
-        acked_at: dict[int, float] = {}
-        started = time.perf_counter()
-        k = 0
-        while time.perf_counter() - started < seconds:
-            tick = time.perf_counter()
-            for _ in range(per_second // 10 or 1):
-                body = [{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{i:06d}", "type": "AirQualityObserved",
-                         # below the PM2.5 "bad" band: this measures notifications, not alert handling
-                         "pm25": {"type": "Property", "value": float(k % 30), "observedAt": _iso(datetime.now(UTC))},
-                         "sent": {"type": "Property", "value": k}} for i in range(batch_size)]
-                sent_at[k] = time.time()
-                p.upsert(body, "update")
-                acked_at[k] = time.time()
-                k += 1
-            time.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
-        achieved = k * batch_size / (time.perf_counter() - started)
-        time.sleep(3)
-        latencies, after_ack = [], []
-        for recv, note in rx.received:
-            marker = note["data"][0]["sent"]
-            latencies.append((recv - sent_at[marker]) * 1000)
-            after_ack.append((recv - acked_at[marker]) * 1000)
-        if latencies:
-            print(f"(c) notification latency (update request sent → subscriber received), {len(latencies)} "
-                  f"notifications at {achieved:,.0f} updates/s achieved (target 5,000/s): "
-                  f"p50 {pct(latencies, 50):.0f} ms, p99 {pct(latencies, 99):.0f} ms (target ≤ 200 ms); {_load()}")
-            print(f"    of which after the upsert was acknowledged (commit → outbox → subscriber): "
-                  f"p50 {pct(after_ack, 50):.0f} ms, p99 {pct(after_ack, 99):.0f} ms")
-        else:
-            print("(c) notification latency: no notification arrived")
-        p.client.delete(location)
-        print(f"    peers: {PEERS['notify']}")
+    p.upsert([_station(i, datetime.now(UTC) - timedelta(hours=1), rng) for i in range(500)])
+    context_notify.run(p, pct, _load, PEERS["notify"])
 
 
 def bench_temporal(p: Platform) -> None:

@@ -1,0 +1,115 @@
+"""bench_context (c): notification latency at a steady update rate driven from a separate process.
+
+A driver process (its own interpreter, so its CPU is not the server's) posts batches of `entities`
+AirQualityObserved updates (pm25 and a `sent` marker: two attributes each) on a fixed schedule
+(batch k leaves at start + k × interval; a late batch goes at once, never skipped) with a few
+threads, so a slow answer does not lower the offered rate. One subscription watches pm25: each
+batch is one notification carrying its entities (NGSI-LD batches a subscription's matches).
+Latency is from the batch's send time (driver) to the receipt at the subscriber's HTTP endpoint
+(a loopback server in the bench process); both read the same wall clock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+SENDERS = 4
+
+
+def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: Any) -> None:
+    """The driver process: batches on a fixed schedule; sends back {k: (sent, acked)} and its CPU."""
+    interval = entities / rate
+    batches = int(seconds / interval)
+    times: dict[int, tuple[float, float]] = {}
+    errors: list[str] = []
+    start = time.perf_counter() + 0.2
+    cpu0 = time.process_time()
+
+    def sender(j: int) -> None:
+        with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}",
+                                                              "Content-Type": "application/json"}) as c:
+            for k in range(j, batches, SENDERS):
+                wait = start + k * interval - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+                body = orjson.dumps([{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{i:06d}",
+                                      "type": "AirQualityObserved",
+                                      "pm25": {"type": "Property", "value": float(k % 30), "observedAt": stamp},
+                                      "sent": {"type": "Property", "value": k}} for i in range(entities)])
+                sent = time.time()
+                r = c.post("/ngsi-ld/v1/entityOperations/upsert?options=update", content=body)
+                times[k] = (sent, time.time())
+                if r.status_code not in (201, 204) and len(errors) < 5:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+
+    threads = [threading.Thread(target=sender, args=(j,)) for j in range(SENDERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    out.put({"times": times, "elapsed": elapsed, "cpu": time.process_time() - cpu0, "errors": errors})
+
+
+def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: int = 100,
+        seconds: float = 25.0) -> None:
+    from tests.context.receivers import Receiver
+
+    rate = int(os.environ.get("CITYHUB_BENCH_NOTIFY_RATE", rate))
+    seconds = float(os.environ.get("CITYHUB_BENCH_NOTIFY_SECONDS", seconds))
+    token = p.client.headers["Authorization"].removeprefix("Bearer ")
+    with Receiver() as rx:
+        sub = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}], "watchedAttributes": ["pm25"],
+               "q": "pm25>=0", "notification": {"format": "keyValues", "attributes": ["pm25", "sent"],
+                                                "endpoint": {"uri": rx.url}}}
+        r = p.client.post("/ngsi-ld/v1/subscriptions", content=orjson.dumps(sub))
+        assert r.status_code == 201, r.text
+        location = r.headers["Location"]
+        spawn = mp.get_context("spawn")
+        out = spawn.Queue()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        driver = spawn.Process(target=_drive, args=(str(p.server.url), token, rate, entities, seconds, out))
+        driver.start()
+        result = out.get(timeout=seconds + 300)
+        driver.join(timeout=30)
+        time.sleep(2)  # the last notifications
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        times = result["times"]
+        latencies, after_ack = [], []
+        with rx.lock:
+            received = list(rx.received)
+        for recv, note in received:
+            k = note["data"][0]["sent"]
+            latencies.append((recv - times[k][0]) * 1000)
+            after_ack.append((recv - times[k][1]) * 1000)
+        achieved = len(times) * entities / result["elapsed"]
+        print(f"(c) notification latency, update request sent (driver process) → subscriber received: "
+              f"{len(latencies)} notifications of {len(times)} batches × {entities} entities (2 attributes each), "
+              f"{achieved:,.0f} entity updates/s achieved ({2 * achieved:,.0f} attribute updates/s; target "
+              f"{rate:,}/s) for {result['elapsed']:.0f} s; {load()}")
+        if latencies:
+            print(f"    p50 {pct(latencies, 50):.0f} ms, p95 {pct(latencies, 95):.0f} ms, "
+                  f"p99 {pct(latencies, 99):.0f} ms, max {max(latencies):.0f} ms (target p99 ≤ 200 ms)")
+            print(f"    after the upsert was acknowledged (commit → subscriber): p50 {pct(after_ack, 50):.0f} ms, "
+                  f"p95 {pct(after_ack, 95):.0f} ms, p99 {pct(after_ack, 99):.0f} ms")
+            answered = [(a - s) * 1000 for s, a in times.values()]
+            print(f"    the upsert request itself (sent → acknowledged): p50 {pct(answered, 50):.0f} ms, "
+                  f"p95 {pct(answered, 95):.0f} ms, p99 {pct(answered, 99):.0f} ms; "
+                  f"{len(latencies) - len({n['data'][0]['sent'] for _, n in received})} notifications sent twice")
+        print(f"    CPU: server process (app, history writer, dispatcher, receiver) {cpu / wall * 100:.0f} % of one "
+              f"core, {cpu / max(1, len(times) * entities) * 1e6:.0f} µs per entity update; "
+              f"driver {result['cpu'] / result['elapsed'] * 100:.0f} %")
+        if result["errors"]:
+            print(f"    driver errors: {result['errors']}")
+        p.client.delete(location)
+        print(f"    peers: {peers}")
