@@ -129,9 +129,12 @@ def install(app: FastAPI) -> None:
                                                           app.state.bus, resume=marked)
 
     def shutdown(app: FastAPI) -> None:
+        from cityhub.collect import owner
+
         scheduler = getattr(app.state, "collect_scheduler", None)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        owner.stop_for(app.state.engine)  # gives this worker's runs up to the others at once
 
     app.state.startup_hooks.append(startup)
     app.state.shutdown_hooks.append(shutdown)

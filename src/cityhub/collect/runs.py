@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cityhub.collect import owner
 from cityhub.collect.models import Run, Source
 from cityhub.collect.schemas import RunPublic
 from cityhub.db import utcnow
@@ -18,10 +19,6 @@ HOST = socket.gethostname()
 # A run whose worker has not written for this long is presumed dead even on another host.
 STALE_AFTER = timedelta(minutes=10)
 RUN_TIMEOUT = "run_timeout"  # the code of RunTimedOut
-
-
-def worker_id() -> str:
-    return f"{HOST}:{os.getpid()}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -34,19 +31,29 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _is_dead(run: Run) -> bool:
-    host, _, pid = (run.worker or "").rpartition(":")
+def _is_dead(db: Session, run: Run, mine: str) -> bool:
+    if run.worker == mine:
+        return False
+    host, _, rest = (run.worker or "").partition(":")
+    pid = rest.partition(":")[0]  # worker is host:pid:nonce (an owner lease holder) or host:pid (older runs)
+    if host == HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        return True  # killed here: no need to wait for its lease to run out
+    alive = owner.holder_alive(db, run.worker or "")
+    if alive is not None:
+        return not alive
     if host == HOST and pid.isdigit():
-        return int(pid) != os.getpid() and not _pid_alive(int(pid))
+        return False  # a run from before owner leases whose process still lives
     beat = run.heartbeat_at or run.started_at
     return beat is not None and utcnow() - beat > STALE_AFTER
 
 
 def recover_interrupted(db: Session) -> list[str]:
-    """Mark runs whose process died (kill -9, power cut) as interrupted; returns their ids."""
+    """Mark runs whose worker died (kill -9, power cut) as interrupted; runs of live workers sharing the
+    database are theirs and are left alone. Returns the ids marked."""
+    mine = owner.owner_for(db.get_bind()).holder
     marked = []
     for run in db.scalars(select(Run).where(Run.status == "running")):
-        if _is_dead(run):
+        if _is_dead(db, run, mine):
             run.status = "interrupted"
             run.ended_at = utcnow()
             run.error = "interrupted: the process ended during the run; the next run resumes from its cursor"
@@ -62,6 +69,7 @@ def _resumable(run: Run) -> bool:
 
 def start_run(db: Session, source: Source, *, trigger: str) -> Run:
     """Create a running run, refusing when the source already runs at its concurrency limit."""
+    holder = owner.owner_for(db.get_bind()).claim(db)
     recover_interrupted(db)
     running = db.scalar(select(func.count()).where(Run.source_id == source.id, Run.status == "running")) or 0
     if running >= source.max_concurrency:
@@ -69,7 +77,7 @@ def start_run(db: Session, source: Source, *, trigger: str) -> Run:
                        f"(limit {source.max_concurrency})")
     last = db.scalars(select(Run).where(Run.source_id == source.id).order_by(Run.started_at.desc()).limit(1)).first()
     run = Run(source_id=source.id, status="running", trigger=trigger, started_at=utcnow(),
-              heartbeat_at=utcnow(), worker=worker_id())
+              heartbeat_at=utcnow(), worker=holder)
     # An interrupted run, or one stopped by its time limit, leaves a cursor: continue there so nothing
     # is fetched twice or skipped (and a long harvest advances across runs instead of restarting).
     if last is not None and _resumable(last):
