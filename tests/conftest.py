@@ -66,8 +66,26 @@ def pg_schema() -> Iterator[str]:
     with psycopg.connect(raw, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {name}")
     yield name
-    with psycopg.connect(raw, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    _drop_schema(raw, name)
+
+
+def _drop_schema(raw: str, name: str) -> None:
+    """Drop a test's schema. A daemon thread of a stopped test app (a server thread, a background writer)
+    may still hold a lock in it, and DROP … CASCADE can then deadlock with it: end those sessions first."""
+    import psycopg
+
+    holders = ("SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+               "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND l.pid <> pg_backend_pid()")
+    for attempt in range(3):
+        with psycopg.connect(raw, autocommit=True) as conn:
+            try:
+                conn.execute(f"DROP SCHEMA {name} CASCADE")
+                return
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+                if attempt == 2:
+                    raise
+                for (pid,) in conn.execute(holders, (name,)).fetchall():
+                    conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
 def make_settings(tmp_path: Path, database_url: str = "", **overrides: object) -> Settings:

@@ -80,8 +80,13 @@ def subscribe(bus: InProcessBus, factory: sessionmaker[Session], settings: Setti
                 db.rollback()
                 log.info("alert not turned into an incident", extra={"alert": alert, "error": exc.message})
 
+    cut_short = threading.Event()  # shutdown waited long enough: leave the rest (the engine is going away)
+
     def work() -> None:
         while (report := reports.get()) is not None:
+            if cut_short.is_set():
+                log.warning("alerts left unopened at shutdown", extra={"left": reports.qsize() + 1})
+                return
             try:
                 open_incident(report)
             except Exception:  # the worker outlives one bad alert
@@ -95,5 +100,8 @@ def subscribe(bus: InProcessBus, factory: sessionmaker[Session], settings: Setti
         unsubscribe()
         reports.put(None)  # after what is queued: queued alerts still become incidents
         worker.join(timeout=10)
+        if worker.is_alive():  # a long queue: stop after the incident in hand, before the app's engine closes
+            cut_short.set()
+            worker.join(timeout=10)
 
     return stop
