@@ -96,8 +96,9 @@ def test_metadata_edit_reuses_the_row_snapshot(sqlite_client, sqlite_people) -> 
 
 
 def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, people, monkeypatch) -> None:  # noqa: ANN001
-    """Tables above the CSV snapshot cap (200k rows; lowered here so the test stays small) are versioned as
-    copies inside the datastore engine and rolled back from them, row ids and all."""
+    """Tables above the CSV snapshot cap (200k rows; lowered here so the test stays small) are versioned
+    inside the datastore engine without a copy (the uploaded table is the version; a later append keeps a
+    delta) and rolled back from there, row ids and all."""
     from cityhub.governance import versions
 
     monkeypatch.setattr(versions, "SNAPSHOT_ROW_CAP", 2)
@@ -109,19 +110,19 @@ def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, peopl
                       files={"upload": ("a.csv", io.BytesIO(V1.encode()), "text/csv")}).json()["id"]
     first = client.get("/api/v1/governance/datasets/big/versions").json()["items"][0]
     shown = client.get(f"/api/v1/governance/datasets/big/versions/{first['number']}").json()["resources"][0]
-    assert shown["snapshot"] is None and shown["table_copy"].startswith(versions.COPY_PREFIX)
+    assert shown["snapshot"] is None and shown["table_delta"]["change"] == 0 and not shown.get("table_copy")
 
     r = client.post(f"/api/v1/governance/resources/{rid}/rows", headers=steward.headers,
                     json={"rows": [{"id": 9, "name": "z", "value": 90}, {"id": 10, "name": "y", "value": 100}]})
     assert r.status_code in (200, 201), r.text
     latest = client.get("/api/v1/governance/datasets/big/versions").json()["items"][0]
     assert latest["trigger"] == "rows" and latest["diff"]["rows_added"] == 2 and latest["diff"]["rows_removed"] == 0
-    # a metadata edit reuses the copy (no new one)
+    # a metadata edit reuses the pointer (no copy)
     client.patch("/api/v1/datasets/big", json={"notes": "설명"}, headers=steward.headers)
     meta_v = client.get("/api/v1/governance/datasets/big/versions").json()["items"][0]
-    copies = [client.get(f"/api/v1/governance/datasets/big/versions/{n}").json()["resources"][0]["table_copy"]
-              for n in (meta_v["number"], latest["number"])]
-    assert meta_v["trigger"] == "metadata" and copies[0] == copies[1]
+    kept = [client.get(f"/api/v1/governance/datasets/big/versions/{n}").json()["resources"][0]["table_delta"]
+            for n in (meta_v["number"], latest["number"])]
+    assert meta_v["trigger"] == "metadata" and kept[0] == kept[1] and kept[0]["change"] == 1
 
     r = client.post(f"/api/v1/governance/datasets/big/versions/{first['number']}/rollback", headers=steward.headers)
     assert r.status_code == 200, r.text
@@ -145,9 +146,10 @@ def test_large_tables_keep_versions_as_engine_copies_and_roll_back(client, peopl
     # the roll-back answered with a row-count diff; the recorder compared the copies since
     assert r.json()["diff"]["provisional"] is True and "provisional" not in after["items"][0]["diff"]
     assert after["items"][0]["diff"]["rows_removed"] == 2 and after["items"][0]["diff"]["per_resource"]
-    # the copies are not reachable through the SQL door
-    sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{copies[0]}"'}, headers=steward.headers)
-    assert sql.status_code in (400, 403, 404, 422)
+    # the retired rows and the deltas are not reachable through the SQL door
+    for name in (versions.COPY_PREFIX + kept[0]["gen"], "_gov_delta_" + kept[0]["gen"], "_gov_delta_" + rid):
+        sql = client.post("/api/v1/sql", json={"sql": f'SELECT * FROM "{name}"'}, headers=steward.headers)
+        assert sql.status_code in (400, 403, 404, 422)
 
 
 def test_versions_are_recorded_off_the_request_and_survive_a_dead_worker(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
@@ -235,8 +237,8 @@ def test_each_change_made_before_the_recorder_reaches_it_gets_its_own_version(sq
 
 
 def test_each_change_of_a_big_table_gets_its_own_copy(client, people, monkeypatch) -> None:  # noqa: ANN001
-    """The same for tables kept as in-engine copies (cap lowered so the test stays small): each change's
-    copy holds the rows as that change left them, and rolling back to the upload restores 3 rows."""
+    """The same for tables kept in the engine (cap lowered so the test stays small): each change's pointer
+    reads the rows as that change left them, and rolling back to the upload restores 3 rows."""
     from cityhub.governance import versions
 
     monkeypatch.setattr(versions, "SNAPSHOT_ROW_CAP", 2)
@@ -244,7 +246,7 @@ def test_each_change_of_a_big_table_gets_its_own_copy(client, people, monkeypatc
     _assert_one_version_per_change(items)
     shown = [client.get(f"/api/v1/governance/datasets/eachbig/versions/{v['number']}").json()["resources"][0]
              for v in items[:3]]
-    assert shown[0]["table_copy"] == shown[1]["table_copy"] != shown[2]["table_copy"]  # metadata edit: no copy
+    assert shown[0]["table_delta"] == shown[1]["table_delta"] != shown[2]["table_delta"]  # metadata edit
     assert [s["row_count"] for s in shown] == [5, 5, 3]
     steward = people.user("eachbig2@city.test", role="steward", org="env")
     r = client.post(f"/api/v1/governance/datasets/eachbig/versions/{items[2]['number']}/rollback",

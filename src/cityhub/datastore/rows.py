@@ -163,6 +163,10 @@ def upsert_rows(conn: Connection, fed: FedTable, rows: list[dict[str, Any]]) -> 
         groups.setdefault(tuple(row), []).append(row)
     id_col = table.c[ID_COLUMN]
     before = conn.execute(sa.select(sa.func.max(id_col))).scalar() if key else None
+    from cityhub.governance import version_delta  # late: governance imports the datastore
+
+    # this change's delta (watermark, before-images of the rows it may update): its version's rows
+    change = version_delta.begin(conn, table, key, _tuples(fed, tuple(key), rows) if key else [])
     changed = 0
     for columns, members in groups.items():
         columns = tuple(c for c in columns if c in table.c and c != ID_COLUMN)
@@ -175,6 +179,7 @@ def upsert_rows(conn: Connection, fed: FedTable, rows: list[dict[str, Any]]) -> 
         counts.unchanged += len(rows) - changed
     else:  # no key declared: an append-only feed
         counts.inserted = len(rows)
+    version_delta.finish(conn, table, change, counts.inserted, counts.updated)
     _count(conn, table.name, counts.inserted, changed=counts.updated > 0)
     return counts
 

@@ -30,6 +30,7 @@ from cityhub.datastore.tables import index_plan, new_table, plan_indexes, table_
 from cityhub.datastore.types import ID_COLUMN
 from cityhub.errors import CityhubError, Invalid, NotFound
 from cityhub.governance import guard as governance_guard
+from cityhub.governance import version_delta
 
 # progress(stage, done, total): stages are "reading", "loading", "indexing"
 Progress = Callable[[str, int, int], None]
@@ -60,6 +61,9 @@ def _drop(conn: Connection, name: str) -> None:
 def _replace_previous(ctx: RequestContext, conn: Connection, name: str) -> None:
     previous = ctx.db.get(DatastoreTable, name)
     if previous is not None:  # a re-upload replaces the rows
+        # a table keeping deltas is renamed, not dropped: earlier versions read their rows from it
+        _store(conn).drop_text_index(conn, previous.table_name)
+        version_delta.retire(conn, previous.table_name, rename=True)
         _drop(conn, previous.table_name)
         metrics.DATASTORE_ROWS.dec(previous.row_count)
         ctx.db.delete(previous)
@@ -158,6 +162,7 @@ def load_resource(ctx: RequestContext, *, resource: Any, path: Path,
             text_index = _text_index(ctx.db.connection(), store_sqlite, resource.id, typed, plan, report)
         else:
             plan, text_index = _write_table(ctx, resource.id, typed, report)
+        version_delta.start(ctx.db.connection(), resource.id)  # its version is the table itself: no copy
         ctx.db.add(DatastoreTable(
             resource_id=resource.id, table_name=resource.id, row_count=typed.row_count, fields=_fields(typed),
             histograms={c.name: c.histogram for c in typed.columns if c.histogram is not None},
@@ -200,6 +205,8 @@ def drop_table(ctx: RequestContext, *, table: str) -> None:
     meta = ctx.db.scalar(sa.select(DatastoreTable).where(DatastoreTable.table_name == table))
     conn = ctx.db.connection()
     _store(conn).begin(conn)
+    _store(conn).drop_text_index(conn, table)
+    version_delta.retire(conn, table, rename=True)  # versions still point at its rows
     _drop(conn, table)
     if meta is not None:
         metrics.DATASTORE_ROWS.dec(meta.row_count)

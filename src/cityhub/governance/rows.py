@@ -60,6 +60,9 @@ def append_rows(ctx: RequestContext, *, resource_id: str, rows: list[dict[str, A
         except (ValueError, TypeError) as exc:
             raise Invalid.field(f"rows[{i}]", f"a value does not fit its column: {exc}") from None
     table = table_for(meta.table_name, meta.fields, sqlite=sqlite)
+    from cityhub.governance import version_delta
+
+    version_delta.note_append(conn, table, len(converted))  # only inserts: the watermark marks them
     conn.execute(table.insert(), converted)
     meta.row_count = (meta.row_count or 0) + len(converted)
     ctx.db.flush()

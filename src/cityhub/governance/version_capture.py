@@ -3,10 +3,12 @@
 The background recorder (version_outbox) may reach a change after later ones were committed; if it read
 the dataset as it then stood, two changes would share one version. So the changing transaction itself
 keeps, in its outbox row: the metadata as committed, each resource's manifest line and, for every
-resource whose rows this transaction touched, an in-engine copy of those rows (`CREATE TABLE … AS
-SELECT`: no row passes through Python, and it commits or vanishes with the change, also across kill -9).
-For a big table that copy is the version's copy; a small table's copy becomes the version's CSV snapshot
-and is dropped by the recorder.
+resource whose rows this transaction touched, where those rows are kept. A table with a delta generation
+(every uploaded or imported table from its load, every fed table from its first upsert: version_delta)
+is kept by a pointer (generation, change) at no cost: its later changes keep their before-images and a
+replace renames it away. Any other table gets today's in-engine copy (`CREATE TABLE … AS SELECT`: no
+row through Python); it commits or vanishes with the change, also across kill -9. For a big table that
+copy is the version's copy; small tables' rows become the version's CSV snapshot in the recorder.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.catalog.schemas import DatasetPublic
+from cityhub.governance import version_delta
 
-COPY_PREFIX = "_gov_version_"
+COPY_PREFIX = version_delta.COPY_PREFIX
 CHANGED = "gov_versions_changed"  # dataset ids changed by this transaction
 ROWS_CHANGED = "gov_versions_rows"  # resource ids whose rows this transaction touched
 VERSIONED = "gov_versions_made"  # datasets versioned synchronously in this transaction (a roll-back)
@@ -66,9 +69,20 @@ def _copy_rows(session: Session, resource_id: str) -> tuple[str | None, list[dic
     meta = session.get(DatastoreTable, resource_id)
     if meta is None:
         return None, None
+    if version_delta.pointer(session.connection(), meta.table_name) is not None:
+        return None, list(meta.fields or [])  # kept by deltas (see capture): no copy
+    # Any other row write (a table without a delta generation, e.g. one rewritten in place by a roll-back
+    # of an old full copy) keeps today's full copy: correct, not cheap.
     name = new_copy_name()
     session.connection().exec_driver_sql(f'CREATE TABLE "{name}" AS SELECT * FROM "{meta.table_name}"')
     return name, list(meta.fields or [])
+
+
+def _pointer(session: Session, resource_id: str) -> dict[str, Any] | None:
+    from cityhub.datastore.models import DatastoreTable
+
+    meta = session.get(DatastoreTable, resource_id)
+    return version_delta.pointer(session.connection(), meta.table_name) if meta is not None else None
 
 
 def _meta(session: Session, ds: Any) -> dict[str, Any]:
@@ -98,6 +112,8 @@ def capture(session: Session, dataset_id: str, rows_changed: set[str]) -> dict[s
                  "modified_at": res.modified_at.isoformat()}
         if res.id in rows_changed and res.datastore_active:
             entry["copy"], entry["fields"] = _copy_rows(session, res.id)
+            if entry["copy"] is None:
+                entry["delta"] = _pointer(session, res.id)
         entries.append(entry)
     return {"meta": _meta(session, ds), "resources": entries,
             "actor": getattr(actor, "user_id", None) if actor is not None else None}

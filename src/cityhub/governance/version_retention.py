@@ -22,7 +22,7 @@ from sqlalchemy import select
 from cityhub.catalog import service as catalog
 from cityhub.ctx import RequestContext
 from cityhub.db import utcnow
-from cityhub.governance import version_capture
+from cityhub.governance import version_capture, version_delta
 from cityhub.governance.models_market import DatasetVersion, VersionOutbox, VersionRetention
 
 log = logging.getLogger("cityhub.governance")
@@ -71,8 +71,45 @@ def set_rule(ctx: RequestContext, *, dataset: str, rule: RetentionRule | None) -
     return get_rule(ctx, dataset=ref.id)
 
 
+def _pointer_key(ptr: dict[str, Any]) -> str:
+    return f"delta:{ptr['table']}:{ptr['gen']}:{ptr['change']}"
+
+
 def _copies(version: DatasetVersion) -> set[str]:
-    return {r["table_copy"] for r in version.resources or [] if r.get("table_copy")}
+    """What holds the version's rows in the engine: copies, and delta pointers of tables kept without a
+    CSV snapshot (a snapshot-holding version needs no delta)."""
+    return ({r["table_copy"] for r in version.resources or [] if r.get("table_copy")}
+            | {_pointer_key(r["table_delta"]) for r in version.resources or []
+               if r.get("table_delta") and not r.get("snapshot")})
+
+
+def _needed(pointers: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """(table, generation) -> the oldest change whose rows a kept version or a pending change needs."""
+    need: dict[tuple[str, str], int] = {}
+    for p in pointers:
+        key = (p["table"], p["gen"])
+        need[key] = min(need.get(key, p["change"]), p["change"])
+    return need
+
+
+def _pending_pointers(ctx: RequestContext, dataset_id: str | None = None) -> list[dict[str, Any]]:
+    q = select(VersionOutbox.capture).where(VersionOutbox.status == "pending")
+    if dataset_id is not None:
+        q = q.where(VersionOutbox.dataset_id == dataset_id)
+    return [r["delta"] for c in ctx.db.scalars(q) for r in (c or {}).get("resources", []) if r.get("delta")]
+
+
+def _prune_deltas(ctx: RequestContext, dataset_id: str, versions: list[DatasetVersion]) -> None:
+    """Delete before-images no kept version needs; drop retired generations nobody needs at all."""
+    every = [r["table_delta"] for v in versions for r in v.resources or [] if r.get("table_delta")]
+    kept = [r["table_delta"] for v in versions if v.pruned_at is None for r in v.resources or []
+            if r.get("table_delta") and not r.get("snapshot")]
+    # the newest version's rows are what the next change is compared with: its deltas stay either way
+    kept += [r["table_delta"] for r in (versions[0].resources if versions else []) or [] if r.get("table_delta")]
+    need = _needed(kept + _pending_pointers(ctx, dataset_id))
+    conn = ctx.db.connection()
+    for table, gen in {(p["table"], p["gen"]) for p in every}:
+        version_delta.prune(conn, gen, table, need.get((table, gen)))
 
 
 def _kept(versions: list[DatasetVersion], rule: RetentionRule, now: datetime) -> set[int]:
@@ -90,6 +127,9 @@ def _kept(versions: list[DatasetVersion], rule: RetentionRule, now: datetime) ->
 def _drop(ctx: RequestContext, names: set[str]) -> int:
     for name in sorted(names):
         version_capture.drop_copy(ctx.db, name)
+        gen = name[len(version_capture.COPY_PREFIX):]
+        if len(gen) == 24:  # a retired generation's rows: its deltas go with them
+            ctx.db.connection().exec_driver_sql(f'DROP TABLE IF EXISTS "{version_delta.DELTA_PREFIX}{gen}"')
     return len(names)
 
 
@@ -104,7 +144,8 @@ def prune_dataset(ctx: RequestContext, dataset_id: str, now: datetime | None = N
     for v in pruned:
         v.pruned_at = now
     live = set().union(*(_copies(v) for v in versions if v.pruned_at is None))
-    dropped = _drop(ctx, set().union(*(_copies(v) for v in pruned)) - live)
+    dropped = _drop(ctx, {c for c in set().union(*(_copies(v) for v in pruned)) - live if not c.startswith("delta:")})
+    _prune_deltas(ctx, dataset_id, versions)
     ctx.db.flush()
     return {"versions_pruned": len(pruned), "copies_dropped": dropped}
 
@@ -119,6 +160,9 @@ def _strays(ctx: RequestContext) -> set[str]:
     used: set[str] = set()
     for resources in ctx.db.scalars(select(DatasetVersion.resources).where(DatasetVersion.pruned_at.is_(None))):
         used |= {r["table_copy"] for r in resources or [] if r.get("table_copy")}
+        used |= {version_delta.base_of(r["table_delta"]["gen"]) for r in resources or []
+                 if r.get("table_delta") and not r.get("snapshot")}
+    used |= {version_delta.base_of(p["gen"]) for p in _pending_pointers(ctx)}
     for capture in ctx.db.scalars(select(VersionOutbox.capture).where(VersionOutbox.status == "pending")):
         used |= {r["copy"] for r in (capture or {}).get("resources", []) if r.get("copy")}
     return tables - used

@@ -30,7 +30,7 @@ from cityhub.catalog import service as catalog
 from cityhub.catalog.schemas import DatasetPublic, DatasetUpdate
 from cityhub.ctx import RequestContext
 from cityhub.errors import Conflict, NotFound
-from cityhub.governance import version_capture, version_outbox
+from cityhub.governance import version_capture, version_delta, version_outbox
 from cityhub.governance.models import DatasetSchema
 from cityhub.governance.models_market import DatasetVersion
 
@@ -206,21 +206,51 @@ def diff_rows(old: tuple[list[str], list[tuple]] | None, new: tuple[list[str], l
     return {"rows_added": sum((b - a).values()), "rows_changed": 0, "rows_removed": sum((a - b).values())}
 
 
-def _diff_copies(ctx: RequestContext, old: str, new: str) -> dict[str, int]:
-    """Rows added and removed between two in-engine copies (row ids left out: a reload renumbers them)."""
+def _batch_counts(ctx: RequestContext, old: dict[str, Any], entry: dict[str, Any]) -> dict[str, int]:
+    try:
+        added, changed = version_delta.counts_since(ctx.db.connection(), entry["table_delta"],
+                                                    old["table_delta"]["change"])
+    except LookupError:  # the generation was pruned: row counts only
+        return _count_diff(old, entry)
+    return {"rows_added": added, "rows_changed": changed, "rows_removed": 0}
+
+
+def _source(entry: dict[str, Any]) -> dict[str, Any] | str | None:
+    """Where a version's rows lie in the engine: a copy's name or a delta pointer. A version holding a
+    CSV snapshot is read from that (retention prunes the deltas such versions no longer need)."""
+    return entry.get("table_copy") or (entry.get("table_delta") if not entry.get("snapshot") else None)
+
+
+def _engine(entry: dict[str, Any]) -> dict[str, Any] | str | None:
+    """A version's rows in the engine for a diff against the next version (retention keeps the newest
+    version's deltas, snapshot or not)."""
+    return entry.get("table_copy") or entry.get("table_delta")
+
+
+def _rows_sql(ctx: RequestContext, source: dict[str, Any] | str) -> tuple[str, list[str]]:
     conn = ctx.db.connection()
-    inspector = sa.inspect(conn)
-    cols = [c["name"] for c in inspector.get_columns(new) if c["name"] != "_id"]
-    if cols != [c["name"] for c in inspector.get_columns(old) if c["name"] != "_id"]:
-        count = lambda t: int(conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar_one())  # noqa: E731
-        return {"rows_added": count(new), "rows_changed": 0, "rows_removed": count(old)}
+    if isinstance(source, dict):
+        return version_delta.select_sql(conn, source)
+    return f'SELECT * FROM "{source}"', [c["name"] for c in sa.inspect(conn).get_columns(source)]
+
+
+def _diff_copies(ctx: RequestContext, old: dict[str, Any] | str, new: dict[str, Any] | str) -> dict[str, int]:
+    """Rows added and removed between two versions' in-engine rows, copies or delta pointers (row ids
+    left out: a reload renumbers them)."""
+    conn = ctx.db.connection()
+    (old_sql, old_cols), (new_sql, new_cols) = _rows_sql(ctx, old), _rows_sql(ctx, new)
+    cols = [c for c in new_cols if c != "_id"]
+    if cols != [c for c in old_cols if c != "_id"]:
+        count = lambda q: int(conn.exec_driver_sql(f"SELECT count(*) FROM ({q}) AS c").scalar_one())  # noqa: E731
+        return {"rows_added": count(new_sql), "rows_changed": 0, "rows_removed": count(old_sql)}
     names = ", ".join(f'"{c}"' for c in cols)
 
     def only_in(a: str, b: str) -> int:
-        sql = f'SELECT count(*) FROM (SELECT {names} FROM "{a}" EXCEPT SELECT {names} FROM "{b}") AS d'
+        sql = (f"SELECT count(*) FROM (SELECT {names} FROM ({a}) AS a EXCEPT "
+               f"SELECT {names} FROM ({b}) AS b) AS d")
         return int(conn.exec_driver_sql(sql).scalar_one())
 
-    return {"rows_added": only_in(new, old), "rows_changed": 0, "rows_removed": only_in(old, new)}
+    return {"rows_added": only_in(new_sql, old_sql), "rows_changed": 0, "rows_removed": only_in(old_sql, new_sql)}
 
 
 def _count_diff(old: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, int]:
@@ -238,7 +268,10 @@ def refine_diff(ctx: RequestContext, *, dataset_id: str, number: int) -> None:
     copies = [r["table_copy"] for r in [*version.resources, *(prev.resources if prev else [])] if r.get("table_copy")]
     if not all(sa.inspect(ctx.db.connection()).has_table(c) for c in copies):
         return  # pruned since: the count-based summary stays
-    version.diff = _diff(ctx, dataset_id, prev, version.meta, version.resources)
+    try:
+        version.diff = _diff(ctx, dataset_id, prev, version.meta, version.resources)
+    except LookupError:
+        return  # a generation pruned since: the count-based summary stays
     ctx.db.flush()
 
 
@@ -255,10 +288,13 @@ def _diff(ctx: RequestContext, dataset_id: str, prev: DatasetVersion | None, met
     for entry in resources:
         old = before.get(entry["resource_id"])
         if old and old.get("snapshot") == entry.get("snapshot") and old.get("row_count") == entry.get("row_count") \
-                and old.get("table_copy") == entry.get("table_copy"):
+                and old.get("table_copy") == entry.get("table_copy") \
+                and old.get("table_delta") == entry.get("table_delta"):
             continue
-        if old and old.get("table_copy") and entry.get("table_copy"):
-            d = _diff_copies(ctx, old["table_copy"], entry["table_copy"]) if exact else _count_diff(old, entry)
+        if _same_generation(old, entry):  # fed batches since the last version: their upserts' counts
+            d = _batch_counts(ctx, old, entry)
+        elif old and _engine(old) and _engine(entry) and not (old.get("snapshot") and entry.get("snapshot")):
+            d = _diff_copies(ctx, _engine(old), _engine(entry)) if exact else _count_diff(old, entry)
         elif entry.get("snapshot") is None or (old is not None and old.get("snapshot") is None):
             d = _count_diff(old, entry)  # one side has no CSV (a table crossing the cap): counts only
         else:
@@ -328,6 +364,8 @@ def _entry(ctx: RequestContext, captured: dict[str, Any], old: dict[str, Any] | 
     entry: dict[str, Any] = {k: captured.get(k) for k in keys}
     entry["snapshot"] = None
     copy = captured.get("copy")
+    if captured.get("delta") and not copy:
+        return _delta_entry(ctx, entry, captured, old)
     if copy and (captured.get("row_count") or 0) > SNAPSHOT_ROW_CAP:
         entry["table_copy"] = copy
     elif copy:
@@ -337,7 +375,43 @@ def _entry(ctx: RequestContext, captured: dict[str, Any], old: dict[str, Any] | 
             log.exception("could not snapshot a change's rows", extra={"resource": entry["resource_id"]})
     elif old:  # rows not touched by this change
         entry["snapshot"], entry["table_copy"] = old.get("snapshot"), old.get("table_copy")
+        if old.get("table_delta"):
+            entry["table_delta"] = old["table_delta"]
     return entry
+
+
+def _same_generation(old: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
+    """The entry's rows are the old entry's plus later fed batches of the same table generation."""
+    a, b = (old or {}).get("table_delta"), entry.get("table_delta")
+    return bool(a and b and a["gen"] == b["gen"] and a["table"] == b["table"] and b["change"] >= a["change"])
+
+
+def _delta_entry(ctx: RequestContext, entry: dict[str, Any], captured: dict[str, Any],
+                 old: dict[str, Any] | None) -> dict[str, Any]:
+    """A change kept by a delta pointer: no copy. A small table's freshly loaded rows (a new generation)
+    also get a CSV snapshot, so uploads keep their keyed row diff; a fed batch's diff comes from its
+    counts, so the recorder never reads the whole table for it."""
+    entry["table_delta"] = captured["delta"]
+    if (captured.get("row_count") or 0) <= SNAPSHOT_ROW_CAP and not _same_generation(old, entry):
+        try:
+            entry["snapshot"] = _export_delta(ctx, captured["delta"], captured.get("fields") or [])
+        except Exception:  # a version still gets made (count and sha only)
+            log.exception("could not snapshot a change's rows", extra={"resource": entry["resource_id"]})
+    return entry
+
+
+def _export_delta(ctx: RequestContext, ptr: dict[str, Any], fields: list[dict[str, Any]]) -> str:
+    """A delta-kept version's rows as a CSV snapshot, in the live download's value forms."""
+    from cityhub.datastore import downloads
+    from cityhub.datastore.tables import new_table
+
+    conn = ctx.db.connection()
+    sql, names = version_delta.select_sql(conn, ptr)
+    columns = [(f["id"], f["type"]) for f in fields if f["id"] != "_id"]
+    shape = new_table("_version_rows", fields, sqlite=conn.dialect.name == "sqlite")
+    rows = sa.text(sql).columns(*(shape.c[n] if n in shape.c else sa.column(n) for n in names)).subquery()
+    stmt = select(*(rows.c[n] for n, _ in columns)).order_by(rows.c["_id"])
+    return _store_csv(ctx, downloads.stream(ctx.db.get_bind(), stmt, columns, downloads.writer_for("csv")))
 
 
 def record_change(ctx: RequestContext, *, dataset_id: str, capture: dict[str, Any]) -> int | None:
@@ -398,6 +472,11 @@ def version_rows(ctx: RequestContext, *, dataset: str, number: int, resource_id:
     version = _version(ctx, ref.id, number)
     _require_restorable(version)
     entry = next((r for r in version.resources if r["resource_id"] == resource_id), None)
+    if entry is not None and entry.get("table_delta") and not entry.get("snapshot"):
+        try:  # a fed table's version: its rows rebuilt from the live table and later deltas
+            return snapshot_path(ctx, _export_delta(ctx, entry["table_delta"], _fields_of(ctx, resource_id)))
+        except LookupError:
+            raise NotFound("this version's rows are gone") from None
     if entry is None or not entry.get("snapshot") or not snapshot_path(ctx, entry["snapshot"]).exists():
         raise NotFound("this version keeps no row snapshot of that resource")
     return snapshot_path(ctx, entry["snapshot"])
@@ -417,13 +496,13 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     restored = []
     for entry in target.resources:
         res = current.get(entry["resource_id"])
-        if res is None or not (entry.get("snapshot") or entry.get("table_copy")):
+        if res is None or not (entry.get("snapshot") or _source(entry)):
             continue
-        if res.datastore_active and (entry.get("snapshot"), entry.get("table_copy")) == _current_snapshot(prev, res.id):
+        if res.datastore_active and _kept_as(entry) == _current_snapshot(prev, res.id):
             restored.append(entry)
             continue
-        if entry.get("table_copy"):
-            _restore_copy(ctx, res.id, entry["table_copy"], number)
+        if _source(entry) and not (entry.get("snapshot") and snapshot_path(ctx, entry["snapshot"]).exists()):
+            _restore_copy(ctx, res.id, _source(entry), number)
             restored.append(entry)
             continue
         path = snapshot_path(ctx, entry["snapshot"])
@@ -441,13 +520,14 @@ def rollback(ctx: RequestContext, *, dataset: str, number: int) -> VersionPublic
     now = {r.id: r for r in after.resources}
     # the restored tables as they now stand, so the after-commit check sees nothing new to record
     restored = [{**e, "modified_at": now[e["resource_id"]].modified_at.isoformat(),
-                 "row_count": now[e["resource_id"]].row_count, "sha256": now[e["resource_id"]].sha256}
+                 "row_count": now[e["resource_id"]].row_count, "sha256": now[e["resource_id"]].sha256,
+                 "table_delta": _live_pointer(ctx, e["resource_id"]) or e.get("table_delta")}
                 for e in restored]
     resources = [*restored, *[r for r in (prev.resources if prev else [])
                               if r["resource_id"] not in {e["resource_id"] for e in restored}
                               and r["resource_id"] in current]]
     diff = _diff(ctx, ref.id, prev, meta, resources, exact=False)
-    provisional = any(r.get("table_copy") for r in resources)
+    provisional = any(_source(r) for r in resources)
     if provisional:
         diff["provisional"] = True  # row counts only, until the recorder compares the copies
     version = _add(ctx, ref.id, prev, trigger="rollback", meta=meta, resources=resources, diff=diff,
@@ -468,32 +548,59 @@ def _require_restorable(version: DatasetVersion) -> None:
                             details={"version": [f"version {version.number} is no longer restorable"]})
 
 
-def _current_snapshot(prev: DatasetVersion | None, resource_id: str) -> tuple[str | None, str | None]:
+def _live_pointer(ctx: RequestContext, resource_id: str) -> dict[str, Any] | None:
+    """The restored table's own generation (its rows now), so later fed batches diff by their counts."""
+    try:
+        return version_delta.pointer(ctx.db.connection(), _table_name(ctx, resource_id))
+    except NotFound:
+        return None
+
+
+def _kept_as(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return entry.get("snapshot"), entry.get("table_copy"), entry.get("table_delta")
+
+
+def _current_snapshot(prev: DatasetVersion | None, resource_id: str) -> tuple[Any, Any, Any]:
     for r in prev.resources if prev else []:
         if r["resource_id"] == resource_id:
-            return r.get("snapshot"), r.get("table_copy")
-    return None, None
+            return _kept_as(r)
+    return None, None, None
 
 
-def _restore_copy(ctx: RequestContext, resource_id: str, copy: str, number: int) -> None:
-    """Put a large table's rows back from its in-engine copy: the table keeps its definition, indexes
-    and row ids; only its rows are replaced (DELETE + INSERT … SELECT, in the request's transaction)."""
+def _fields_of(ctx: RequestContext, resource_id: str) -> list[dict[str, Any]]:
+    from cityhub.datastore.models import DatastoreTable
+
+    meta = ctx.db.get(DatastoreTable, resource_id)
+    return list(meta.fields or []) if meta is not None else []
+
+
+def _restore_copy(ctx: RequestContext, resource_id: str, source: dict[str, Any] | str, number: int) -> None:
+    """Put a large table's rows back from its in-engine copy or delta pointer: the table keeps its
+    definition, indexes and row ids; only its rows are replaced (DELETE + INSERT … SELECT, in the
+    request's transaction). This rewrites rows in place, so the table's delta generation is retired
+    first by a full copy (version_delta.retire): versions pointing at it keep their rows."""
     from cityhub.datastore.models import DatastoreTable
 
     catalog.authorize_resource(ctx, resource_id=resource_id, action="datastore.write")
     conn = ctx.db.connection()
     inspector = sa.inspect(conn)
-    if not inspector.has_table(copy):
+    if isinstance(source, str) and not inspector.has_table(source):
         raise Conflict(f"the row copy of resource {resource_id} in version {number} is gone")
     table = _table_name(ctx, resource_id)
-    columns = [c["name"] for c in inspector.get_columns(table)]
-    if columns != [c["name"] for c in inspector.get_columns(copy)]:
+    version_delta.retire(conn, table, rename=False)
+    try:
+        sql, copied = _rows_sql(ctx, source)
+    except LookupError:
+        raise Conflict(f"the rows of resource {resource_id} in version {number} are gone") from None
+    columns = [c["name"] for c in sa.inspect(conn).get_columns(table)]
+    if columns != copied:
         raise Conflict(f"resource {resource_id} has other columns than in version {number}; "
                        "upload the version's rows instead", details={"resource": ["columns changed"]})
     names = ", ".join(f'"{c}"' for c in columns)
     conn.exec_driver_sql(f'DELETE FROM "{table}"')
-    conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{copy}"')
-    count = int(conn.exec_driver_sql(f'SELECT count(*) FROM "{copy}"').scalar_one())
+    conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql}) AS v')
+    count = int(conn.exec_driver_sql(f'SELECT count(*) FROM "{table}"').scalar_one())
+    version_delta.start(conn, table)  # the restored rows begin a generation of their own
     meta = ctx.db.get(DatastoreTable, resource_id)
     # The value histograms described the rows just replaced: a query trusting them ("no row holds this
     # value") would answer wrongly, so they go, as after any row-by-row write.
