@@ -200,24 +200,20 @@ def _map_page(db: Session, run: Run, source: Source, mapper: Mapper, records: li
               raw_id: int | None) -> list[dict[str, Any]]:
     if not mapper.fields:  # catalog harvests and unmapped feeds pass records through
         return records
-    rows: list[dict[str, Any]] = []
-    quarantined: list[QuarantinedRow] = []
-    checked = has_validators()
-    map_record = mapper.map
-    for record in records:
-        row, reason, field_name = map_record(record)
-        if row is not None and checked:
-            reason = validate_row(source.name, row)
-            field_name = None
-        if reason:
-            quarantined.append(QuarantinedRow(source_id=source.id, run_id=run.id, raw_id=raw_id,
-                                              record=_jsonable(record), reason=reason, field=field_name))
-        else:
-            rows.append(row)
-    if quarantined:
-        db.add_all(quarantined)
-        run.rows_quarantined = (run.rows_quarantined or 0) + len(quarantined)
-    return rows
+    mapped, failed = mapper.map_many(records)
+    if has_validators():
+        validate = validate_row
+        for i, row in enumerate(mapped):
+            if row is not None:
+                reason = validate(source.name, row)
+                if reason:
+                    failed[i] = (reason, None)
+    if not failed:
+        return mapped  # no None among them
+    db.add_all([QuarantinedRow(source_id=source.id, run_id=run.id, raw_id=raw_id, record=_jsonable(records[i]),
+                               reason=reason, field=field_name) for i, (reason, field_name) in sorted(failed.items())])
+    run.rows_quarantined = (run.rows_quarantined or 0) + len(failed)
+    return [row for i, row in enumerate(mapped) if i not in failed]
 
 
 def _jsonable(record: Any) -> dict[str, Any]:

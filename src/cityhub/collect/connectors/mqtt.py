@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from itertools import accumulate, pairwise
 from typing import Any
 
 import orjson
@@ -157,17 +158,26 @@ def _value(payload: bytes) -> Any:
             return None
 
 
+def _values(slices: list[bytes]) -> list[Any]:
+    """All payloads of a group decoded in one pass (orjson over the list, no Python loop per message);
+    only a group holding a payload that is not JSON is decoded one by one, keeping text as text."""
+    try:
+        return list(map(orjson.loads, slices))
+    except orjson.JSONDecodeError:
+        return [_value(s) for s in slices]
+
+
 def _parse_frame(body: bytes) -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     at = len(FRAME)
     while at < len(body):
         end = body.index(b"\n", at)
         header = orjson.loads(body[at:end])
         at = end + 1
-        for size in header["sizes"]:
-            records.append({"topic": header["topic"], "payload": _value(body[at:at + size])})
-            at += size
-        at += 1  # the newline closing the group
+        ends = list(accumulate(header["sizes"], initial=at))
+        topic = header["topic"]
+        records += [{"topic": topic, "payload": v} for v in _values([body[a:b] for a, b in pairwise(ends)])]
+        at = ends[-1] + 1  # past the newline closing the group
     return records
 
 
