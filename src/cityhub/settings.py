@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     ops_grant_max_minutes: int = 240
     ops_grant_margin_minutes: int = 60  # a grant may outlive its incident's closing by this much
     ops_sensor_incidents: bool = True  # alert.raised (high/critical) opens incidents
+    # Recovery of alerts raised but not yet opened as incidents (a kill -9 with a queue): alerts raised this
+    # recently are swept at start-up and, in the worker holding the sweep lease, this often.
+    ops_alert_sweep_window_minutes: float = 120.0
+    ops_alert_sweep_seconds: float = 60.0
     # Statistics: the derived analysis datasets (incident register, hourly sensor history) are refreshed this
     # often and soon after incidents change; 0 turns the refresher off.
     stats_derived_refresh_seconds: float = 60.0
