@@ -109,6 +109,12 @@ def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: 
         print(f"    CPU: server process (app, history writer, dispatcher, receiver) {cpu / wall * 100:.0f} % of one "
               f"core, {cpu / max(1, len(times) * entities) * 1e6:.0f} µs per entity update; "
               f"driver {result['cpu'] / result['elapsed'] * 100:.0f} %")
+        from cityhub.context import history_pending
+
+        with p.app.state.session_factory() as db:
+            b = history_pending.backlog(db)
+        print(f"    history backlog at the end (write-behind): {b['batches']} batches, {b['readings']:,} readings, "
+              f"oldest {b['oldest_seconds']:.1f} s")
         if result["errors"]:
             print(f"    driver errors: {result['errors']}")
         p.client.delete(location)
