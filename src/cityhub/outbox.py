@@ -169,6 +169,8 @@ class OutboxDispatcher:
                 due.append(group_col.not_in(busy))
                 self.skipped_busy = True
             ids = [r[0] for r in db.execute(select(t.c.id).where(*due).order_by(t.c.id).limit(BATCH))]
+            with self.lock:  # still ours (sent, its mark and lease renewal waiting for the write lock): not again
+                ids = [i for i in ids if i not in self.held]
             if not ids:
                 return 0
             token = now + LEASE + timedelta(microseconds=random.randint(1, 999_999))
