@@ -14,6 +14,12 @@
   `DELETE` + `INSERT … SELECT` from the copy) in the same run. Wall and CPU seconds of this process
   (SQLite runs in it) and the load average beside each figure.
 
+- fed versions: CPU per collection batch of 1,000 rows (500 updated, 500 new) on a 1,000,000-row fed
+  table through the datastore's upsert with its version (delta: watermark and before-images, the
+  version's outbox row), against the bare upsert (the same INSERT … ON CONFLICT executemany and commit,
+  no versions) on a twin table, and the full-table copy each batch paid before deltas. SQLite, in this
+  process, so process CPU is all of it.
+
 `--rows` / `--quality-rows` / `--rollback-rows` scale the tables down for a quick run; `--only` picks parts.
 """
 
@@ -229,6 +235,11 @@ COLS = '"측정ID", "구군", "PM10", "PM25", "기온"'
 def _more(ctx, table: str, n: int, count: int) -> None:  # noqa: ANN001 — distinct rows, as a real table's
     import sqlalchemy as sa
 
+    from cityhub.governance import version_delta
+
+    # rows appended beside the datastore's own paths: marked as an append, so versions stay exact
+    version_delta.note_append(ctx.db.connection(), sa.Table(table, sa.MetaData(), autoload_with=ctx.db.connection()),
+                              count)
     ctx.db.execute(sa.text(f'INSERT INTO "{table}" ({COLS}) SELECT \'G\' || ("_id" + {n}), "구군", "PM10", '
                            f'"PM25", "기온" FROM "{table}" ORDER BY "_id" LIMIT {count}'))
 
@@ -277,7 +288,7 @@ def bench_rollback(rows: int, workdir: Path) -> None:
     done, wall, cpu = _step(factory, settings, lambda ctx: versions.rollback(ctx, dataset="versioned", number=target))
     print(_line(f"roll-back to version {target} ({rows:,} rows; diff removed {done.diff['rows_removed']:,})",
                 wall, cpu))
-    copy = next(r["table_copy"] for r in done.resources if r.get("table_copy"))
+    copy = raw  # the version's rows are a pointer now (no copy): the raw engine restores from its own copy
     (items, _), wall, cpu = _step(factory, settings, lambda ctx: versions.list_versions(ctx, dataset="versioned"))
     print(_line(f"  its exact diff (background, two EXCEPTs) → {items[0].diff['rows_removed']:,} removed", wall, cpu))
 
@@ -293,13 +304,119 @@ def bench_rollback(rows: int, workdir: Path) -> None:
     print(_line("  raw engine: CREATE TABLE AS SELECT from the same copy", wall, cpu))
 
 
+FED_FIELDS = [("id", "integer"), ("station", "text"), ("value", "number")]
+
+
+def _fed_table(workdir: Path, rows: int):  # noqa: ANN202 — (settings, factory, resource id, bare twin name)
+    """A dataset whose resource is a `rows`-row fed table, and a bare twin of it (same rows, same key)."""
+    import io
+
+    import sqlalchemy as sa
+
+    from cityhub.auth.schemas import OrganizationCreate
+    from cityhub.auth.service import create_organization
+    from cityhub.catalog import service as catalog
+    from cityhub.catalog.schemas import DatasetCreate, ResourceCreate
+    from cityhub.cli import system_ctx
+    from cityhub.datastore import rows as fed_rows
+    from cityhub.datastore import service as datastore
+    from cityhub.db import make_engine, make_session_factory
+    from cityhub.settings import Settings
+
+    settings = Settings(data_dir=workdir / "fdata", log_json=True, access_log=False)
+    with system_ctx(settings) as ctx:
+        create_organization(ctx, data=OrganizationCreate(name="feed", title="수집"))
+        ds = catalog.create_dataset(ctx, data=DatasetCreate(name="fed", title="fed", owner_org="feed"))
+        res = catalog.create_resource(ctx, dataset=ds.id, data=ResourceCreate(name="fed.csv"),
+                                      upload=io.BytesIO(b"id,station,value\n0,s0,0.5\n"), filename="fed.csv")
+    with system_ctx(settings) as ctx:
+        conn = ctx.db.connection()
+        fed = datastore.ensure_fed_table(conn, name=res.id, fields=FED_FIELDS, key=["id"], resource_id=res.id)
+        _more_fed(ctx, fed.table, rows - 1)
+        fed_rows.ensure_table(conn, name="bare_twin", fields=FED_FIELDS, key=["id"])
+        conn.exec_driver_sql(f'INSERT INTO bare_twin SELECT * FROM "{res.id}"')
+        datastore.upsert_fed_rows(conn, fed, [])
+        catalog.mark_datastore(ctx, resource_id=res.id, table=res.id, row_count=rows)
+        assert conn.execute(sa.text("SELECT count(*) FROM bare_twin")).scalar_one() == rows
+    return settings, make_session_factory(make_engine(settings)), res.id
+
+
+def _more_fed(ctx, table, count: int) -> None:  # noqa: ANN001 — a fill beside the datastore's paths, marked
+    from cityhub.governance import version_delta
+
+    conn = ctx.db.connection()
+    version_delta.note_append(conn, table, count)
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" (id, station, value) WITH RECURSIVE c(i) AS (SELECT 1 '
+                         f"UNION ALL SELECT i + 1 FROM c WHERE i < {count}) SELECT i, 's' || (i % 100), i * 0.5 FROM c")
+
+
+def _batch(rows: int, i: int, size: int) -> list[dict]:
+    half = size // 2
+    updated = [{"id": 1 + (i * half + j) % rows, "station": "s", "value": float(i + j)} for j in range(half)]
+    return updated + [{"id": rows + 1 + i * half + j, "station": "n", "value": 1.0} for j in range(size - half)]
+
+
+def bench_fed(rows: int, workdir: Path, batches: int = 20, size: int = 1000) -> None:
+    import sqlalchemy as sa
+
+    from cityhub.catalog import service as catalog
+    from cityhub.datastore import rows as fed_rows
+    from cityhub.datastore import service as datastore
+    from cityhub.governance import versions
+
+    settings, factory, rid = _fed_table(workdir, rows)
+    print(f"fed table: {rows:,} rows, {batches} batches of {size:,} ({size // 2} updated, {size - size // 2} new)")
+
+    def ours(i: int):  # noqa: ANN202 — one collection batch as the pipeline commits it, with its version
+        def work(ctx) -> None:  # noqa: ANN001
+            conn = ctx.db.connection()
+            fed = datastore.ensure_fed_table(conn, name=rid, fields=FED_FIELDS, key=["id"])
+            datastore.upsert_fed_rows(conn, fed, _batch(rows, i, size))
+            catalog.mark_datastore(ctx, resource_id=rid, table=rid,
+                                   row_count=datastore.info(ctx, resource_id=rid).row_count)
+        return _step(factory, settings, work)
+
+    def bare(i: int):  # noqa: ANN202 — the same merge, executemany and commit, nothing else
+        def work(ctx) -> None:  # noqa: ANN001
+            conn = ctx.db.connection()
+            table = fed_rows.new_table("bare_twin", [{"id": n, "type": t} for n, t in FED_FIELDS], sqlite=True)
+            cols = ("id", "station", "value")
+            batch = _batch(rows, i, size)
+            conn.exec_driver_sql(fed_rows._merge_sql(conn, table.name, cols, ["id"]),  # noqa: SLF001
+                                 [tuple(r[c] for c in cols) for r in batch])
+        return _step(factory, settings, work)
+
+    def delta_only(i: int):  # noqa: ANN202 — the datastore's upsert with its delta, without the catalog's
+        def work(ctx) -> None:  # noqa: ANN001 — resource update, audit and version outbox row
+            conn = ctx.db.connection()
+            fed = datastore.ensure_fed_table(conn, name=rid, fields=FED_FIELDS, key=["id"])
+            datastore.upsert_fed_rows(conn, fed, _batch(rows, batches + i, size))
+        return _step(factory, settings, work)
+
+    for label, run in (("bare upsert, no versions (twin table)", bare), ("upsert with its delta only", delta_only),
+                       ("ours: upsert + its version (as collected)", ours)):
+        wall = cpu = 0.0
+        for i in range(batches):
+            _, w, c = run(i)
+            wall, cpu = wall + w, cpu + c
+        print(f"  {label:<44} {1000 * cpu / batches:7.1f} ms CPU per batch, {1000 * wall / batches:7.1f} ms wall "
+              f"(load {__import__('os').getloadavg()[0]:.1f})")
+    (items, _), wall, cpu = _step(factory, settings, lambda ctx: versions.list_versions(ctx, dataset="fed"))
+    print(f"  recording the {batches} versions (background, diffs from counts): {1000 * cpu / batches:.1f} ms CPU "
+          f"per batch; newest diff +{items[0].diff['rows_added']} ~{items[0].diff['rows_changed']}")
+    _, wall, cpu = _step(factory, settings, lambda ctx: ctx.db.execute(
+        sa.text(f'CREATE TABLE "_bench_full_copy" AS SELECT * FROM "{rid}"')))
+    print(f"  before deltas each batch also copied the table: {1000 * cpu:.0f} ms CPU, {1000 * wall:.0f} ms wall")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quality-rows", type=int, default=10_000_000)
     parser.add_argument("--rollback-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-validation", action="store_true")
-    parser.add_argument("--only", choices=["validation", "quality", "rollback"])
+    parser.add_argument("--fed-rows", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["validation", "quality", "rollback", "fed"])
     # run_all calls main() with its own arguments on the command line: read ours only when run directly
     args = parser.parse_args(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
     with tempfile.TemporaryDirectory(prefix="bench-governance-") as tmp:
@@ -309,6 +426,8 @@ def main(argv: list[str] | None = None) -> None:
             bench_quality(args.quality_rows, Path(tmp))
         if args.only in (None, "rollback"):
             bench_rollback(args.rollback_rows, Path(tmp))
+        if args.only in (None, "fed"):
+            bench_fed(args.fed_rows, Path(tmp))
 
 
 if __name__ == "__main__":
