@@ -209,17 +209,28 @@ def _to_time(raw: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _origin(tq: TemporalQuery) -> datetime:
+    """Where the periods start: at timeAt when the window starts there (after/between), as NGSI-LD counts
+    aggregation periods from the start of the asked interval; floored to the rollup grain so every
+    bucket lies in one period. Otherwise (no window, or `before`) at the epoch."""
+    if tq.time_at is None or tq.timerel not in ("after", "between"):
+        return EPOCH
+    grain = timedelta(seconds={"m": 60, "h": 3600, "d": 86400}[_grain(tq.aggr_period, tq)])
+    return EPOCH + grain * ((tq.time_at - EPOCH) // grain)
+
+
 def _span_of(tq: TemporalQuery) -> Any:
     """raw bucket → (period start, period end) as ISO text, memoized per bucket and shared per period (a
     300-station month has 9,000 rows but 31 buckets), so rows of one period carry the very same tuple."""
     period = tq.aggr_period
+    origin = _origin(tq)
     by_bucket: dict[Any, tuple[str, str]] = {}
     by_start: dict[datetime, tuple[str, str]] = {}
 
     def span(raw: Any) -> tuple[str, str]:
         hit = by_bucket.get(raw)
         if hit is None:
-            start = EPOCH + period * int((_to_time(raw) - EPOCH).total_seconds() // period.total_seconds())
+            start = origin + period * int((_to_time(raw) - origin).total_seconds() // period.total_seconds())
             hit = by_start.get(start)
             if hit is None:
                 hit = by_start[start] = (_iso(start), _iso(start + period))
