@@ -24,6 +24,24 @@ import orjson
 SENDERS = 4
 
 
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's live threads, summed by the name's kind (Linux /proc)."""
+    import re
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended
+            continue
+        kind = re.sub(r"[-_ ]?\d+.*$", "", names.get(int(tid), "other")) or "other"
+        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: Any) -> None:
     """The driver process: batches on a fixed schedule; sends back {k: (sent, acked)} and its CPU."""
     interval = entities / rate
@@ -76,13 +94,14 @@ def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: 
         location = r.headers["Location"]
         spawn = mp.get_context("spawn")
         out = spawn.Queue()
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        cpu0, wall0, threads0 = time.process_time(), time.perf_counter(), _threads_cpu()
         driver = spawn.Process(target=_drive, args=(str(p.server.url), token, rate, entities, seconds, out))
         driver.start()
         result = out.get(timeout=seconds + 300)
         driver.join(timeout=30)
         time.sleep(2)  # the last notifications
         cpu = time.process_time() - cpu0
+        threads = {k: v - threads0.get(k, 0.0) for k, v in _threads_cpu().items()}
         wall = time.perf_counter() - wall0
         times = result["times"]
         latencies, after_ack = [], []
@@ -109,6 +128,10 @@ def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: 
         print(f"    CPU: server process (app, history writer, dispatcher, receiver) {cpu / wall * 100:.0f} % of one "
               f"core, {cpu / max(1, len(times) * entities) * 1e6:.0f} µs per entity update; "
               f"driver {result['cpu'] / result['elapsed'] * 100:.0f} %")
+        updates = max(1, len(times) * entities)
+        top = sorted(threads.items(), key=lambda kv: -kv[1])[:6]
+        print("    CPU µs per entity update by thread: " + ", ".join(f"{k} {v / updates * 1e6:.0f}" for k, v in top)
+              + " (receiver threads end with their connection: their CPU is in the process figure only)")
         from cityhub.context import history_pending
 
         with p.app.state.session_factory() as db:
