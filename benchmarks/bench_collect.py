@@ -172,7 +172,11 @@ def _children_cpu() -> float:
     """CPU seconds so far of the run's live MQTT subscriber process."""
     total = 0.0
     for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue  # the thread ended meanwhile (a reaper): it has no children left
+        for pid in children:
             try:
                 if b"mqtt_worker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
                     continue  # the broker and the publisher are children too
@@ -259,11 +263,12 @@ def stored(ctx, port: int, count: int, qos: int) -> dict:  # noqa: ANN001
     runner = threading.Thread(target=run)
     runner.start()
     _until_heard(port, topic, lambda: bool(commits and commits[-1][1]))
-    cpu, worker_before = _cpu(), _children_cpu()
+    cpu, worker_before, own = _cpu(), _children_cpu(), time.process_time()
     started = _publish_elsewhere(port, topic, count, qos)[0]
     runner.join()
     for reaper in [t for t in threading.enumerate() if t.name.startswith(REAPER)]:
         reaper.join()  # the subscriber process's CPU is counted once it is reaped
+    own = time.process_time() - own  # the pipeline (with the run's end); the rest is the subscriber process
     cpu = _cpu() - cpu - worker_before
     run = result["run"]
     c = ctx()
@@ -279,7 +284,7 @@ def stored(ctx, port: int, count: int, qos: int) -> dict:  # noqa: ANN001
     c.db.close()
     stored_at = next((t for t, received in commits if received >= n + heard), commits[-1][0])
     return {"rate": n / max(1e-9, stored_at - started), "lost": count - n, "cpu": cpu * 1e6 / max(1, n),
-            "dropped": run.broker_dropped, "missing": run.messages_missing}
+            "pipeline_cpu": own * 1e6 / max(1, n), "dropped": run.broker_dropped, "missing": run.messages_missing}
 
 
 def _median(values: list[float]) -> float:
@@ -301,8 +306,9 @@ def mqtt_rounds(ctx, port: int, messages: int, qos: int, target: float, rounds: 
         peer_cpu.append(peer["cpu"])
         print(f"mqtt qos{qos} round {i + 1}: broker-only {peer['rate']:,.0f} msg/s (lost {peer['lost']}, "
               f"{peer['cpu']:.1f} µs CPU/msg); stored {ours['rate']:,.0f} obs/s (lost {ours['lost']}, "
-              f"{ours['cpu']:.1f} µs CPU/msg; the run saw broker drops {ours['dropped']}, sequence gaps "
-              f"{ours['missing']}) = {ratios[-1]:.0%}; load average {os.getloadavg()[0]:.1f}")
+              f"{ours['cpu']:.1f} µs CPU/msg, of it {ours['pipeline_cpu']:.1f} in this process; the run saw "
+              f"broker drops {ours['dropped']}, sequence gaps {ours['missing']}) = {ratios[-1]:.0%}; "
+              f"load average {os.getloadavg()[0]:.1f}")
     ratio = _median(ratios)
     print(f"mqtt qos{qos}: median stored/broker-only {ratio:.0%} over {rounds} rounds (target ≥ {target:.0%}) "
           f"{'OK' if ratio >= target else 'BELOW'}; median CPU/msg ours {_median(ours_cpu):.1f} µs (subscriber "
