@@ -25,10 +25,12 @@ import logging
 import random
 import threading
 import time
+import uuid
+import weakref
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Integer, String, Table, Text, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -69,10 +71,28 @@ class OutboxDispatcher:
     # On start, rows waiting out a backoff are retried at once (a restart is a good moment to try again).
     retry_waiting_on_start = False
     mark_seconds = MARK_SECONDS  # a busy outbox may gather its "done" marks longer: fewer write transactions
+    # The running dispatcher of this kind in this process per database engine: writers in this process lease
+    # the rows they insert to it and hand them over after their commit, so it does not claim them again.
+    _running: ClassVar[weakref.WeakKeyDictionary[Any, OutboxDispatcher]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._running = weakref.WeakKeyDictionary()  # one registry per kind of outbox
+
+    @classmethod
+    def running_for(cls, bind: Any) -> OutboxDispatcher | None:
+        """This process's running dispatcher of this kind for the engine a session writes to, or None (rows
+        are then claimed like any other)."""
+        try:
+            return cls._running.get(bind)
+        except TypeError:  # a bind that cannot be weakly referenced is never registered
+            return None
 
     def __init__(self, session_factory: sessionmaker[Session], *, max_attempts: int, workers: int = 16,
                  max_backoff: float = 60.0) -> None:
         self.factory = session_factory
+        self.engine = session_factory.kw.get("bind")
+        self.holder = uuid.uuid4().hex  # names this dispatcher in hand-overs (the bus may reach other processes)
         self.max_attempts = max_attempts
         self.max_backoff = max_backoff
         self.log = logging.getLogger(f"cityhub.{self.name}")
@@ -107,8 +127,13 @@ class OutboxDispatcher:
     def start(self) -> None:
         self.thread.start()
         self.marker.start()
+        if self.engine is not None:
+            type(self)._running[self.engine] = self
 
     def stop(self) -> None:
+        registry = type(self)._running
+        if self.engine is not None and registry.get(self.engine) is self:
+            del registry[self.engine]
         self.stopping.set()
         self.wake.set()
         self.marked.set()

@@ -9,8 +9,6 @@ subscription's delivery status (last success, last failure, failure count). Afte
 
 from __future__ import annotations
 
-import uuid
-import weakref
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -30,18 +28,6 @@ OUTBOX = NotificationOutbox.__table__
 S = Subscription.__table__
 
 __all__ = ["DeliveryError", "Dispatcher", "running_for", "send_http", "send_mqtt"]
-
-# The dispatcher running in this process for an engine: a writer leases its new rows to it (hand-over).
-_running: weakref.WeakKeyDictionary[Any, Dispatcher] = weakref.WeakKeyDictionary()
-
-
-def running_for(bind: Any) -> Dispatcher | None:
-    """This process's running dispatcher for the writer's engine, or None (rows are then claimed)."""
-    try:
-        return _running.get(bind)
-    except TypeError:  # a bind that cannot be weakly referenced
-        return None
-
 
 def send_http(client: httpx.Client, row: Any) -> None:
     ld = "ld+json" in (row.accept or "")
@@ -97,18 +83,6 @@ class Dispatcher(OutboxDispatcher):
         # One pool of keep-alive connections per endpoint (httpx keys its pool by origin).
         self.http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64,
                                                                       max_keepalive_connections=64))
-        self.holder = uuid.uuid4().hex  # names this dispatcher in hand-overs (the bus may reach other processes)
-        self.engine = session_factory.kw.get("bind")
-
-    def start(self) -> None:
-        super().start()
-        if self.engine is not None:
-            _running[self.engine] = self
-
-    def stop(self) -> None:
-        if self.engine is not None and _running.get(self.engine) is self:
-            del _running[self.engine]
-        super().stop()
 
     def notify(self, _topic: str | None = None, payload: dict[str, Any] | None = None, *_: Any) -> None:
         """Woken after a commit that queued notifications. Rows leased to this dispatcher in that transaction
@@ -135,3 +109,6 @@ class Dispatcher(OutboxDispatcher):
     def on_failure(self, db: Session, group: str, row: Any, error: str, now: datetime) -> None:
         db.execute(update(S).where(S.c.id == group).values(
             last_failure=now, failure_count=S.c.failure_count + 1, last_error=error[:500]))
+
+
+running_for = Dispatcher.running_for  # writers' door to the hand-over (see OutboxDispatcher)

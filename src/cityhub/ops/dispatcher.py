@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-import uuid
-import weakref
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -29,19 +27,6 @@ from cityhub.settings import Settings
 def signature(secret: str, body: bytes) -> str:
     """The X-Cityhub-Signature header: HMAC-SHA256 of the exact body with the agency's webhook secret."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-# The running dispatcher of this process per database engine: writers in this process lease the rows they insert
-# to it and hand them over after their commit (see `deliveries`), so it does not claim them again.
-_running: weakref.WeakKeyDictionary[Any, AgencyDispatcher] = weakref.WeakKeyDictionary()
-
-
-def running_for(bind: Any) -> AgencyDispatcher | None:
-    """This process's running agency dispatcher for the engine a session writes to, if any."""
-    try:
-        return _running.get(bind)
-    except TypeError:  # a bind that cannot be weakly referenced is never registered
-        return None
 
 
 class AgencyDispatcher(OutboxDispatcher):
@@ -63,18 +48,6 @@ class AgencyDispatcher(OutboxDispatcher):
         # pool of keep-alive HTTP/1.1 connections, ~0.25 ms CPU a POST instead of ~0.45 through httpx.Client.
         self.http = httpcore.ConnectionPool(max_connections=64)
         self.secrets: dict[str, tuple[str, float]] = {}
-        self.holder = uuid.uuid4().hex  # names this dispatcher in hand-overs (the bus may reach other processes)
-        self.engine = session_factory.kw.get("bind")
-
-    def start(self) -> None:
-        super().start()
-        if self.engine is not None:
-            _running[self.engine] = self
-
-    def stop(self) -> None:
-        if self.engine is not None and _running.get(self.engine) is self:
-            del _running[self.engine]
-        super().stop()
 
     def close(self) -> None:
         self.http.close()
@@ -112,3 +85,6 @@ class AgencyDispatcher(OutboxDispatcher):
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
         if r.status >= 300:
             raise DeliveryError(f"HTTP {r.status}")
+
+
+running_for = AgencyDispatcher.running_for  # writers' door to the hand-over (see OutboxDispatcher)
