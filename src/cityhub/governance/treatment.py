@@ -24,7 +24,7 @@ from cityhub.datastore import store_postgres, store_sqlite
 from cityhub.datastore.models import DatastoreTable
 from cityhub.datastore.tables import index_name, table_for
 from cityhub.errors import Invalid, NotFound
-from cityhub.governance import privacy
+from cityhub.governance import privacy, version_delta
 from cityhub.governance.models import PersonalColumn
 from cityhub.governance.schemas import PersonalColumnPublic, TreatmentIn
 
@@ -105,11 +105,15 @@ def treat_column(ctx: RequestContext, *, data: TreatmentIn) -> PersonalColumnPub
     store.begin(conn)
     table = table_for(meta.table_name, meta.fields, sqlite=conn.dialect.name == "sqlite")
     _, kinds = privacy.stored_treatments(ctx.db, data.resource_id)
+    # An in-place rewrite: earlier versions pointing at this table's generation keep their rows in a full
+    # copy (today's cost); the treated table then begins a generation of its own (its version: no copy).
+    version_delta.retire(conn, meta.table_name, rename=False)
     if data.treatment == "drop":
         _drop_column(conn, meta, data.column)
     else:
         _rewrite_values(conn, table, data.column, data.treatment, kinds.get(data.column, []),
                         privacy.pseudonym_key(ctx.settings))
+    version_delta.start(conn, meta.table_name)
     # Value counts, warnings and the text index could still carry the old values.
     meta.histograms = {k: v for k, v in (meta.histograms or {}).items() if k != data.column}
     meta.warnings = [w for w in (meta.warnings or []) if f'"{data.column}"' not in w]

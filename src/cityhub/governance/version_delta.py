@@ -39,11 +39,13 @@ def base_of(gen: str) -> str:
 
 def _in_transaction(conn: Connection) -> None:
     """DDL must run in the change's transaction (Python's sqlite3 opens one only before DML; a CREATE or
-    RENAME outside it would commit at once and outlive a rolled-back or killed change)."""
+    RENAME outside it would commit at once and outlive a rolled-back or killed change). IMMEDIATE: the
+    delta reads before it writes, and a deferred transaction's upgrade is refused outright when a
+    background writer (the version recorder, outboxes) committed in between."""
     if conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection
         if not raw.in_transaction:
-            raw.execute("BEGIN")
+            raw.execute("BEGIN IMMEDIATE")
 
 
 def _has(conn: Connection, name: str) -> bool:
