@@ -53,7 +53,9 @@ def leftovers(client) -> dict[str, Any]:  # noqa: ANN001
     with engine.connect() as conn:
         resources = conn.execute(sa.text("SELECT count(*) FROM resources")).scalar_one()
         registered = conn.execute(sa.text("SELECT count(*) FROM datastore_tables")).scalar_one()
-    uuid_like = {n for n in names if len(n) >= 36 and n.count("-") >= 4 and n not in known}
+    # governance's version tables (deltas, retired generations) stay for versions; retention prunes them
+    uuid_like = {n for n in names if len(n) >= 36 and n.count("-") >= 4 and n not in known
+                 and not n.startswith("_gov_")}
     loading = sorted(n for n in names if n.startswith("_loading_"))  # big loads not yet adopted
     files_dir = client.app.state.settings.files_dir
     stored = [p for p in files_dir.rglob("*") if p.is_file()] if files_dir.exists() else []

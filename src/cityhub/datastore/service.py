@@ -204,6 +204,10 @@ def drop_table(ctx: RequestContext, *, table: str) -> None:
     checked `resource.delete` on the resource this table belongs to."""
     meta = ctx.db.scalar(sa.select(DatastoreTable).where(DatastoreTable.table_name == table))
     conn = ctx.db.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        # the rename below reads first: take the write lock now, or a background commit in between
+        # makes SQLite refuse the upgrade
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
     _store(conn).begin(conn)
     _store(conn).drop_text_index(conn, table)
     version_delta.retire(conn, table, rename=True)  # versions still point at its rows
