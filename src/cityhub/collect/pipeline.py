@@ -155,6 +155,7 @@ def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Conn
     layout_checked = False
     for page in pages:
         seq += 1
+        _take_write_lock(db)
         raw_id = None
         if page.payload is not None:
             landed = raw.land(db, env.settings, source_id=source.id, run_id=run.id, seq=seq, payload=page.payload,
@@ -194,6 +195,18 @@ def _consume(env: RunEnv, db: Session, run: Run, source: Source, connector: Conn
         _report(env, run)
         check()  # between pages: a connector that never asks for anything still stops in time
     return changed
+
+
+def _take_write_lock(db: Session) -> None:
+    """On SQLite a page's transaction takes the write lock before it reads (mapping, screening, the version
+    delta's watermark): a transaction that read and then writes after another connection committed is
+    refused at once ("database is locked", a stale snapshot), which busy_timeout does not wait out. The page
+    has been fetched already, so the lock is never held across the network."""
+    conn = db.connection()
+    if conn.dialect.name == "sqlite":
+        raw_conn = conn.connection.driver_connection
+        if not raw_conn.in_transaction:
+            raw_conn.execute("BEGIN IMMEDIATE")
 
 
 def _map_page(db: Session, run: Run, source: Source, mapper: Mapper, records: list[dict[str, Any]],
