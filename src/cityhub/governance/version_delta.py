@@ -14,6 +14,7 @@ pointer still reads its rows. All of it commits or vanishes with the change, als
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -46,6 +47,15 @@ def _in_transaction(conn: Connection) -> None:
         raw = conn.connection.dbapi_connection
         if not raw.in_transaction:
             raw.execute("BEGIN IMMEDIATE")
+
+
+def _serialise_writers(conn: Connection, table: str) -> None:
+    """Two changes of one table must not read the same last change number and watermark. SQLite has one
+    writer at a time already (the transaction holds the write lock); on PostgreSQL a transaction-scoped
+    advisory lock keyed by the table makes its writers take turns until they commit."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha1(f"version-delta:{table}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _has(conn: Connection, name: str) -> bool:
@@ -95,6 +105,7 @@ def begin(conn: Connection, table: sa.Table, key: list[str], keys: list[tuple]) 
     `keys` (one INSERT … SELECT per KEYS_PER_STATEMENT keys). Returns the change number."""
     name = table.name
     _in_transaction(conn)
+    _serialise_writers(conn, name)
     if not _has(conn, delta_of(name)):
         _create(conn, name)
     columns = _sync_columns(conn, table)
