@@ -61,7 +61,10 @@ def register(app: typer.Typer, dataset_app: typer.Typer) -> None:
                 fail(exc)
         console.print(f"[green]imported[/green] {resource.row_count or 0:,} rows into dataset "
                       f"[bold]{dataset.name}[/bold] (resource {resource.id})")
+    _register_index_columns(dataset_app)
 
+
+def _register_index_columns(dataset_app: typer.Typer) -> None:
     @dataset_app.command("index-columns")
     def index_columns() -> None:
         """Build every pending per-column index, big SQLite tables included (each build holds SQLite's
