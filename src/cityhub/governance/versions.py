@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from cityhub.errors import Conflict, NotFound
 from cityhub.governance import version_capture, version_delta, version_outbox
 from cityhub.governance.models import DatasetSchema
 from cityhub.governance.models_market import DatasetVersion
+from cityhub.governance.version_diff import diff_rows
 
 log = logging.getLogger("cityhub.governance")
 SNAPSHOT_ROW_CAP = 200_000
@@ -179,31 +179,6 @@ def _read_rows(ctx: RequestContext, sha: str | None) -> tuple[list[str], list[tu
         reader = csv.reader(fh)
         header = next(reader, [])
         return header, [tuple(r) for r in reader]
-
-
-def _key_index(header: list[str], old: list[tuple], new: list[tuple], primary: list[str]) -> int | None:
-    candidates = [header.index(k) for k in primary if k in header][:1] or ([0] if header else [])
-    for i in candidates:
-        if len({r[i] for r in old}) == len(old) and len({r[i] for r in new}) == len(new):
-            return i
-    return None
-
-
-def diff_rows(old: tuple[list[str], list[tuple]] | None, new: tuple[list[str], list[tuple]] | None,
-              primary: list[str]) -> dict[str, int]:
-    """Rows added, changed and removed between two snapshots (keyed when a unique key exists)."""
-    old_header, old_rows = old or ([], [])
-    new_header, new_rows = new or ([], [])
-    if old_header == new_header and old_header:
-        key = _key_index(new_header, old_rows, new_rows, primary)
-        if key is not None:
-            before = {r[key]: r for r in old_rows}
-            after = {r[key]: r for r in new_rows}
-            changed = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
-            return {"rows_added": len(after.keys() - before.keys()), "rows_changed": changed,
-                    "rows_removed": len(before.keys() - after.keys())}
-    a, b = Counter(old_rows), Counter(new_rows)
-    return {"rows_added": sum((b - a).values()), "rows_changed": 0, "rows_removed": sum((a - b).values())}
 
 
 def _batch_counts(ctx: RequestContext, old: dict[str, Any], entry: dict[str, Any]) -> dict[str, int]:
