@@ -201,25 +201,3 @@ def stored_rows(entity_id: str, entity_type: str, attrs: dict[str, Any], names: 
                         entity_type))
     return out
 
-
-def readings_from(entity_id: str, entity_type: str, attrs: dict[str, Any], names: Iterable[str],
-                  fallback_time: datetime) -> list[Reading]:
-    """The observations carried by the changed attributes of one entity."""
-    from cityhub.context.attrs import observed_instant, parse_time
-
-    entity_time = fallback_time
-    observed = attrs.get("dateObserved")
-    if isinstance(observed, dict) and isinstance(observed.get("value"), str):
-        try:
-            entity_time = parse_time(observed["value"], "dateObserved")
-        except Exception:
-            entity_time = fallback_time
-    out = []
-    for name in names:
-        attr = attrs.get(name)
-        if type(attr) is not dict or attr.get("type") != "Property" or name in SKIP:
-            continue
-        stamp = attr.get("observedAt")
-        when = entity_time if stamp is None else observed_instant(stamp, "observedAt")
-        out.append(Reading(entity_id, entity_type, name, when, attr.get("value")))
-    return out

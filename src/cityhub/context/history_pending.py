@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.context import history
 from cityhub.context.models import PendingHistory
-from cityhub.db import utcnow
+from cityhub.db import session_scope, utcnow
 
 log = logging.getLogger("cityhub.context.history")
 P = PendingHistory.__table__
@@ -175,15 +175,8 @@ class HistoryWriter:
         while not self.stopping:
             started = time.monotonic()
             arriving = started - self.last_wake < 1.0
-            db = self.factory()
-            try:
+            with session_scope(self.factory) as db:
                 n = expand_once(db, wait=False, chunk=BUSY_CHUNK_READINGS if arriving else CHUNK_READINGS)
-                db.commit()
-            except BaseException:
-                db.rollback()
-                raise
-            finally:
-                db.close()
             if n == 0:
                 return
             # Requests waiting for SQLite's write lock retry on a sleeping schedule (up to 0.1 s apart): grabbing
