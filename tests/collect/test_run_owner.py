@@ -8,10 +8,13 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
+from cityhub import lease
 from cityhub.app import create_app
 from cityhub.collect import owner, runs, service
 from cityhub.collect.models import Run, Source
+from cityhub.db import utcnow
 from tests.collect.conftest import READING_FIELDS, Collect
 
 
@@ -27,9 +30,16 @@ def _recover(app) -> list[str]:  # noqa: ANN001
     return marked
 
 
+def _lease_expiry(app, holder: str):  # noqa: ANN001, ANN202
+    with app.state.session_factory() as db:
+        return db.scalar(select(lease.T.c.expires_at).where(lease.T.c.name == owner.PREFIX + holder))
+
+
 def test_recovery_spares_a_live_workers_run_and_takes_a_dead_ones(collect: Collect,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(owner, "OWNER_TTL", timedelta(seconds=1.5))
+    # The lease is long and the heartbeat quick, so a slow machine never lets a live worker's lease lapse;
+    # the dead worker's lease running out is written into the table instead of waited for.
+    monkeypatch.setattr(owner, "HEARTBEAT_SECONDS", 0.2)
     src = collect.source("shared", "http", {"url": "http://127.0.0.1:9/items"}, READING_FIELDS, ["id"])
     first = collect.app
     with first.state.session_factory() as db:  # worker 1 is collecting (a run in progress)
@@ -41,13 +51,20 @@ def test_recovery_spares_a_live_workers_run_and_takes_a_dead_ones(collect: Colle
     second = create_app(first.state.settings)  # worker 2 starts on the same database
     with TestClient(second):
         assert _status(second, run_id) == "running"  # start-up recovery left worker 1's run alone
-        time.sleep(2.5)  # longer than the lease: worker 1's heartbeat keeps it
+        claimed = _lease_expiry(second, holder)
+        deadline = time.monotonic() + 30
+        while _lease_expiry(second, holder) <= claimed:  # worker 1's heartbeat renews its lease
+            assert time.monotonic() < deadline, "the run owner's heartbeat never renewed its lease"
+            time.sleep(0.1)
         assert run_id not in _recover(second) and _status(second, run_id) == "running"
         r = collect.client.post(f"/api/v1/sources/{src['name']}/runs", headers=collect.headers)
         assert r.status_code == 409, r.text  # and the source's concurrency limit still counts it
 
         owner.owner_for(first.state.engine).stop(release=False)  # worker 1 dies (no clean release)
         assert run_id not in _recover(second)  # not before its lease has run out
-        time.sleep(2.0)
+        with second.state.session_factory() as db:  # ... which it now has (OWNER_TTL later)
+            db.execute(update(lease.T).where(lease.T.c.name == owner.PREFIX + holder)
+                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+            db.commit()
         assert run_id in _recover(second)
         assert _status(second, run_id) == "interrupted"

@@ -23,6 +23,7 @@ from cityhub.db import utcnow
 
 log = logging.getLogger("cityhub.collect")
 OWNER_TTL = timedelta(seconds=30)  # module level so a test can shorten it
+HEARTBEAT_SECONDS: float | None = None  # None: a third of OWNER_TTL; module level so a test can shorten it
 PREFIX = "collect:run-owner:"
 
 
@@ -55,7 +56,7 @@ class RunOwner:
                 self._thread.start()
 
     def _beat(self) -> None:
-        while not self._stop.wait(OWNER_TTL.total_seconds() / 3):
+        while not self._stop.wait(HEARTBEAT_SECONDS or OWNER_TTL.total_seconds() / 3):
             try:
                 with self.factory() as db:
                     lease.take(db, self.name, self.holder, OWNER_TTL)
