@@ -363,6 +363,7 @@ def _temporal_query(request: Request) -> temporal.TemporalQuery:
     tq.id_pattern, tq.attrs = request.query_params.get("idPattern"), csv_param(request, "attrs")
     tq.temporal_values = "temporalValues" in options_of(request)
     tq.limit, tq.offset = int_param(request, "limit", 20), int_param(request, "offset", 0)
+    tq.encoded = True  # aggregate series come as JSON fragments, spliced into the response as they are
     return tq
 
 

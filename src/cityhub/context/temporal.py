@@ -1,8 +1,7 @@
 """The temporal API: history of attributes (timerel, lastN, temporalValues) and aggregates from rollups.
 
-Aggregates never scan raw values: they read the minute/hour/day rollups kept on write and combine
-buckets into the asked period (PT15M from minutes, PT6H from hours, P7D from days, ...). A bucket
-belongs to a period, and to a time window, by its start time.
+Aggregates never scan raw values: they read the minute/hour/day rollups kept on write
+(`temporal_aggregates`).
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, delete, func, select, type_coerce
+from sqlalchemy import delete, func, select
 
 from cityhub.auth import policy
-from cityhub.context import history_pending
+from cityhub.context import history_pending, temporal_aggregates
 from cityhub.context.attrs import parse_time
 from cityhub.context.models import ContextEntity, Observation, RetentionPolicy, Rollup
 from cityhub.context.problems import BadRequestData, ResourceNotFound
@@ -26,7 +25,6 @@ from cityhub.governance import live_access
 
 AGGR_METHODS = ("avg", "min", "max", "sum", "totalCount")
 MAX_INSTANCES = 10_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 E = ContextEntity.__table__
 O = Observation.__table__  # noqa: E741
@@ -48,6 +46,9 @@ class TemporalQuery:
     aggr_period: timedelta | None = None
     limit: int = 20
     offset: int = 0
+    # aggregate series as pre-encoded JSON (orjson.Fragment) for the HTTP door, which only serialises them;
+    # Python callers (the board) keep plain lists
+    encoded: bool = False
 
 
 def parse_duration(text: str) -> timedelta:
@@ -143,7 +144,7 @@ def query_temporal(ctx: RequestContext, *, tq: TemporalQuery) -> list[dict[str, 
     live_access.note_reads(ctx, {live_access.governing_type(e[0], e[1]) for e in ents})
     ids = [e[0] for e in ents]
     if tq.aggr_methods:
-        values = _aggregates(ctx, tq, ids)
+        values = temporal_aggregates.aggregates(ctx, tq, ids, _time_filter)
     else:
         values = _instances(ctx, tq, ids)
     out = []
@@ -186,111 +187,6 @@ def _instances(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[s
             entry["values"].append([value, _iso(when)])
         else:
             slot.setdefault(attr, []).append({"type": "Property", "value": value, "observedAt": _iso(when)})
-    return out
-
-
-def _grain(period: timedelta | None, tq: TemporalQuery) -> str:
-    if period is None or period == timedelta(0):
-        span = (tq.end_time_at - tq.time_at) if (tq.time_at and tq.end_time_at) else None
-        if span is not None and span <= timedelta(days=2):
-            return "m"
-        return "h" if span is not None and span <= timedelta(days=60) else "d"
-    seconds = int(period.total_seconds())
-    if seconds % 86400 == 0:
-        return "d"
-    if seconds % 3600 == 0:
-        return "h"
-    return "m"
-
-
-def _to_time(raw: Any) -> datetime:
-    """A raw bucket value (text on SQLite, datetime on PostgreSQL) as an aware UTC datetime."""
-    value = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _origin(tq: TemporalQuery) -> datetime:
-    """Where the periods start: at timeAt when the window starts there (after/between), as NGSI-LD counts
-    aggregation periods from the start of the asked interval; floored to the rollup grain so every
-    bucket lies in one period. Otherwise (no window, or `before`) at the epoch."""
-    if tq.time_at is None or tq.timerel not in ("after", "between"):
-        return EPOCH
-    grain = timedelta(seconds={"m": 60, "h": 3600, "d": 86400}[_grain(tq.aggr_period, tq)])
-    return EPOCH + grain * ((tq.time_at - EPOCH) // grain)
-
-
-def _span_of(tq: TemporalQuery) -> Any:
-    """raw bucket → (period start, period end) as ISO text, memoized per bucket and shared per period (a
-    300-station month has 9,000 rows but 31 buckets), so rows of one period carry the very same tuple."""
-    period = tq.aggr_period
-    origin = _origin(tq)
-    by_bucket: dict[Any, tuple[str, str]] = {}
-    by_start: dict[datetime, tuple[str, str]] = {}
-
-    def span(raw: Any) -> tuple[str, str]:
-        hit = by_bucket.get(raw)
-        if hit is None:
-            start = origin + period * int((_to_time(raw) - origin).total_seconds() // period.total_seconds())
-            hit = by_start.get(start)
-            if hit is None:
-                hit = by_start[start] = (_iso(start), _iso(start + period))
-            by_bucket[raw] = hit
-        return hit
-
-    return span
-
-
-def _periods(rows: Any, span_of: Any) -> Any:
-    """Fold rollup rows into periods: rows come ordered by entity, attribute and bucket, so the buckets of
-    one period are adjacent. Yields [entity, attr, span, count, sum, min, max, last bucket]."""
-    cur: list | None = None
-    for eid, attr, raw, n, total, lo, hi in rows:
-        span = span_of(raw)
-        if cur is not None and cur[2] is span and cur[1] == attr and cur[0] == eid:
-            cur[3] += n
-            cur[4] += total
-            cur[5] = lo if lo < cur[5] else cur[5]
-            cur[6] = hi if hi > cur[6] else cur[6]
-            cur[7] = raw
-            continue
-        if cur is not None:
-            yield cur
-        cur = [eid, attr, span, n, total, lo, hi, raw]
-    if cur is not None:
-        yield cur
-
-
-_METHOD_VALUE = {"avg": lambda n, total, lo, hi: total / n if n else None, "min": lambda n, total, lo, hi: lo,
-                 "max": lambda n, total, lo, hi: hi, "sum": lambda n, total, lo, hi: total,
-                 "totalCount": lambda n, total, lo, hi: n}
-
-
-def _aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Combine rollup rows into the asked periods: one indexed range query (entity, attr, grain, bucket)
-    for all entities, then one pass over the ordered rows (no per-row datetime or dict of periods)."""
-    grain = _grain(tq.aggr_period, tq)
-    conds = [R.c.entity_id.in_(ids), R.c.grain == grain, *_time_filter(R.c.bucket, tq)]
-    if tq.attrs:
-        conds.append(R.c.attr.in_(tq.attrs))
-    # the bucket comes back raw (no per-row datetime conversion): each distinct one is converted once
-    stmt = select(R.c.entity_id, R.c.attr, type_coerce(R.c.bucket, String), R.c["count"], R.c["sum"], R.c["min"],
-                  R.c["max"]).where(*conds).order_by(R.c.entity_id, R.c.attr, R.c.bucket)
-    whole = ("", "")  # no aggrPeriodDuration: one period over the whole window, its end known at the end
-    span_of = _span_of(tq) if tq.aggr_period else (lambda raw: whole)
-    values = [_METHOD_VALUE[m] for m in tq.aggr_methods]
-    out: dict[str, dict[str, Any]] = {}
-    key: tuple[str, str] | None = None
-    lists: list[list] = []
-    for eid, attr, span, n, total, lo, hi, last in _periods(ctx.db.execute(stmt).all(), span_of):
-        if span is whole:
-            end = tq.end_time_at or _to_time(last) + timedelta(minutes=1)
-            span = (_iso(tq.time_at or EPOCH), _iso(end))
-        if key != (eid, attr):
-            key = (eid, attr)
-            slot = out.setdefault(eid, {}).setdefault(attr, {"type": "Property"})
-            lists = [slot.setdefault(m, []) for m in tq.aggr_methods]
-        for value, into in zip(values, lists, strict=True):
-            into.append([value(n, total, lo, hi), *span])
     return out
 
 
