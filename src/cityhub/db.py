@@ -56,7 +56,7 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn, record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -66,6 +66,11 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute("PRAGMA temp_store=MEMORY")  # sorts for index builds stay in memory
             cur.execute("PRAGMA mmap_size=1073741824")
             cur.close()
+            # Read-path audit entries (token use, non-public reads) go to a file of their own: a commit to this
+            # file would drop every other connection's page cache (governance/audit_store.py says why).
+            from cityhub.governance import audit_store
+
+            audit_store.attach(dbapi_conn, record)
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -50,3 +50,36 @@ def test_audit_log_is_append_only_in_the_database(client, people) -> None:  # no
         conn.rollback()
         with pytest.raises(Exception, match="append-only"):
             conn.execute(text("DELETE FROM audit_log"))
+
+
+def test_read_path_entries_have_a_file_of_their_own_on_sqlite(sqlite_client, sqlite_people) -> None:  # noqa: ANN001
+    """Token uses go to <main>-audit.db (a commit there leaves the main file's page caches alone), stay
+    append-only there, and the audit API reads both stores as one trail, newest first."""
+    from cityhub.governance import audit_store
+
+    client, people = sqlite_client, sqlite_people
+    admin = people.admin()
+    citizen = people.user("reader@city.test")
+    assert client.get("/api/v1/auth/me", headers=citizen.headers).status_code == 200
+    made = client.post("/api/v1/organizations", headers=admin.headers, json={"name": "after", "title": "X"})
+    assert made.status_code == 201, made.text
+    with client.app.state.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'token.use'")).scalar() == 0
+        side = conn.execute(text("SELECT min(id), count(*) FROM audit_reads.audit_log WHERE action = 'token.use'"))
+        first_id, uses = side.one()
+        assert uses >= 2 and first_id > audit_store.ID_BASE
+        for stmt in ("UPDATE audit_reads.audit_log SET outcome = 'x'", "DELETE FROM audit_reads.audit_log"):
+            with pytest.raises(Exception, match="append-only"):
+                conn.execute(text(stmt))
+            conn.rollback()
+    uses = entries(client, admin, action="token.use", actor="reader@city.test")
+    assert uses and all(e["id"] > audit_store.ID_BASE for e in uses)
+    trail = entries(client, admin)
+    assert [e["at"] for e in trail] == sorted((e["at"] for e in trail), reverse=True)
+    kinds = {e["action"] for e in trail}
+    assert {"token.use", "write.insert"} <= kinds  # both stores in one answer
+    assert len({e["id"] for e in trail}) == len(trail)
+    csv = client.get("/api/v1/audit/export.csv", params={"action": "token.use"}, headers=admin.headers).text
+    total = client.get("/api/v1/audit", params={"action": "token.use"}, headers=admin.headers).json()["total"]
+    # the CSV request's own token use is recorded when it ends, after its export was read
+    assert csv.count("token.use") == total - 1 and "reader@city.test" in csv
