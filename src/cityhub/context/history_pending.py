@@ -24,7 +24,7 @@ from prometheus_client import Gauge
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityhub.context import history
+from cityhub.context import history, write_gate
 from cityhub.context.models import PendingHistory
 from cityhub.db import session_scope, utcnow
 
@@ -172,16 +172,19 @@ class HistoryWriter:
                 log.exception("expanding pending history failed")
 
     def drain(self) -> None:
+        bind = self.factory.kw["bind"]
+        gated = write_gate.gate_for(bind) is not None
         while not self.stopping:
             started = time.monotonic()
             arriving = started - self.last_wake < 1.0
-            with session_scope(self.factory) as db:
+            # SQLite: each chunk waits behind the batch upserts waiting for the write lock (write_gate), so a
+            # request waits one chunk (~20 ms) at most and is woken when it ends, not on SQLite's busy polling
+            with write_gate.background_turn(bind), session_scope(self.factory) as db:
                 n = expand_once(db, wait=False, chunk=BUSY_CHUNK_READINGS if arriving else CHUNK_READINGS)
             if n == 0:
                 return
-            # Requests waiting for SQLite's write lock retry on a sleeping schedule (up to 0.1 s apart): grabbing
-            # the lock again at once would starve them while a backlog lasts, so while batches keep arriving
-            # (a wake-up came during this chunk) the writer holds it at most about half the time; with no
-            # one writing it goes on at once. Readers do not wait for this: they settle what is pending.
-            if self.event.is_set():
+            # Without the gate (PostgreSQL) a writer that took the lock again at once could starve requests
+            # polling for it, so while batches keep arriving it holds it at most about half the time.
+            # Readers do not wait for this: they settle what is pending.
+            if not gated and self.event.is_set():
                 time.sleep(max(0.02, time.monotonic() - started))
