@@ -68,26 +68,25 @@ def origin(tq: TemporalQuery) -> datetime:
     return EPOCH + step * ((tq.time_at - EPOCH) // step)
 
 
-def span_of(tq: TemporalQuery) -> Callable[[Any], tuple[str, str]]:
+class Spans(dict):
     """raw bucket → (period start, period end) as ISO text, memoized per bucket and shared per period (a
-    300-station month has 9,000 rows but 31 buckets), so rows of one period carry the very same tuple."""
-    period = tq.aggr_period
-    assert period is not None
-    start0 = origin(tq)
-    by_bucket: dict[Any, tuple[str, str]] = {}
-    by_start: dict[datetime, tuple[str, str]] = {}
+    300-station month has 9,000 rows but 31 buckets), so rows of one period carry the very same tuple.
+    A dict: a known bucket is a plain subscript, no Python call per row."""
 
-    def span(raw: Any) -> tuple[str, str]:
-        hit = by_bucket.get(raw)
+    def __init__(self, tq: TemporalQuery) -> None:
+        super().__init__()
+        assert tq.aggr_period is not None
+        self.period, self.start0 = tq.aggr_period, origin(tq)
+        self.by_start: dict[datetime, tuple[str, str]] = {}
+
+    def __missing__(self, raw: Any) -> tuple[str, str]:
+        period, start0 = self.period, self.start0
+        start = start0 + period * int((to_time(raw) - start0).total_seconds() // period.total_seconds())
+        hit = self.by_start.get(start)
         if hit is None:
-            start = start0 + period * int((to_time(raw) - start0).total_seconds() // period.total_seconds())
-            hit = by_start.get(start)
-            if hit is None:
-                hit = by_start[start] = (iso(start), iso(start + period))
-            by_bucket[raw] = hit
+            hit = self.by_start[start] = (iso(start), iso(start + period))
+        self[raw] = hit
         return hit
-
-    return span
 
 
 def periods(rows: Iterable[tuple], span: Callable[[Any], Any]) -> Iterator[list]:
@@ -137,13 +136,14 @@ def _rows(ctx: RequestContext, stmt: Any) -> Iterator[tuple]:
 
 
 def _statement(tq: TemporalQuery, ids: list[str], time_filter: Callable[[Any, TemporalQuery], list[Any]],
-               g: str, values: list[Any]) -> Any:
+               g: str, values: list[Any], dialect: str) -> Any:
     conds = [R.c.entity_id.in_(ids), R.c.grain == g, *time_filter(R.c.bucket, tq)]
     if tq.attrs:
         conds.append(R.c.attr.in_(tq.attrs))
-    # the bucket comes back raw (no per-row datetime conversion): each distinct one is converted once;
-    # ordered as the rollups' key, so the range scan needs no sort
-    return select(R.c.entity_id, R.c.attr, type_coerce(R.c.bucket, String), *values).where(*conds).order_by(
+    # the bucket comes back as text (no per-row datetime, whose hash with a ZoneInfo costs on PostgreSQL):
+    # each distinct one is converted once; ordered as the rollups' key, so the range scan needs no sort
+    bucket = type_coerce(R.c.bucket, String) if dialect == "sqlite" else cast(R.c.bucket, String)
+    return select(R.c.entity_id, R.c.attr, bucket, *values).where(*conds).order_by(
         R.c.entity_id, R.c.attr, R.c.bucket)
 
 
@@ -158,12 +158,14 @@ def aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str],
                time_filter: Callable[[Any, TemporalQuery], list[Any]]) -> dict[str, dict[str, Any]]:
     """{entity: {attr: {"type": "Property", method: [[value, start, end], ...]}}} from one range query over
     the rollups of all entities, then one pass over the ordered rows."""
-    g = grain(tq.aggr_period, tq)
+    g, dialect = grain(tq.aggr_period, tq), ctx.db.get_bind().dialect.name
     if tq.aggr_period == timedelta(seconds=GRAIN_SECONDS[g]):
-        return _bucket_periods(ctx, tq, _statement(tq, ids, time_filter, g, [METHOD_SQL[m] for m in tq.aggr_methods]))
-    rows = _rows(ctx, _statement(tq, ids, time_filter, g, [R.c["count"], R.c["sum"], R.c["min"], R.c["max"]]))
+        values = [METHOD_SQL[m] for m in tq.aggr_methods]
+        return _bucket_periods(ctx, tq, _statement(tq, ids, time_filter, g, values, dialect))
+    numbers = [R.c["count"], R.c["sum"], R.c["min"], R.c["max"]]
+    rows = _rows(ctx, _statement(tq, ids, time_filter, g, numbers, dialect))
     whole = ("", "")  # no aggrPeriodDuration: one period over the whole window, its end known at the end
-    folded = periods(rows, span_of(tq) if tq.aggr_period else (lambda raw: whole))
+    folded = periods(rows, Spans(tq).__getitem__ if tq.aggr_period else (lambda raw: whole))
     values = [METHOD_VALUE[m] for m in tq.aggr_methods]
     out: dict[str, dict[str, Any]] = {}
     key: tuple[str, str] | None = None
@@ -189,11 +191,11 @@ def aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str],
 def _bucket_periods(ctx: RequestContext, tq: TemporalQuery, stmt: Any) -> dict[str, dict[str, Any]]:
     """`aggregates` when each bucket is a period of its own (P1D from days, PT1H from hours): nothing to
     fold, the database gives each method's value per row, and each entity's rows are one group."""
-    span = span_of(tq)
+    span = Spans(tq)
     out: dict[str, dict[str, Any]] = {}
     for (eid, attr), group in groupby(_rows(ctx, stmt), key=_ENTITY_ATTR):
         rows = list(group)
-        spans = [span(row[2]) for row in rows]
+        spans = [span[row[2]] for row in rows]
         slot = out.setdefault(eid, {})[attr] = {"type": "Property"}
         for k, m in enumerate(tq.aggr_methods, start=3):
             series = [[row[k], *sp] for row, sp in zip(rows, spans, strict=True)]
