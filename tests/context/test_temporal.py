@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.context.conftest import NGSI, air
+from tests.context.conftest import LD, NGSI, air
 
 EID = "urn:ngsi-ld:AirQualityObserved:busan-0001"
 
@@ -200,3 +200,47 @@ def test_aggregates_over_periods_of_several_buckets_and_the_whole_window(client,
     agg = r.json()["pm25"]
     assert agg["sum"] == [[sum(v + 2 for _, v in values), _iso(start), _iso(end)]]
     assert agg["totalCount"][0][0] == len(values)
+
+
+def test_daily_aggregates_of_many_entities_in_one_request(client, writer):
+    """P1D over day rollups for several stations in one query: the database's per-bucket values, spliced into
+    the response as JSON (ld+json too), equal the raw values' and what the service gives Python callers."""
+    from cityhub.cli import SYSTEM
+    from cityhub.context import temporal
+    from cityhub.ctx import RequestContext
+
+    day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    stamps = [day0 + timedelta(days=d, hours=h) for d in range(3) for h in (6, 12)]
+    for k, ts in enumerate(stamps):  # binary fractions: every sum is exact whatever the order of addition
+        batch = [air(n, pm25=n + k * 0.25) for n in (1, 2, 3)]
+        for body in batch:
+            body["pm25"]["observedAt"] = _iso(ts)
+        assert client.post(f"{NGSI}/entityOperations/upsert", json=batch, headers=writer.headers).status_code in (
+            201, 204)
+    quiet = air(4)  # an entity with no value in the window is listed without the attribute
+    quiet["pm25"]["observedAt"] = _iso(day0 - timedelta(days=2))
+    assert client.post(f"{NGSI}/entityOperations/upsert", json=[quiet], headers=writer.headers).status_code in (
+        201, 204)
+    params = {"type": "AirQualityObserved", "attrs": "pm25", "aggrMethods": "avg,max,totalCount",
+              "aggrPeriodDuration": "P1D", "timerel": "between", "timeAt": _iso(day0),
+              "endTimeAt": _iso(day0 + timedelta(days=3))}
+    r = client.get(f"{NGSI}/temporal/entities", params=params, headers={"Accept": LD})
+    assert r.status_code == 200, r.text
+    got = {e["id"]: e for e in r.json()}
+    assert all("@context" in e for e in got.values()) and "pm25" not in got[quiet["id"]]
+    for n in (1, 2, 3):
+        agg = got[f"urn:ngsi-ld:AirQualityObserved:busan-{n:04d}"]["pm25"]
+        for d in range(3):
+            day = [n + k * 0.25 for k in (2 * d, 2 * d + 1)]
+            span = [_iso(day0 + timedelta(days=d)), _iso(day0 + timedelta(days=d + 1))]
+            assert agg["avg"][d] == [sum(day) / 2, *span] and agg["max"][d] == [max(day), *span]
+            assert agg["totalCount"][d] == [2, *span]
+    db = client.app.state.session_factory()
+    try:
+        ctx = RequestContext(actor=SYSTEM, db=db, settings=client.app.state.settings, bus=client.app.state.bus)
+        tq = temporal.build_query(params)
+        tq.types, tq.attrs = ["AirQualityObserved"], ["pm25"]
+        plain = temporal.query_temporal(ctx, tq=tq)  # Python callers (the board) get plain lists
+    finally:
+        db.close()
+    assert {e["id"]: e.get("pm25") for e in plain} == {i: e.get("pm25") for i, e in got.items()}
