@@ -373,14 +373,15 @@ def _load_temporal(p: Platform, end: datetime, eid: str) -> tuple[datetime, int,
     return day0, len(readings), time.perf_counter() - started
 
 
-def _timed_gets(p: Platform, path: str, params: dict, requests: int) -> tuple[list[float], float, float, Any]:
+def _timed_gets(p: Platform, path: str, params: dict, requests: int,
+                client: httpx.Client | None = None) -> tuple[list[float], float, float, Any]:
     """`requests` GETs: wall ms each, CPU ms per request in the request threads (client, uvicorn loop,
     endpoint worker) and in background threads, and the last response."""
     times = []
     threads0 = _thread_cpu()
     for _ in range(requests):
         t0 = time.perf_counter()
-        r = p.client.get(path, params=params)
+        r = (client or p.client).get(path, params=params)
         times.append((time.perf_counter() - t0) * 1000)
     served, other = _request_cpu(threads0, requests)
     r.raise_for_status()
@@ -405,6 +406,9 @@ def bench_temporal(p: Platform) -> None:
     many_load, body = _load(), r.json()
     stations = sum(1 for e in body if "pm25d" in e)
     periods = sum(len(e["pm25d"]["avg"]) for e in body if "pm25d" in e)
+    with httpx.Client(base_url=p.server.url, timeout=120) as anon:  # no token: no token.use audit row written
+        anon_one, anon_one_cpu, _, _ = _timed_gets(p, f"/ngsi-ld/v1/temporal/entities/{eid}", day, 100, anon)
+        anon_many, anon_many_cpu, _, _ = _timed_gets(p, "/ngsi-ld/v1/temporal/entities", month, 30, anon)
     svc_one, svc_many = _temporal_cpu(p, eid, day, month)
     floor = _rollup_floor(p, day0, end)
     print(f"(d) temporal: 1 entity, 24 h of 1-minute values, hourly avg ({buckets} buckets): "
@@ -417,6 +421,9 @@ def bench_temporal(p: Platform) -> None:
           f"{many_cpu:.1f} ms in the request threads, {many_other:.1f} ms in background threads; {many_load}")
     print(f"    service in process (query + JSON): median {statistics.median(svc_many):.1f} ms, "
           f"p95 {pct(svc_many, 95):.1f} ms CPU; {floor}")
+    print(f"    the same anonymous (no token, so no token.use audit row committed per request): 1 entity p50 "
+          f"{pct(anon_one, 50):.1f} ms, p95 {pct(anon_one, 95):.1f} ms, {anon_one_cpu:.1f} ms CPU; 300 stations p50 "
+          f"{pct(anon_many, 50):.0f} ms, p95 {pct(anon_many, 95):.0f} ms, {anon_many_cpu:.1f} ms CPU (request threads)")
     print(f"    writing {loaded:,} hourly readings with rollups took {load_s:.0f} s; {_load()}")
     print(f"    peers: {PEERS['temporal']}")
 
