@@ -88,16 +88,14 @@ def test_raw_frame_keeps_exact_bytes_and_parses_to_the_same_records() -> None:
     from cityhub.collect.connectors.mqtt import FRAME, MqttConfig, MqttConnector
     from cityhub.collect.connectors.mqtt_worker import frame
 
-    def message(topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessage:
-        msg = mqtt.MQTTMessage(mid=1, topic=topic.encode())
-        msg.payload, msg.qos = payload, qos
-        return msg
+    def message(topic: str, payload: bytes, qos: int = 1) -> tuple[bytes, int, int, bytes]:
+        return (topic.encode(), qos, 1, payload)  # as the subscriber keeps them: topic, qos, mid, payload
 
     batch = [message("a/1", b'{"v": 1}'), message("a/1", b"\n\n{}\n"), message("b/2", b"\xff\xfe binary"),
              message("b/2", "기온 -".encode()), message("a/1", b"", qos=0)]
     body = FRAME + frame(batch)
     for msg in batch:
-        assert msg.payload in body
+        assert msg[3] in body
     connector = MqttConnector(MqttConfig(topics=["#"], client_id="x"))
     records = connector.parse(Payload(body=body))
     assert [r["topic"] for r in records] == ["a/1", "a/1", "b/2", "b/2", "a/1"]
@@ -152,3 +150,50 @@ def test_losses_follow_the_broker_counter_and_sequence_numbers() -> None:
                 + [{"topic": "b", "payload": {"meta": {"seq": 1}}}, {"topic": "b", "payload": "text"}])
     assert known.counters()["messages_missing"] == 2  # 6, 7 skipped (a late 6 stays counted)
     assert known.state() == {"broker_dropped_counter": 3, "mqtt_seq": {"a": 9, "b": 1}}
+
+
+def _publish_packet(topic: bytes, payload: bytes, qos: int = 0, mid: int = 0) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"") + payload
+    length, size = b"", len(body)
+    while True:  # MQTT remaining length: seven bits a byte
+        size, digit = divmod(size, 128)
+        length += bytes([digit | (128 if size else 0)])
+        if not size:
+            return bytes([0x30 | qos << 1]) + length + body
+
+
+def test_reader_hands_over_publishes_from_the_buffer_and_leaves_the_rest_to_paho() -> None:
+    """The subscriber's reader on a real socket pair: plain PUBLISH packets come out as (topic, qos, mid,
+    payload) with their exact bytes, also ones split across reads and ones longer than 127 bytes; $SYS
+    messages still reach their paho callback, and other packets (PINGRESP) are paho's."""
+    import socket
+
+    from cityhub.collect.connectors.mqtt_reader import BufferedClient
+
+    client = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id="reader-test")
+    client.manual_ack_set(True)  # as the subscriber does; without it QoS 1 stays with paho, which acks
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = ours
+    raw: list[tuple] = []
+    sys_seen: list[bytes] = []
+    fast: list[bytes] = []
+    client.on_raw_publish = lambda *m: (raw.append(m), fast.append(m[0]))
+    client.on_message = lambda _c, _u, msg: raw.append((msg._topic, msg.qos, msg.mid, msg.payload))
+    client.message_callback_add("$SYS/broker/publish/messages/dropped",
+                                lambda _c, _u, msg: sys_seen.append(msg.payload))
+    big = b'{"v": "' + b"x" * 300 + b'"}'
+    stream = (_publish_packet(b"a/1", b'{"v": 1}') + _publish_packet(b"a/1", big, qos=1, mid=7)
+              + _publish_packet(b"$SYS/broker/publish/messages/dropped", b"3") + b"\xd0\x00"
+              + _publish_packet("기온/2".encode(), b"", qos=1, mid=65535) + _publish_packet(b"b", b"\n\xff"))
+    cut = len(stream) - 5  # the last packet arrives in two reads
+    broker.sendall(stream[:cut])
+    client.loop_read()
+    broker.sendall(stream[cut:])
+    client.loop_read()
+    assert raw == [(b"a/1", 0, 0, b'{"v": 1}'), (b"a/1", 1, 7, big), ("기온/2".encode(), 1, 65535, b""),
+                   (b"b", 0, 0, b"\n\xff")]
+    assert sys_seen == [b"3"]
+    assert fast == [b"a/1", "기온/2".encode()]  # the first packet of a read, and a split one, go through paho
+    ours.close()
+    broker.close()

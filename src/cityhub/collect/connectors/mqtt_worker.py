@@ -20,6 +20,8 @@ import os
 import select
 import sys
 from collections import deque
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -29,23 +31,18 @@ POLL = 0.02
 DROPPED = "$SYS/broker/publish/messages/dropped"
 
 
-def frame(messages: list) -> bytes:
-    """Messages as frame groups: a header line per run of one topic and QoS, then the exact payloads."""
+def frame(messages: list[tuple[bytes, int, int, bytes]]) -> bytes:
+    """Messages (topic, qos, mid, payload) as frame groups: a header line per run of one topic and QoS,
+    then the exact payloads back to back."""
     parts: list[bytes] = []
-    group: tuple[str, int] | None = None
-    payloads: list[bytes] = []
-    sizes: list[int] = []
-    for msg in messages:
-        topic, payload = msg.topic, msg.payload
-        if group is None or topic != group[0] or msg.qos != group[1]:
-            if group is not None:
-                parts += [orjson.dumps({"topic": group[0], "qos": group[1], "sizes": sizes}) + b"\n", *payloads, b"\n"]
-            group, payloads, sizes = (topic, msg.qos), [], []
-        payloads.append(payload)
-        sizes.append(len(payload))
-    if group is not None:
-        parts += [orjson.dumps({"topic": group[0], "qos": group[1], "sizes": sizes}) + b"\n", *payloads, b"\n"]
+    for (topic, qos), group in groupby(messages, key=_TOPIC_QOS):
+        payloads = [m[3] for m in group]
+        header = {"topic": topic.decode("utf-8", "replace"), "qos": qos, "sizes": list(map(len, payloads))}
+        parts += [orjson.dumps(header) + b"\n", *payloads, b"\n"]
     return b"".join(parts)
+
+
+_TOPIC_QOS = itemgetter(0, 1)
 
 
 class _Worker:
@@ -56,7 +53,7 @@ class _Worker:
 
         self.cfg = cfg
         self.out = sys.stdout.buffer
-        self.inbox: deque = deque()  # paho's thread appends, the main loop pops
+        self.inbox: deque = deque()  # (topic, qos, mid, payload): paho's thread appends, the main loop pops
         self.pending: dict[int, list[tuple[int, int]]] = {}  # chunk seq -> QoS 1 message ids to ack
         self.seq = 0
         self.client = client_class()(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg["client_id"],
@@ -66,7 +63,11 @@ class _Worker:
         if cfg.get("username"):
             self.client.username_pw_set(cfg["username"], cfg.get("password"))
         self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, msg: self.inbox.append(msg)
+        # Plain PUBLISH packets come straight from the reader (no MQTTMessage, no topic matching); the rest
+        # (a packet split across reads, a client without the reader) through paho's on_message.
+        keep = self.inbox.append
+        self.client.on_message = lambda _c, _u, msg: keep((msg._topic, msg.qos, msg.mid, msg.payload))
+        self.client.on_raw_publish = lambda *message: keep(message)
         # The broker's counter as last published (value, live), and as last passed on.
         self.dropped: tuple[int, bool] | None = None
         self.dropped_sent: tuple[int, bool] | None = None
@@ -130,7 +131,7 @@ class _Worker:
             if self.inbox:
                 messages = [self.inbox.popleft() for _ in range(len(self.inbox))]
                 self.seq += 1
-                acks = [(m.mid, m.qos) for m in messages if m.qos > 0]
+                acks = [(m[2], m[1]) for m in messages if m[1]]
                 if acks:
                     self.pending[self.seq] = acks
                 body = frame(messages)
