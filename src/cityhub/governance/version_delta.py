@@ -125,11 +125,23 @@ def _before_images(conn: Connection, table: sa.Table, columns: list[str], key: l
     p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     tup = "(" + ", ".join(p for _ in key) + ")"
     target = "(" + ", ".join(_q(conn, k) for k in key) + ")" if len(key) > 1 else _q(conn, key[0])
+    # SQLite plans `(a, b) IN (VALUES …)` as a scan of the whole table per statement (26 µs a key on a
+    # 60,000-row table, growing with it); a join from the VALUES list searches the key index instead
+    # (0.5 µs a key). The join would repeat a row for a repeated key: the keys are made unique first.
+    joined = len(key) > 1 and conn.dialect.name == "sqlite"
+    if joined:
+        keys = list(dict.fromkeys(keys))
+        on = " AND ".join(f"t.{_q(conn, k)} = v.column{n}" for n, k in enumerate(key, 1))
+        picked = ", ".join(f"t.{_q(conn, c)}" for c in columns)
     for i in range(0, len(keys), KEYS_PER_STATEMENT):
         part = keys[i:i + KEYS_PER_STATEMENT]
         inner = ", ".join(tup if len(key) > 1 else p for _ in part)
         values = f"VALUES {inner}" if len(key) > 1 else inner
         params = tuple(v for k in part for v in k)
+        if joined:
+            conn.exec_driver_sql(f"INSERT INTO {d} (_change, {names}) SELECT {change}, {picked} "
+                                 f"FROM ({values}) v JOIN {q} t ON {on}", params)
+            continue
         conn.exec_driver_sql(f"INSERT INTO {d} (_change, {names}) SELECT {change}, {names} FROM {q} "
                              f"WHERE {target} IN ({values})", params)
 
