@@ -5,7 +5,8 @@ from hours, P7D from days, ...). A bucket belongs to a period, and to a time win
 
 A 300-station month at daily resolution is 9,000 rollup rows, all read by one indexed range query
 (the rollups' key: entity, attribute, grain, bucket). What costs is per row, so: the rows come as the
-driver's plain tuples, a bucket's period is worked out once per distinct bucket, and for the HTTP door
+driver's plain tuples, a bucket's period is worked out once per distinct bucket, when each bucket is a
+period of its own the database gives each method's value (nothing to fold in Python), and for the HTTP door
 (`encoded`) each entity's series is turned into JSON (orjson) as soon as it is complete, so thousands of
 small lists never live at once (they made the garbage collector walk the heap: 70–100 ms outliers).
 """
@@ -141,7 +142,8 @@ def _statement(tq: TemporalQuery, ids: list[str], time_filter: Callable[[Any, Te
     if tq.attrs:
         conds.append(R.c.attr.in_(tq.attrs))
     # the bucket comes back as text (no per-row datetime, whose hash with a ZoneInfo costs on PostgreSQL):
-    # each distinct one is converted once; ordered as the rollups' key, so the range scan needs no sort
+    # each distinct one is converted once. Ordered as the rollups' key: SQLite's key search needs no sort
+    # (PostgreSQL 15 sorts the rows of an IN-list index scan: ~2 ms for 9,000)
     bucket = type_coerce(R.c.bucket, String) if dialect == "sqlite" else cast(R.c.bucket, String)
     return select(R.c.entity_id, R.c.attr, bucket, *values).where(*conds).order_by(
         R.c.entity_id, R.c.attr, R.c.bucket)
