@@ -43,7 +43,7 @@ def _threads_cpu() -> dict[str, float]:
 
 
 def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: Any) -> None:
-    """The driver process: batches on a fixed schedule; sends back {k: (sent, acked)} and its CPU."""
+    """The driver process: batches on a fixed schedule; sends back {k: (sent, acked, due)} and its CPU."""
     interval = entities / rate
     batches = int(seconds / interval)
     times: dict[int, tuple[float, float]] = {}
@@ -64,8 +64,9 @@ def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: 
                                       "pm25": {"type": "Property", "value": float(k % 30), "observedAt": stamp},
                                       "sent": {"type": "Property", "value": k}} for i in range(entities)])
                 sent = time.time()
+                due = sent - (time.perf_counter() - (start + k * interval))  # its scheduled time, wall clock
                 r = c.post("/ngsi-ld/v1/entityOperations/upsert?options=update", content=body)
-                times[k] = (sent, time.time())
+                times[k] = (sent, time.time(), due)
                 if r.status_code not in (201, 204) and len(errors) < 5:
                     errors.append(f"{r.status_code} {r.text[:200]}")
 
@@ -104,13 +105,14 @@ def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: 
         threads = {k: v - threads0.get(k, 0.0) for k, v in _threads_cpu().items()}
         wall = time.perf_counter() - wall0
         times = result["times"]
-        latencies, after_ack = [], []
+        latencies, after_ack, after_due = [], [], []
         with rx.lock:
             received = list(rx.received)
         for recv, note in received:
             k = note["data"][0]["sent"]
             latencies.append((recv - times[k][0]) * 1000)
             after_ack.append((recv - times[k][1]) * 1000)
+            after_due.append((recv - times[k][2]) * 1000)
         achieved = len(times) * entities / result["elapsed"]
         print(f"(c) notification latency, update request sent (driver process) → subscriber received: "
               f"{len(latencies)} notifications of {len(times)} batches × {entities} entities (2 attributes each), "
@@ -119,9 +121,12 @@ def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: 
         if latencies:
             print(f"    p50 {pct(latencies, 50):.0f} ms, p95 {pct(latencies, 95):.0f} ms, "
                   f"p99 {pct(latencies, 99):.0f} ms, max {max(latencies):.0f} ms (target p99 ≤ 200 ms)")
+            print(f"    from the batch's scheduled time (a sender still busy with an earlier batch sends late; that "
+                  f"delay counted too): p50 {pct(after_due, 50):.0f} ms, p95 {pct(after_due, 95):.0f} ms, "
+                  f"p99 {pct(after_due, 99):.0f} ms")
             print(f"    after the upsert was acknowledged (commit → subscriber): p50 {pct(after_ack, 50):.0f} ms, "
                   f"p95 {pct(after_ack, 95):.0f} ms, p99 {pct(after_ack, 99):.0f} ms")
-            answered = [(a - s) * 1000 for s, a in times.values()]
+            answered = [(t[1] - t[0]) * 1000 for t in times.values()]
             print(f"    the upsert request itself (sent → acknowledged): p50 {pct(answered, 50):.0f} ms, "
                   f"p95 {pct(answered, 95):.0f} ms, p99 {pct(answered, 99):.0f} ms; "
                   f"{len(latencies) - len({n['data'][0]['sent'] for _, n in received})} notifications sent twice")
