@@ -157,6 +157,11 @@ class LiveServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from cityhub import stopping
+
+        # What SIGTERM does under `cityhub serve` (no signal reaches a server in a thread): open event
+        # streams end now rather than keep uvicorn's graceful shutdown waiting for them.
+        stopping.begin(self.app)
         self.server.should_exit = True
         self.thread.join(timeout=15)
 

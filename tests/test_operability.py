@@ -323,6 +323,43 @@ def test_an_import_cut_short_commits_all_or_nothing(settings: Settings, tmp_path
         assert resources == [] and tables == [] and stored == [], outcome
 
 
+def test_sigterm_ends_open_event_streams_without_waiting_out_the_grace_period(sqlite_settings, tmp_path) -> None:  # noqa: ANN001
+    """An event stream never ends by itself: on SIGTERM it is ended cleanly (its client reconnects to the
+    next process with Last-Event-ID) instead of holding the restart for the whole grace period and then
+    being cancelled. The grace period here (300 s) is longer than the wait below, which only guards a hang."""
+    server = Serve(sqlite_settings, tmp_path, grace=300)
+    server.start()
+    lines: list[str] = []
+    outcome: dict = {}
+
+    def listen() -> None:
+        try:
+            with httpx.stream("GET", f"{server.url}/api/v1/context/events",
+                              timeout=httpx.Timeout(10, read=600)) as r:
+                for line in r.iter_lines():
+                    lines.append(line)
+            outcome["ended"] = "cleanly"
+        except httpx.HTTPError as exc:
+            outcome["ended"] = repr(exc)
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    deadline = time.monotonic() + 60
+    while ": connected" not in lines and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ": connected" in lines
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        code = server.proc.wait(timeout=120)
+    finally:
+        server.stop()
+    listener.join(timeout=30)
+    assert code in (0, -signal.SIGTERM) and outcome.get("ended") == "cleanly", outcome
+    log = server.log_path.read_text()
+    stopped = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"stopped"' in line]
+    assert "timeout graceful shutdown exceeded" not in log and stopped, log[-2000:]
+
+
 def test_metrics_are_for_the_scraper_only(sqlite_settings) -> None:  # noqa: ANN001
     from fastapi.testclient import TestClient
 

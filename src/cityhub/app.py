@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from cityhub import dispatch, metrics
+from cityhub import dispatch, metrics, stopping
 from cityhub.auth import token_cache
 from cityhub.bus import make_bus
 from cityhub.db import make_engine, make_session_factory
@@ -238,9 +238,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweep_orphan_uploads(settings, app.state.session_factory)  # what a crash or cut-short shutdown left
         for hook in app.state.startup_hooks:
             hook(app)
+        stopping.install(app)  # open event streams end when the server starts stopping
         try:
             yield
         finally:
+            stopping.begin(app)  # (a server that sent no signal: streams still open end now)
+            stopping.uninstall(app)
             await _drain(app, settings.shutdown_grace_seconds)
             for hook in reversed(app.state.shutdown_hooks):
                 hook(app)

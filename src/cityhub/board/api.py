@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import StreamingResponse
 
+from cityhub import stopping
 from cityhub.auth import policy
 from cityhub.board import live, service, sources
 from cityhub.http import Ctx, ORJSONResponse, dumps
@@ -108,5 +109,5 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
         finally:
             hub.leave(listener)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    return StreamingResponse(stopping.until_stopping(request.app, stream()), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
+from cityhub import stopping
 from cityhub.context import rules, summary
 from cityhub.http import Ctx, ORJSONResponse, dumps
 
@@ -61,5 +62,5 @@ async def events(request: Request, topics: str = "observation.batch,alert.raised
         finally:
             feed.leave(entry)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    return StreamingResponse(stopping.until_stopping(request.app, stream()), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

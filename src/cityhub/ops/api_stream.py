@@ -8,6 +8,7 @@ import contextlib
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
+from cityhub import stopping
 from cityhub.auth import policy
 from cityhub.ctx import RequestContext
 from cityhub.http import Ctx, dumps
@@ -82,5 +83,5 @@ async def incident_stream(request: Request, ctx: Ctx, incident_id: str | None = 
         finally:
             feed.leave(entry)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
+    return StreamingResponse(stopping.until_stopping(request.app, events()), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
