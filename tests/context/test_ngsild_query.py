@@ -175,3 +175,69 @@ def test_stored_json_goes_out_as_the_same_entities_as_rendered_ones(city):
 
 def plain_list(client) -> list[dict]:  # noqa: ANN001
     return client.get(f"{NGSI}/entities", params={"type": "AirQualityObserved", "limit": 100}).json()
+
+
+def _destination(lon: float, lat: float, bearing_deg: float, d: float) -> tuple[float, float]:
+    """The point `d` metres from (lon, lat) along `bearing_deg` on the sphere geo.distance_m uses."""
+    import math
+
+    r, b = d / 6_371_008.8, math.radians(bearing_deg)
+    p1, l1 = math.radians(lat), math.radians(lon)
+    p2 = math.asin(math.sin(p1) * math.cos(r) + math.cos(p1) * math.sin(r) * math.cos(b))
+    l2 = l1 + math.atan2(math.sin(b) * math.sin(r) * math.cos(p1), math.cos(r) - math.sin(p1) * math.sin(p2))
+    return math.degrees(l2), math.degrees(p2)
+
+
+def test_near_finds_every_station_at_the_edges_of_bands_and_circles(client, writer):
+    """The indexed narrowing (exact latitude bands per dialect, the flat circle's margin) never drops a match:
+    stations just inside and just outside 2 km and 19 km in 16 directions, and on latitude band edges, in
+    Busan, Sydney (south) and Tromsø (70° N, where the flat projection errs most)."""
+    from cityhub.context.geo import distance_m
+
+    centres = {"busan": (129.1, 35.15), "sydney": (151.2, -33.87), "tromso": (18.95, 69.65)}
+    points: list[tuple[str, float, float]] = []
+    for name, (lon, lat) in centres.items():
+        for radius in (2000.0, 19_000.0):
+            for k in range(16):
+                for f in (0.995, 0.9995, 1.0005, 1.005):
+                    points.append((name, *_destination(lon, lat, k * 22.5 + 3.0, radius * f)))
+        for band_edge in (round(lat, 2) - 0.01, round(lat, 2), round(lat, 2) + 0.01):  # lat × 100 an integer
+            points.append((name, lon, band_edge))
+            points.append((name, lon + 0.001, band_edge - 1e-9))
+    batch = [air(i, lon, lat) for i, (_, lon, lat) in enumerate(points)]
+    for k in range(0, len(batch), 100):
+        r = client.post(f"{NGSI}/entityOperations/upsert", json=batch[k:k + 100], headers=writer.headers)
+        assert r.status_code in (201, 204), r.text
+    for name, (lon, lat) in centres.items():
+        for radius in (1112.0, 2000.0, 19_000.0):
+            want = sorted(b["id"] for b, (_, plon, plat) in zip(batch, points, strict=True)
+                          if distance_m(lon, lat, plon, plat) <= radius)
+            r = client.get(f"{NGSI}/entities", params={
+                "type": "AirQualityObserved", "georel": f"near;maxDistance=={radius}", "geometry": "Point",
+                "coordinates": f"[{lon},{lat}]", "limit": 1000, "count": "true"})
+            assert r.status_code == 200, r.text
+            assert sorted(e["id"] for e in r.json()) == want, (name, radius)
+            assert r.headers["NGSILD-Results-Count"] == str(len(want))
+
+
+def test_latitude_band_limits_agree_with_the_database_cast(app, client):
+    """Every latitude of a range falls in a band between the limits the query asks for, as the database
+    itself computes the band (SQLite truncates, PostgreSQL rounds): edges, halves, negatives."""
+    from sqlalchemy import Float, bindparam, select
+
+    from cityhub.context.geo_sql import _band_limits
+    from cityhub.context.models import lat_band
+
+    engine = app.state.engine
+    band = select(lat_band(bindparam("x", type_=Float)))
+    ranges = [(35.13, 35.17), (35.125, 35.175), (-33.905, -33.835), (-0.015, 0.015), (69.4777, 69.8223),
+              (35.1399999999, 35.1400000001), (-12.345, -12.345)]
+    with engine.connect() as conn:
+        for lo, hi in ranges:
+            first, last = _band_limits(lo, hi, engine.dialect.name)
+            samples = [lo, hi] + [lo + (hi - lo) * k / 97 for k in range(1, 97)]
+            edges = range(int(lo * 100) - 1, int(hi * 100) + 2)
+            samples += [b / 100 + e for b in edges for e in (-1e-12, 0, 0.005, 1e-12)]
+            for x in (s for s in samples if lo <= s <= hi):
+                got = conn.execute(band, {"x": x}).scalar_one()
+                assert first <= got <= last, (lo, hi, x, got, first, last)
