@@ -116,8 +116,9 @@ def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: 
         achieved = len(times) * entities / result["elapsed"]
         print(f"(c) notification latency, update request sent (driver process) → subscriber received: "
               f"{len(latencies)} notifications of {len(times)} batches × {entities} entities (2 attributes each), "
-              f"{achieved:,.0f} entity updates/s achieved ({2 * achieved:,.0f} attribute updates/s; target "
-              f"{rate:,}/s) for {result['elapsed']:.0f} s; {load()}")
+              f"{achieved:,.0f} entity updates/s achieved ({2 * achieved:,.0f} attribute updates/s) of {rate:,} entity "
+              f"updates/s offered ({len(times) * entities / rate:.0f} s of schedule took {result['elapsed']:.0f} s); "
+              f"{load()}")
         if latencies:
             print(f"    p50 {pct(latencies, 50):.0f} ms, p95 {pct(latencies, 95):.0f} ms, "
                   f"p99 {pct(latencies, 99):.0f} ms, max {max(latencies):.0f} ms (target p99 ≤ 200 ms)")
