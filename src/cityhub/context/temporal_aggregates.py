@@ -20,7 +20,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Float, String, cast, select, type_coerce
+from sqlalchemy import Float, String, cast, func, select, type_coerce
 
 from cityhub.context.models import Rollup
 
@@ -161,22 +161,19 @@ def aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str],
     """{entity: {attr: {"type": "Property", method: [[value, start, end], ...]}}} from one range query over
     the rollups of all entities, then one pass over the ordered rows."""
     g, dialect = grain(tq.aggr_period, tq), ctx.db.get_bind().dialect.name
+    if not tq.aggr_period:
+        return _whole_window(ctx, tq, _window_statement(tq, ids, time_filter, g))
     if tq.aggr_period == timedelta(seconds=GRAIN_SECONDS[g]):
         values = [METHOD_SQL[m] for m in tq.aggr_methods]
         return _bucket_periods(ctx, tq, _statement(tq, ids, time_filter, g, values, dialect))
     numbers = [R.c["count"], R.c["sum"], R.c["min"], R.c["max"]]
     rows = _rows(ctx, _statement(tq, ids, time_filter, g, numbers, dialect))
-    whole = ("", "")  # no aggrPeriodDuration: one period over the whole window, its end known at the end
-    folded = periods(rows, Spans(tq).__getitem__ if tq.aggr_period else (lambda raw: whole))
     values = [METHOD_VALUE[m] for m in tq.aggr_methods]
     out: dict[str, dict[str, Any]] = {}
     key: tuple[str, str] | None = None
     slot: dict[str, Any] | None = None
     lists: list[list] = []
-    for eid, attr, span, n, total, lo, hi, last in folded:
-        if span is whole:
-            end = tq.end_time_at or to_time(last) + timedelta(minutes=1)
-            span = (iso(tq.time_at or EPOCH), iso(end))
+    for eid, attr, span, n, total, lo, hi, _ in periods(rows, Spans(tq).__getitem__):
         if key != (eid, attr):
             if tq.encoded:
                 _encode(slot, tq.aggr_methods)
@@ -187,6 +184,32 @@ def aggregates(ctx: RequestContext, tq: TemporalQuery, ids: list[str],
             into.append([value(n, total, lo, hi), *span])
     if tq.encoded:
         _encode(slot, tq.aggr_methods)
+    return out
+
+
+def _window_statement(tq: TemporalQuery, ids: list[str], time_filter: Callable[[Any, TemporalQuery], list[Any]],
+                      g: str) -> Any:
+    """No aggrPeriodDuration: one period over the whole window, summed up by the database (a month of 300
+    stations is 216,000 hour buckets but 300 result rows)."""
+    conds = [R.c.entity_id.in_(ids), R.c.grain == g, *time_filter(R.c.bucket, tq)]
+    if tq.attrs:
+        conds.append(R.c.attr.in_(tq.attrs))
+    return select(R.c.entity_id, R.c.attr, func.sum(R.c["count"]), func.sum(R.c["sum"]), func.min(R.c["min"]),
+                  func.max(R.c["max"]), func.max(R.c.bucket)).where(*conds).group_by(
+        R.c.entity_id, R.c.attr).order_by(R.c.entity_id, R.c.attr)
+
+
+def _whole_window(ctx: RequestContext, tq: TemporalQuery, stmt: Any) -> dict[str, dict[str, Any]]:
+    """The window's one period per entity and attribute; with no end asked, it ends after the last bucket."""
+    values = [METHOD_VALUE[m] for m in tq.aggr_methods]
+    start = iso(tq.time_at or EPOCH)
+    out: dict[str, dict[str, Any]] = {}
+    for eid, attr, n, total, lo, hi, last in _rows(ctx, stmt):
+        span = (start, iso(tq.end_time_at or to_time(last) + timedelta(minutes=1)))
+        slot = out.setdefault(eid, {})[attr] = {"type": "Property"}
+        for m, value in zip(tq.aggr_methods, values, strict=True):
+            series = [[value(n, total, lo, hi), *span]]
+            slot[m] = orjson.Fragment(orjson.dumps(series)) if tq.encoded else series
     return out
 
 
