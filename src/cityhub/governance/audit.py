@@ -57,9 +57,10 @@ def _row(actor: Actor | None, ip: str | None, request_id: str | None, action: st
 
 def flush_pending(db: Session, *, failed: bool = False) -> None:
     """Write queued entries. Call before commit on success; after rollback (then commit) on failure."""
-    from cityhub.governance import entity_rules
+    if db.info.get("gov_quarantine_pending"):  # (entity_rules.PENDING: importing it loads pyarrow and pandas)
+        from cityhub.governance import entity_rules
 
-    entity_rules.write_pending(db)  # refused entities are quarantined whatever happens to the write
+        entity_rules.write_pending(db)  # refused entities are quarantined whatever happens to the write
     rows = db.info.pop(PENDING, [])
     if failed:
         # What was allowed inside a failed request did not happen; keep denials and failures.
