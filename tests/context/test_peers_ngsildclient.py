@@ -20,6 +20,15 @@ def _has_client() -> bool:
     return subprocess.run([str(PEERS_PY), "-c", "import ngsildclient"], capture_output=True).returncode == 0
 
 
+@pytest.fixture
+def app(settings):  # noqa: ANN001, ANN201
+    """The peer test is about NGSI-LD interoperability: the 5,000 air-quality readings raise hundreds of
+    alerts, and turning them into incidents (tests/ops covers that) kept shutdown waiting 10 s for the queue."""
+    from cityhub.app import create_app
+
+    return create_app(settings.model_copy(update={"ops_sensor_incidents": False}))
+
+
 @pytest.mark.skipif(not _has_client() and os.environ.get("CI") != "true",
                     reason="run `make peers` to create .venv-peers with ngsildclient")
 def test_ngsildclient_upserts_queries_and_gets(live_server, backend):
