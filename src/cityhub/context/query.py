@@ -73,7 +73,16 @@ def hidden_types(ctx: RequestContext) -> list[str]:
     names = live_access.hidden_names(ctx)
     if not names:
         return []
-    return [t for (t,) in ctx.db.execute(select(T.c.type).distinct()) if live_access.hides(names, t)]
+    return [t for t in _entity_types(ctx) if live_access.hides(names, t)]
+
+
+def _entity_types(ctx: RequestContext) -> list[str]:
+    """Every entity type, by a loose index scan: one index seek per type (SELECT DISTINCT read every index
+    entry, 8 ms at 100k entities, on each query of an actor who may not read some live type)."""
+    found = select(func.min(T.c.type).label("t")).cte("entity_types", recursive=True)
+    after = select(func.min(T.c.type)).where(T.c.type > found.c.t).scalar_subquery()
+    found = found.union_all(select(after).where(found.c.t.is_not(None)))
+    return [t for (t,) in ctx.db.execute(select(found.c.t).where(found.c.t.is_not(None)))]
 
 
 def _visible(hidden: list[str]) -> list[Any]:
