@@ -14,20 +14,23 @@ payload bytes); what paho would have done besides calling on_message is nothing 
 no answer; QoS 1 is taken only with manual acks, which the caller sends later with `ack`). Everything else (CONNACK,
 SUBACK, PINGRESP, `$SYS` messages, QoS 2, MQTT 5, packets split across two reads) goes through paho.
 
-It overrides paho internals (`_sock_recv`, `_packet_read`, `_loop_rc_handle`, `_in_packet`), so it is
-used only when they exist; the MQTT tests run through it against a real broker.
+It overrides paho internals (`_sock_recv`, `_packet_read`, `_loop_rc_handle`, `_in_packet`, `_packet_queue`),
+so it is used only when they exist; the MQTT tests run through it against a real broker.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 CHUNK = 64 * 1024
-SUPPORTED = all(hasattr(mqtt.Client, name) for name in ("_sock_recv", "_packet_read", "_loop_rc_handle"))
+SUPPORTED = all(hasattr(mqtt.Client, name) for name in ("_sock_recv", "_packet_read", "_loop_rc_handle",
+                                                         "_packet_queue"))
 PUBLISH = 0x30
+_PUBACK = struct.Struct("!BBH")  # PUBACK: command, remaining length 2, message id
 RawPublish = Callable[[bytes, int, int, bytes], None]  # topic, qos, mid, payload
 
 
@@ -88,11 +91,17 @@ class BufferedClient(mqtt.Client):
             if topic_end + 2 * qos > end or topic_end == i + 2 or buf[i + 2] == 0x24 or (qos and not manual):
                 break  # malformed; "$": $SYS and the like go to their paho callbacks; paho acks if not manual
             mid = buf[topic_end] << 8 | buf[topic_end + 1] if qos else 0
+            self._at = at = end  # first: a handler that raises must not have its packet read twice
             handler(buf[i + 2:topic_end], qos, mid, buf[topic_end + 2 * qos:end])
-            at = end
         if at != start:
-            self._at = at
             self._last_bytes_received = mqtt.time_func()  # keepalive: the broker is talking
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACKs for QoS 1 messages (manual acks) queued as one write: paho's `ack` queues a packet,
+        wakes the network thread through its socket pair and sends it with a system call of its own, per
+        message (about 7 µs CPU a message at QoS 1)."""
+        if mids:
+            self._packet_queue(mqtt.PUBACK, b"".join([_PUBACK.pack(0x40, 2, mid) for mid in mids]), 0, 0)
 
     def reconnect(self) -> MQTTErrorCode:
         self._buffer, self._at = b"", 0  # bytes of the old connection mean nothing on the new one

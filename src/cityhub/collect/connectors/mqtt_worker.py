@@ -141,9 +141,13 @@ class _Worker:
                 self.emit({"event": "dropped", "count": self.dropped[0], "live": self.dropped[1]})
 
     def _ack(self, upto: int) -> None:
-        for seq in sorted(s for s in self.pending if s <= upto):
-            for mid, qos in self.pending.pop(seq):
-                self.client.ack(mid, qos)
+        done = sorted(s for s in self.pending if s <= upto)
+        acks = [ack for seq in done for ack in self.pending.pop(seq)]
+        if hasattr(self.client, "ack_many"):  # the buffered reader: all PUBACKs in one write
+            self.client.ack_many([mid for mid, qos in acks if qos == 1])
+            acks = [(mid, qos) for mid, qos in acks if qos != 1]
+        for mid, qos in acks:
+            self.client.ack(mid, qos)
 
 
 def main() -> None:
