@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # recently are swept at start-up and, in the worker holding the sweep lease, this often.
     ops_alert_sweep_window_minutes: float = 120.0
     ops_alert_sweep_seconds: float = 60.0
+    # Idempotency keys of agency requests and alert claims (ops_inbound_requests) are kept this long, then
+    # pruned by the sweep above; never less than a day (the idempotency promise) nor the sweep window.
+    ops_inbound_retention_days: float = 3.0
     # Statistics: the derived analysis datasets (incident register, hourly sensor history) are refreshed this
     # often and soon after incidents change; 0 turns the refresher off.
     stats_derived_refresh_seconds: float = 60.0

@@ -19,6 +19,7 @@ from cityhub.bus import InProcessBus
 from cityhub.ctx import Actor, RequestContext
 from cityhub.errors import CityhubError
 from cityhub.lease import Lease
+from cityhub.ops import inbound_retention
 from cityhub.ops.alert_recovery import LEASE, claim, claim_key, unopened
 from cityhub.settings import Settings
 
@@ -140,7 +141,8 @@ def sweep(factory: sessionmaker[Session], settings: Settings, bus: InProcessBus,
 
 def start_sweeps(factory: sessionmaker[Session], settings: Settings, bus: InProcessBus, queue_alert: Any) -> Any:
     """Sweep once now (any worker: a restart after kill -9 recovers at once; claims keep it single), then
-    on a timer in the worker holding the sweep lease. Returns the stop function."""
+    on a timer in the worker holding the sweep lease, which also prunes old inbound requests (see
+    `inbound_retention`). Returns the stop function."""
     every = settings.ops_alert_sweep_seconds
     lease = Lease(factory, LEASE, ttl=timedelta(seconds=max(3 * every, 30)))
     stopping = threading.Event()
@@ -148,11 +150,17 @@ def start_sweeps(factory: sessionmaker[Session], settings: Settings, bus: InProc
     def run() -> None:
         first = True
         while first or not stopping.wait(every):
-            if settings.ops_sensor_incidents and (first or lease.hold()):
+            held = lease.hold()
+            if settings.ops_sensor_incidents and (first or held):
                 try:
                     sweep(factory, settings, bus, queue_alert)
                 except Exception:  # noqa: BLE001 — the next sweep tries again
                     log.exception("alert sweep failed")
+            if held:  # old idempotency keys and claims go, in one worker (they pile up even with sensors off)
+                try:
+                    inbound_retention.prune(factory, settings)
+                except Exception:  # noqa: BLE001 — the next run tries again
+                    log.exception("ops inbound retention failed")
             first = False
             if every <= 0:
                 return
