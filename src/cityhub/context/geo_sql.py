@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import Float, and_, bindparam, func, or_
 
 from cityhub.context import geo
 from cityhub.context.models import ContextEntity, lat_band
@@ -109,3 +109,35 @@ def _within_circle() -> Any:
     dx = (T.c.lon - bindparam("g_x")) * bindparam("g_kx")
     dy = (T.c.lat - bindparam("g_y")) * M_PER_DEG
     return or_(T.c.min_lat != T.c.max_lat, T.c.min_lon != T.c.max_lon, dx * dx + dy * dy <= bindparam("g_reach2"))
+
+
+# A point entity (no extent): the near test on its indexed coordinates is exact.
+FLAT = and_(T.c.min_lat == T.c.max_lat, T.c.min_lon == T.c.max_lon)
+
+
+def distance_params(g: geo.GeoQuery) -> dict[str, Any]:
+    """The centre and distances of a point near query, for within_distance's parameters."""
+    p1 = math.radians(g.geom.y)
+    return {"n_x": g.geom.x, "n_p1": p1, "n_cos_p1": math.cos(p1), "n_2r": 2 * EARTH_R,
+            "n_max": g.max_distance, "n_min": g.min_distance}
+
+
+def _haversine() -> Any:
+    """geo.distances_m in SQL, term for term and in the same order of operations (SQLite's math functions,
+    PostgreSQL's own; radians multiply by the same π/180 double as numpy), so a boundary station falls on the
+    same side as the numpy test that ran here before (the edge tests put stations 0.05 % either side)."""
+    p2 = func.radians(T.c.lat)
+    s1 = func.sin((p2 - bindparam("n_p1", type_=Float)) / 2.0)
+    s2 = func.sin(func.radians(T.c.lon - bindparam("n_x", type_=Float)) / 2.0)
+    a = s1 * s1 + (bindparam("n_cos_p1", type_=Float) * func.cos(p2)) * (s2 * s2)
+    return bindparam("n_2r", type_=Float) * func.asin(func.sqrt(a))
+
+
+_DISTANCE = _haversine()
+_WITHIN = {False: _DISTANCE <= bindparam("n_max", type_=Float),
+           True: and_(_DISTANCE <= bindparam("n_max", type_=Float), _DISTANCE >= bindparam("n_min", type_=Float))}
+
+
+def within_distance(with_min: bool) -> Any:
+    """A point entity within maxDistance (and beyond minDistance when asked) of the query's point."""
+    return _WITHIN[with_min]
