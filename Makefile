@@ -10,7 +10,9 @@ PYTEST_WORKERS ?= 2
 # on the shared disk each commit's fsync waited behind other work (a fresh test database migrated in
 # 2-7 s on /tmp, 0.7-1.7 s on /dev/shm, load 14). Process death (the kill -9 tests) loses nothing that
 # the page cache holds either way; only a power cut would. TEST_TMP_ROOT= (empty) uses TMPDIR or /tmp.
-TEST_TMP_ROOT ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm)
+# Only when it has room (a container's default /dev/shm is 64 MB): at least 4 GB free.
+TEST_TMP_ROOT ?= $(shell test -d /dev/shm -a -w /dev/shm && \
+	test "$$(df -Pk /dev/shm | awk 'NR==2 {print $$4}')" -ge 4194304 2>/dev/null && echo /dev/shm)
 
 .PHONY: demo serve test bench lint install assets clean peers
 

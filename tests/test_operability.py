@@ -256,8 +256,10 @@ def _upload_during_sigterm(settings: Settings, tmp_path: Path, *, grace: float, 
         time.sleep(0.01)
     time.sleep(then_wait)
     server.proc.send_signal(sig)
-    uploader.join(timeout=120)
-    outcome["exit_code"] = server.proc.wait(timeout=60)
+    uploader.join(timeout=180)
+    # A hang guard, not a timing: an import past the grace period still runs to its commit or rollback in
+    # its worker thread before the process can exit, which on a loaded 2-core machine took over 60 s.
+    outcome["exit_code"] = server.proc.wait(timeout=240)
     server.stop()
     # uvicorn re-raises the SIGTERM after its graceful shutdown, so the exit code is -15; the app's own
     # last line proves the lifespan's shutdown (drain, hooks, engine disposal) ran to the end.
