@@ -3,7 +3,8 @@
 (a) MQTT, QoS 0 and QoS 1, on a private Mosquitto (free port, max_queued_messages 0 so nothing is dropped
     silently, max_inflight_messages 0, sys_interval 1). Alternated in the same run, several rounds: two
     broker-only rates (subscribers storing nothing, counting distinct sequence numbers: stock paho, and the
-    `mqtt` source's own buffered reader; each round is judged against the faster) and the stored rate (the
+    `mqtt` source's own buffered reader; each round is judged against stock paho, as the issue measured
+    its broker-only rate, and, stricter, against the faster of the two) and the stored rate (the
     `mqtt` source: raw landing, mapping, governance screening, keyed upsert into SQLite, manual acks after
     commit; the subscriber in its own process), from the first publish to the commit holding the last
     message. Both listeners are proven subscribed by probe messages before the publisher starts. CPU per
@@ -330,11 +331,12 @@ def mqtt_rounds(ctx, port: int, messages: int, qos: int, target: float, rounds: 
     measures = {"paho": lambda: broker_only(port, messages, qos), "reader": lambda: broker_only(
         port, messages, qos, reader=True), "stored": lambda: stored(ctx, port, messages, qos)}
     order = list(measures)
-    ratios, ours_cpu, paho_cpu, reader_cpu = [], [], [], []
+    ratios, paho_ratios, ours_cpu, paho_cpu, reader_cpu = [], [], [], [], []
     for i in range(rounds):
         got = {name: measures[name]() for name in order[i % 3:] + order[:i % 3]}
         paho, reader, ours = got["paho"], got["reader"], got["stored"]
         ratios.append(ours["rate"] / max(paho["rate"], reader["rate"]))
+        paho_ratios.append(ours["rate"] / paho["rate"])
         ours_cpu.append(ours["cpu"])
         paho_cpu.append(paho["cpu"])
         reader_cpu.append(reader["cpu"])
@@ -342,10 +344,14 @@ def mqtt_rounds(ctx, port: int, messages: int, qos: int, target: float, rounds: 
               f"{paho['cpu']:.1f} µs CPU/msg), with the source's reader {reader['rate']:,.0f} msg/s (lost "
               f"{reader['lost']}, {reader['cpu']:.1f} µs CPU/msg); stored {ours['rate']:,.0f} obs/s (lost "
               f"{ours['lost']}, {ours['cpu']:.1f} µs CPU/msg, of it {ours['pipeline_cpu']:.1f} in this process; "
-              f"the run saw broker drops {ours['dropped']}, sequence gaps {ours['missing']}) = {ratios[-1]:.0%} of "
-              f"the faster; load average {os.getloadavg()[0]:.1f}")
-    ratio = _median(ratios)
-    print(f"mqtt qos{qos}: median stored/broker-only {ratio:.0%} over {rounds} rounds (target ≥ {target:.0%}) "
+              f"the run saw broker drops {ours['dropped']}, sequence gaps {ours['missing']}) = {paho_ratios[-1]:.0%} "
+              f"of paho, {ratios[-1]:.0%} of the faster; load average {os.getloadavg()[0]:.1f}")
+    ratio, paho_ratio = _median(ratios), _median(paho_ratios)
+    # The issue measured its broker-only rate with a stock paho subscriber; the source's own reader storing
+    # nothing is faster still, so the ratio against the faster of the two is the stricter figure.
+    print(f"mqtt qos{qos}: median stored/broker-only over {rounds} rounds (target ≥ {target:.0%}): against stock "
+          f"paho (the issue's broker-only measurement) {paho_ratio:.0%} {'OK' if paho_ratio >= target else 'BELOW'}; "
+          f"against the faster of paho and the source's reader storing nothing (stricter) {ratio:.0%} "
           f"{'OK' if ratio >= target else 'BELOW'}; median CPU/msg ours {_median(ours_cpu):.1f} µs (subscriber "
           f"process + pipeline) vs broker-only stock paho {_median(paho_cpu):.1f} µs, with the source's reader "
           f"{_median(reader_cpu):.1f} µs; load average {os.getloadavg()[0]:.1f}")
