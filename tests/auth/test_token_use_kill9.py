@@ -6,30 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
+from tests.cli_server import CLI, serve
 from tests.conftest import free_port
-
-CLI = str(Path(sys.executable).parent / "cityhub")
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("cityhub serve did not start")
 
 
 def _answered_uses(port: int, token: str, stop: threading.Event, answered: list[str]) -> None:
@@ -51,7 +34,7 @@ def test_token_uses_answered_before_kill_9_are_audited(tmp_path) -> None:  # noq
     run("user", "create", "reader@city.test", "--role", "citizen")
     token = run("token", "create", "reader@city.test").stdout.strip()
     port = free_port()
-    proc = _serve(env, port)
+    proc = serve(env, port)
     answered: list[str] = []
     stop = threading.Event()
     t = threading.Thread(target=_answered_uses, args=(port, token, stop, answered))

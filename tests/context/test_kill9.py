@@ -5,31 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
+from tests.cli_server import CLI, serve
 from tests.conftest import free_port
 from tests.context.conftest import NGSI, air
-
-CLI = str(Path(sys.executable).parent / "cityhub")
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("cityhub serve did not start")
 
 
 def test_acknowledged_batches_survive_kill_9(tmp_path):
@@ -40,7 +23,7 @@ def test_acknowledged_batches_survive_kill_9(tmp_path):
     run("user", "create", "ops@city.test", "--role", "operator", "--org", "busan-ctrl")
     token = run("token", "create", "ops@city.test").stdout.strip()
     port = free_port()
-    proc = _serve(env, port)
+    proc = serve(env, port)
     acked: list[str] = []
     stop = threading.Event()
 
@@ -68,7 +51,7 @@ def test_acknowledged_batches_survive_kill_9(tmp_path):
     stop.set()
     t.join(timeout=30)
     assert len(acked) >= 1500
-    proc = _serve(env, port)
+    proc = serve(env, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
             r = c.get(f"{NGSI}/entities", params={"type": "AirQualityObserved", "count": "true", "limit": 0})

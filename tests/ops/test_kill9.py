@@ -7,31 +7,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
+from tests.cli_server import CLI, serve
 from tests.conftest import free_port
 from tests.ops.conftest import SEOMYEON
 from tests.ops.receivers import Webhook
-
-CLI = str(Path(sys.executable).parent / "cityhub")
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("cityhub serve did not start")
 
 
 def test_incidents_acknowledged_before_kill_9_are_delivered_once_after_restart(tmp_path):
@@ -44,7 +27,7 @@ def test_incidents_acknowledged_before_kill_9_are_delivered_once_after_restart(t
     run("ops", "init-agencies", "--webhook", f"police-112={hook_url}", "--webhook", f"disaster-room={hook_url}")
     token = run("ops", "credentials", "fire-119").stdout.strip()
     port = free_port()
-    proc = _serve(env, port)
+    proc = serve(env, port)
     ids = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
@@ -58,7 +41,7 @@ def test_incidents_acknowledged_before_kill_9_are_delivered_once_after_restart(t
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     with Webhook(port=hook_port) as hook:
-        proc = _serve(env, port)
+        proc = serve(env, port)
         try:
             got = hook.wait_for(20, timeout=40)  # 10 incidents × (112 + disaster room) on the same endpoint
             assert len(got) == 20
@@ -84,7 +67,7 @@ def test_deliveries_in_flight_at_kill_9_are_taken_over_by_the_next_process(tmp_p
     port = free_port()
     ids = []
     with hanging:
-        proc = _serve(env, port)
+        proc = serve(env, port)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
                               headers={"Authorization": f"Bearer {token}"}) as c:
@@ -101,7 +84,7 @@ def test_deliveries_in_flight_at_kill_9_are_taken_over_by_the_next_process(tmp_p
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     with Webhook(port=hanging.port) as hook:
-        proc = _serve(env, port)
+        proc = serve(env, port)
         try:
             got = hook.wait_for(10, timeout=60)
             assert sorted({m["incident"]["id"] for m in got}) == sorted(ids)
