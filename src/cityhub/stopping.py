@@ -17,7 +17,8 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -62,6 +63,12 @@ def begin(app: FastAPI) -> None:
         return
     with contextlib.suppress(RuntimeError):  # the loop closed in between
         loop.call_soon_threadsafe(event.set)
+
+
+def event_stream(request: Request, source: AsyncIterator[bytes]) -> StreamingResponse:
+    """A server-sent event stream of `source`'s chunks that ends when the server starts stopping."""
+    return StreamingResponse(until_stopping(request.app, source), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def until_stopping(app: FastAPI, source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

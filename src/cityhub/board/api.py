@@ -109,5 +109,4 @@ async def events(request: Request, ctx: Ctx, view: str = "ops", after: int | Non
         finally:
             hub.leave(listener)
 
-    return StreamingResponse(stopping.until_stopping(request.app, stream()), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return stopping.event_stream(request, stream())

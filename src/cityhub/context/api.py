@@ -62,5 +62,4 @@ async def events(request: Request, topics: str = "observation.batch,alert.raised
         finally:
             feed.leave(entry)
 
-    return StreamingResponse(stopping.until_stopping(request.app, stream()), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return stopping.event_stream(request, stream())

@@ -83,5 +83,4 @@ async def incident_stream(request: Request, ctx: Ctx, incident_id: str | None = 
         finally:
             feed.leave(entry)
 
-    return StreamingResponse(stopping.until_stopping(request.app, events()), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return stopping.event_stream(request, events())
