@@ -28,17 +28,12 @@ def _threads_cpu() -> dict[str, float]:
     """CPU seconds so far of this process's live threads, summed by the name's kind (Linux /proc)."""
     import re
 
-    names = {t.native_id: t.name for t in threading.enumerate()}
-    tick = os.sysconf("SC_CLK_TCK")
+    from benchmarks.bench_context import _thread_cpu
+
     out: dict[str, float] = {}
-    for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []:
-        try:
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # the thread ended
-            continue
-        kind = re.sub(r"[-_ ]?\d+.*$", "", names.get(int(tid), "other")) or "other"
-        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    for name, ms in _thread_cpu().values():
+        kind = re.sub(r"[-_ ]?\d+.*$", "", "other" if name == "?" else name) or "other"
+        out[kind] = out.get(kind, 0.0) + ms / 1000
     return out
 
 
