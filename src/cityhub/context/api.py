@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from cityhub import stopping
-from cityhub.context import rules, summary
+from cityhub.context import rules, summary, temporal
 from cityhub.http import Ctx, ORJSONResponse, dumps
 
 router = APIRouter(prefix="/api/v1/context", tags=["context"])
@@ -39,6 +40,26 @@ def delete_rule(name: str, ctx: Ctx) -> Response:
     """Remove a threshold rule (alerts it raised stay)."""
     rules.delete_rule(ctx, name=name)
     return Response(status_code=204)
+
+
+class RetentionIn(BaseModel):
+    """How long one entity type's history is kept (raw values, then the rollups aggregates read)."""
+
+    raw_days: int = Field(ge=1, le=36_500)
+    rollup_days: int = Field(ge=1, le=36_500)
+
+
+@router.get("/retention", response_class=ORJSONResponse)
+def list_retention(ctx: Ctx) -> Any:
+    """History retention per entity type, and the defaults for the other types."""
+    return ORJSONResponse(temporal.list_retention(ctx))
+
+
+@router.put("/retention/{entity_type}", response_class=ORJSONResponse)
+def put_retention(entity_type: str, data: RetentionIn, ctx: Ctx) -> Any:
+    """Set one entity type's retention; the next retention pass applies it."""
+    temporal.set_retention(ctx, entity_type=entity_type, raw_days=data.raw_days, rollup_days=data.rollup_days)
+    return ORJSONResponse({"entity_type": entity_type, **data.model_dump()})
 
 
 @router.get("/events")

@@ -201,9 +201,20 @@ def delete_history(ctx: RequestContext, *, entity_id: str) -> None:
         raise ResourceNotFound(f"entity {entity_id} has no history")
 
 
+def list_retention(ctx: RequestContext) -> dict[str, Any]:
+    """The per-type retention policies and the defaults for types without one."""
+    policy.require(ctx, "context.read", None)
+    rows = ctx.db.execute(select(RetentionPolicy).order_by(RetentionPolicy.entity_type)).scalars()
+    return {"default": {"raw_days": ctx.settings.context_raw_retention_days,
+                        "rollup_days": ctx.settings.context_rollup_retention_days},
+            "items": [{"entity_type": r.entity_type, "raw_days": r.raw_days, "rollup_days": r.rollup_days}
+                      for r in rows]}
+
+
 def set_retention(ctx: RequestContext, *, entity_type: str, raw_days: int, rollup_days: int) -> None:
     """Keep raw values of a type `raw_days` days and its rollups `rollup_days` days."""
-    policy.require(ctx, "context.write", None)
+    # History deletion is the rule-makers' call (context.rules), never an open-write lab client's.
+    policy.require(ctx, "context.rules", None)
     if raw_days < 1 or rollup_days < raw_days:
         raise BadRequestData.field("raw_days", "raw_days ≥ 1 and rollup_days ≥ raw_days")
     row = ctx.db.get(RetentionPolicy, entity_type)
