@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     context_retention_interval_seconds: float = 3600.0
     context_catalog_org: str = ""
     context_catalog_refresh_seconds: float = 300.0
+    # `cityhub demo`: the sensor simulator publishes a moment this often inside the served app (0: off), so its
+    # writes reach the app's own bus (SSE feed, notifications, ops incidents).
+    context_simulate_seconds: float = 0.0
     # Integrated operations (incidents, agency webhooks, video grants).
     ops_webhook_timeout_seconds: float = 2.0
     ops_delivery_max_attempts: int = 8

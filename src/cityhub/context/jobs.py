@@ -2,9 +2,10 @@
 
 - retention: history older than each entity type's policy goes (raw values after N days, rollups later);
 - catalog link: the `live-<type>` datasets of the types that changed since the last refresh get a fresh
-  latest-state table (only when `context_catalog_org` names the publishing organization).
+  latest-state table (only when `context_catalog_org` names the publishing organization);
+- the demo's sensor simulator (`context_simulate_seconds`), one moment per run.
 
-Both are idempotent, but several workers sharing a database would each run them: a job lease in the
+They are idempotent, but several workers sharing a database would each run them: a job lease in the
 database (`cityhub.lease`) lets one worker run them; another takes over within the lease time when it stops.
 """
 
@@ -100,6 +101,22 @@ class CatalogRefresher:
             self.since = started
 
 
+class SimulatorJob:
+    """`cityhub demo`'s sensor simulator, one moment per run, written through the app's own session factory
+    and bus so observation batches and alerts reach its SSE feed, subscriptions and ops incidents."""
+
+    def __init__(self, app: FastAPI) -> None:
+        from cityhub.context import publish
+        from cityhub.context.simulator import SimulatedCity
+
+        self.city = SimulatedCity(seed=42, start=utcnow())
+        self.send = publish.in_process(app.state.settings, session_factory=app.state.session_factory,
+                                       bus=app.state.bus)
+
+    def __call__(self) -> None:
+        self.send(self.city.tick(utcnow()))
+
+
 def _if_held(lease: Lease, job: Any, *args: Any) -> None:
     """Run `job` only while this worker holds the lease (renewing it), so one worker of many runs it."""
     if lease.hold():
@@ -122,6 +139,9 @@ def install(app: FastAPI) -> None:
         if settings.context_catalog_org and settings.context_catalog_refresh_seconds > 0:
             scheduler.add_job(_if_held, "interval", args=[lease, CatalogRefresher(app)], id="context:catalog",
                               seconds=settings.context_catalog_refresh_seconds, **every)
+        if settings.context_simulate_seconds > 0:
+            scheduler.add_job(_if_held, "interval", args=[lease, SimulatorJob(app)], id="context:simulate",
+                              seconds=settings.context_simulate_seconds, next_run_time=utcnow(), **every)
         if scheduler.get_jobs():
             # the heartbeat keeps the lease between runs of long-interval jobs, and takes it at start
             scheduler.add_job(lease.hold, "interval", id="context:lease", seconds=lease.heartbeat_seconds,

@@ -15,16 +15,17 @@ from cityhub.settings import Settings
 Publisher = Callable[[list[dict[str, Any]]], int]
 
 
-def in_process(settings: Settings, *, batch: int = 1000) -> Publisher:
-    """Upsert through the context service directly (what `cityhub demo` uses)."""
+def in_process(settings: Settings, *, batch: int = 1000, session_factory: Any = None, bus: Any = None) -> Publisher:
+    """Upsert through the context service directly (what `cityhub demo` uses). Inside a served app pass its
+    session factory and bus: events go to a fresh bus of their own otherwise, which nobody listens to."""
     from cityhub.bus import make_bus
     from cityhub.cli import SYSTEM
     from cityhub.context import entities
     from cityhub.ctx import RequestContext
     from cityhub.db import make_engine, make_session_factory
 
-    factory = make_session_factory(make_engine(settings))
-    bus = make_bus(settings.bus_url)
+    factory = session_factory or make_session_factory(make_engine(settings))
+    bus = bus or make_bus(settings.bus_url)
 
     def send(items: list[dict[str, Any]]) -> int:
         sent = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
+import os
 from datetime import UTC, datetime, timedelta
 
 from cityhub.ctx import RequestContext
@@ -31,24 +31,17 @@ def seed_statistics_and_analyses(ctx: RequestContext) -> None:
     ctx.db.commit()
 
 
-def start_simulator(settings: Settings, *, every_seconds: float = 60.0) -> threading.Thread:
-    """Publish the synthetic city's sensors and cameras now and then every minute, in this process.
+def start_simulator(settings: Settings, *, every_seconds: float = 60.0) -> None:
+    """Publish the synthetic city's sensors and cameras now, then every minute inside the served app.
 
-    The first moment is published before the server starts, so the board opens with a full map."""
+    The first moment is published before the server starts, so the board opens with a full map. The later
+    ones are the served app's `context:simulate` job (context.jobs): written through the app's own bus, so
+    the live feed, subscriptions and ops incidents see them; a thread here would publish to a bus of its own."""
     from cityhub.context import publish
     from cityhub.context.simulator import SimulatedCity
+    from cityhub.settings import get_settings
 
     city = SimulatedCity(seed=42, start=datetime.now(UTC))
-    sender = publish.in_process(settings)
-    publish.run(city, sender, ticks=1, step=timedelta(minutes=1), interval=0)
-
-    def keep_publishing() -> None:
-        try:
-            publish.run(city, sender, ticks=0, step=timedelta(seconds=every_seconds), interval=every_seconds,
-                        start=datetime.now(UTC) + timedelta(seconds=every_seconds))
-        except Exception:  # the demo server keeps serving even if the simulator stops
-            log.exception("demo simulator stopped")
-
-    thread = threading.Thread(target=keep_publishing, name="demo-simulator", daemon=True)
-    thread.start()
-    return thread
+    publish.run(city, publish.in_process(settings), ticks=1, step=timedelta(minutes=1), interval=0)
+    os.environ["CITYHUB_CONTEXT_SIMULATE_SECONDS"] = str(every_seconds)
+    get_settings.cache_clear()  # the app `serve` creates reads the settings again
