@@ -1,4 +1,5 @@
-"""kill -9 during batch upserts: every batch acknowledged before the kill is there after restart, history too."""
+"""kill -9 during batch upserts: every batch acknowledged before the kill is there after restart, history too
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from tests.conftest import free_port
 from tests.context.conftest import NGSI, air
 
 
-def test_acknowledged_batches_survive_kill_9(tmp_path):
+def test_acknowledged_batches_survive_kill_9(tmp_path, backend, request):
     env = {**os.environ, "CITYHUB_DATA_DIR": str(tmp_path / "data"), "CITYHUB_SECRET_KEY": "t"}
     env.pop("CITYHUB_DATABASE_URL", None)
+    if backend == "postgres":  # a schema of its own, dropped after the test
+        from tests.conftest import _pg_schema_url
+
+        env["CITYHUB_DATABASE_URL"] = _pg_schema_url(request.getfixturevalue("pg_schema"))
     run = lambda *a: subprocess.run([CLI, *a], env=env, capture_output=True, text=True, check=True)  # noqa: E731
     run("org", "create", "busan-ctrl", "--title", "관제센터")
     run("user", "create", "ops@city.test", "--role", "operator", "--org", "busan-ctrl")
