@@ -7,8 +7,8 @@ from tests.context.conftest import CORE, LD, NGSI, air
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 
 
-def test_malformed_json_ld(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_malformed_json_ld(client, writer):
+    c, h = client, writer.headers
     r = c.post(f"{NGSI}/entities", content=b'{"id": "urn:x:1", "type": "A",', headers={**h, "Content-Type": LD})
     assert r.status_code == 400 and r.json()["type"] == ERR + "InvalidRequest"
     assert "line 1" in r.json()["detail"]
@@ -29,8 +29,8 @@ def test_malformed_json_ld(sqlite_client, sqlite_writer):
     assert r.status_code == 201, r.text
 
 
-def test_unknown_context_url_fails_fast_without_network(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_unknown_context_url_fails_fast_without_network(client, writer):
+    c, h = client, writer.headers
     body = {**air(1), "@context": "https://contexts.example.invalid/unknown.jsonld"}
     r = c.post(f"{NGSI}/entities", content=_dumps(body), headers={**h, "Content-Type": LD})
     assert r.status_code == 503 and r.json()["type"] == ERR + "LdContextNotAvailable"
@@ -40,20 +40,45 @@ def test_unknown_context_url_fails_fast_without_network(sqlite_client, sqlite_wr
     assert c.get(f"{NGSI}/entities/{air(1)['id']}").status_code == 404
 
 
-def test_cached_context_is_accepted(sqlite_client, sqlite_writer):
+def test_a_context_url_is_never_fetched(client, writer):
+    """A context URL on a host that accepts connections and never answers: refused at once, and the host
+    never even sees a connection (nothing is fetched, so nothing can hang)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        silent.setblocking(False)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/context.jsonld"
+        r = client.post(f"{NGSI}/entities", content=_dumps({**air(1), "@context": [url, CORE]}),
+                        headers={**writer.headers, "Content-Type": LD})
+        assert r.status_code == 503 and r.json()["type"] == ERR + "LdContextNotAvailable"
+        assert url in r.json()["detail"]
+        link = f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+        r = client.get(f"{NGSI}/entities", params={"type": "AirQualityObserved"}, headers={"Link": link})
+        assert r.status_code == 503 and r.json()["type"] == ERR + "LdContextNotAvailable"
+        try:
+            silent.accept()[0].close()
+            contacted = True
+        except BlockingIOError:
+            contacted = False
+        assert not contacted
+
+
+def test_cached_context_is_accepted(client, writer):
     from cityhub.context.jsonld import cache_path
 
     url = "https://smartdatamodels.org/context.jsonld"
-    path = cache_path(sqlite_client.app.state.settings, url)
+    path = cache_path(client.app.state.settings, url)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"@context": {}}')
-    r = sqlite_client.post(f"{NGSI}/entities", content=_dumps({**air(1), "@context": [url, CORE]}),
-                           headers={**sqlite_writer.headers, "Content-Type": LD})
+    r = client.post(f"{NGSI}/entities", content=_dumps({**air(1), "@context": [url, CORE]}),
+                           headers={**writer.headers, "Content-Type": LD})
     assert r.status_code == 201, r.text
 
 
-def test_invalid_geojson(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_invalid_geojson(client, writer):
+    c, h = client, writer.headers
     for coords in ([229.0, 35.0], [129.0], ["a", "b"], [[1, 2], [3, 4]]):
         bad = air(1)
         bad["location"]["value"]["coordinates"] = coords
@@ -70,8 +95,8 @@ def test_invalid_geojson(sqlite_client, sqlite_writer):
         "NGSILD-Results-Count"] == "0"
 
 
-def test_observed_at_far_future_or_garbage(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_observed_at_far_future_or_garbage(client, writer):
+    c, h = client, writer.headers
     for when in ("9999-01-01T00:00:00Z", "yesterday", "2026-13-45T00:00:00Z"):
         bad = air(1)
         bad["pm25"]["observedAt"] = when
@@ -88,16 +113,16 @@ def test_observed_at_far_future_or_garbage(sqlite_client, sqlite_writer):
     assert c.get(f"{NGSI}/entities/{air(2)['id']}").status_code == 404
 
 
-def test_batch_over_the_limit_is_refused(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_batch_over_the_limit_is_refused(client, writer):
+    c, h = client, writer.headers
     c.app.state.settings.context_max_batch = 100
     r = c.post(f"{NGSI}/entityOperations/upsert", json=[air(i) for i in range(101)], headers=h)
     assert r.status_code == 413
     assert "at most 100" in r.json()["detail"]
     assert c.get(f"{NGSI}/entities", params={"type": "AirQualityObserved", "count": "true"}).headers[
         "NGSILD-Results-Count"] == "0"
-    assert c.post(f"{NGSI}/entityOperations/upsert", json=[air(i) for i in range(100)], headers=h).status_code == 201 \
-        or True
+    r = c.post(f"{NGSI}/entityOperations/upsert", json=[air(i) for i in range(100)], headers=h)
+    assert r.status_code == 201 and len(r.json()) == 100  # at the limit: accepted whole
     r = c.post(f"{NGSI}/entityOperations/upsert", json={"not": "an array"}, headers=h)
     assert r.status_code == 400
 
