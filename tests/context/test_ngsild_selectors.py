@@ -91,3 +91,19 @@ def test_a_batch_of_100000_entities_is_refused_with_a_clear_limit(client, writer
     assert r.headers["NGSILD-Results-Count"] == "0"
     r = client.post(f"{NGSI}/entityOperations/upsert", json=[air(i) for i in range(limit)], headers=writer.headers)
     assert r.status_code == 201 and len(r.json()) == limit
+
+
+def test_routing_errors_are_problem_details_too(client):
+    """An unknown path or a method a path lacks answers in ETSI ProblemDetails under /ngsi-ld (clients map
+    errors by type URI); elsewhere the app's own error shapes stay."""
+    r = client.get(f"{NGSI}/nothing-here")
+    assert r.status_code == 404 and r.json()["type"] == ERR + "ResourceNotFound"
+    assert r.json()["status"] == 404 and "/nothing-here" in r.json()["detail"]
+    r = client.put(f"{NGSI}/entities", json={})
+    assert r.status_code == 405 and r.json()["type"] == ERR + "OperationNotSupported"
+    assert r.headers.get("allow")  # the routing layer's Allow header is kept
+    r = client.get(f"{NGSI}/nothing-here", headers={"Accept": "text/html"})
+    assert r.json()["type"] == ERR + "ResourceNotFound"
+    assert client.get("/api/v1/nothing-here").json() == {"detail": "Not Found"}
+    page = client.get("/nothing-here", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")

@@ -12,14 +12,16 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cityhub.context import entities, jsonld, subscriptions, temporal, temporal_write
 from cityhub.context import query as q_service
 from cityhub.context.geo import parse_geoquery
 from cityhub.context.jsonld import LdContext
-from cityhub.context.problems import BadRequestData, InvalidRequest, problem_body
+from cityhub.context.problems import ETSI_ERRORS, BadRequestData, InvalidRequest, problem_body
 from cityhub.errors import CityhubError
 from cityhub.http import Ctx, dumps
 
@@ -430,8 +432,23 @@ def install(app: FastAPI) -> None:
             return _problem(BadRequestData(detail))
         return await previous_validation(request, exc)
 
+    previous_http = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Routing's own errors (no such path, a method the path lacks) are ProblemDetails here too: clients
+        # map every error by its type URI.
+        if not request.url.path.startswith("/ngsi-ld/") or exc.status_code < 400:
+            return await previous_http(request, exc)
+        kind = {404: "ResourceNotFound", 405: "OperationNotSupported"}.get(
+            exc.status_code, "InternalError" if exc.status_code >= 500 else "BadRequestData")
+        detail = f"{request.method} {request.url.path}: {exc.detail}"
+        body = {"type": ETSI_ERRORS + kind, "title": kind, "status": exc.status_code, "detail": detail}
+        return Response(dumps(body), status_code=exc.status_code, media_type="application/json",
+                        headers=getattr(exc, "headers", None))
+
     app.add_exception_handler(CityhubError, cityhub_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     from cityhub.context import runtime
 
     runtime.install(app)

@@ -39,10 +39,12 @@ def _wants_html(request: Request) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    """Browsers that hit an unknown page get the friendly 404; API clients keep JSON."""
+    """Browsers that hit an unknown page get the friendly 404; API clients keep JSON (their door's own shape
+    when a door installed a handler before this one, e.g. NGSI-LD ProblemDetails)."""
+    previous = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code in (404, 405) and (getattr(request.state, "wants_html", False) or _wants_html(request)):
             return _render_error(request, exc.status_code, str(exc.detail))
-        return await http_exception_handler(request, exc)
+        return await previous(request, exc)
