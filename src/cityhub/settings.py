@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # `cityhub demo`: the sensor simulator publishes a moment this often inside the served app (0: off), so its
     # writes reach the app's own bus (SSE feed, notifications, ops incidents).
     context_simulate_seconds: float = 0.0
+    # mqtt://host:port/topic: NGSI-LD entity arrays published there are upserted into the live layer (empty: off).
+    context_mqtt_ingest_url: str = ""
     # Integrated operations (incidents, agency webhooks, video grants).
     ops_webhook_timeout_seconds: float = 2.0
     ops_delivery_max_attempts: int = 8

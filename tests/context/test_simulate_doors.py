@@ -110,3 +110,47 @@ def test_demo_simulator_runs_inside_the_served_app(settings):
         assert wait_until(lambda: {k: _counts(server.url).get(k) for k in full} == full, timeout=180), \
             _counts(server.url)
         t.join(timeout=5)
+
+
+@pytest.mark.skipif(not _mqtt_up(), reason="Mosquitto is not running on 127.0.0.1:1883")
+def test_simulate_over_mqtt_reaches_the_live_layer(settings):
+    """`cityhub simulate --mode mqtt` → Mosquitto → the served app's MQTT ingest → entities, history and
+    subscribers; a message that is not JSON is dropped and the ingest keeps going."""
+    import paho.mqtt.client as mqtt
+    from fastapi.testclient import TestClient
+
+    from cityhub.app import create_app
+    from cityhub.cli import app as cli
+
+    topic = f"cityhub/test/ingest/{time.time_ns()}"
+    url = f"mqtt://127.0.0.1:1883/{topic}"
+    app = create_app(settings.model_copy(update={"context_mqtt_ingest_url": url, "ops_sensor_incidents": False}))
+    with TestClient(app) as c, Receiver() as rx:
+        assert wait_until(lambda: app.state.context_mqtt_ingest.ready.is_set(), timeout=20)
+        people = People(app)
+        op = people.user("ops@city.test", role="operator", org=people.org("busan-ctrl", "관제센터"))
+        r = c.post(f"{NGSI}/subscriptions", headers=op.headers, json={**sub_body(rx.url),
+                                                                      "entities": [{"type": "Camera"}]})
+        assert r.status_code == 201, r.text
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        pub.connect("127.0.0.1", 1883)
+        pub.loop_start()
+        try:
+            pub.publish(topic, b"{not json", qos=1).wait_for_publish(timeout=10)
+        finally:
+            pub.loop_stop()
+            pub.disconnect()
+        result = CliRunner().invoke(cli, ["simulate", "--mode", "mqtt", "--mqtt-url", url, "--ticks", "2", *SMALL])
+        assert result.exit_code == 0, result.output
+
+        def counts() -> dict[str, int]:
+            return {t["typeName"]: t["entityCount"] for t in c.get(f"{NGSI}/types", params={"details": "true"}).json()}
+
+        want = {"AirQualityObserved": 20, "TrafficFlowObserved": 30, "WaterQualityObserved": 5,
+                "WaterLevelObserved": 5, "Camera": 10}
+        assert wait_until(lambda: {k: counts().get(k) for k in want} == want, timeout=60), counts()
+        eid = "urn:ngsi-ld:TrafficFlowObserved:busan-traffic-0001"
+        assert wait_until(lambda: len(c.get(f"{NGSI}/temporal/entities/{eid}", params={
+            "attrs": "averageVehicleSpeed"}).json().get("averageVehicleSpeed", [])) == 2, timeout=60)
+        got = rx.wait_for(1, timeout=60)
+        assert got and all(e["type"] == "Camera" for e in got[0]["data"])

@@ -15,9 +15,11 @@ from cityhub.settings import Settings
 Publisher = Callable[[list[dict[str, Any]]], int]
 
 
-def in_process(settings: Settings, *, batch: int = 1000, session_factory: Any = None, bus: Any = None) -> Publisher:
+def in_process(settings: Settings, *, batch: int = 1000, session_factory: Any = None, bus: Any = None,
+               on_errors: Callable[[list[dict[str, Any]]], None] | None = None) -> Publisher:
     """Upsert through the context service directly (what `cityhub demo` uses). Inside a served app pass its
-    session factory and bus: events go to a fresh bus of their own otherwise, which nobody listens to."""
+    session factory and bus: events go to a fresh bus of their own otherwise, which nobody listens to.
+    `on_errors` hears each chunk's refused entities (id and ProblemDetails)."""
     from cityhub.bus import make_bus
     from cityhub.cli import SYSTEM
     from cityhub.context import entities
@@ -35,6 +37,8 @@ def in_process(settings: Settings, *, batch: int = 1000, session_factory: Any = 
                 result = entities.batch(ctx, op="upsert", bodies=chunk)
                 db.commit()
                 sent += len(result.success)
+                if result.errors and on_errors is not None:
+                    on_errors(result.errors)
         return sent
 
     return send

@@ -101,6 +101,7 @@ def install(app: FastAPI) -> None:
 
     if refresh_metrics not in metrics.REFRESHERS:  # one per process, however many apps (tests make several)
         metrics.REFRESHERS.append(refresh_metrics)
-    from cityhub.context import jobs
+    from cityhub.context import jobs, mqtt_ingest
 
     jobs.install(app)
+    mqtt_ingest.install(app)
