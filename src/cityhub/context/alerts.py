@@ -10,6 +10,7 @@ Raising (or escalating) publishes `alert.raised`; clearing publishes `alert.clea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,28 +111,49 @@ def _alert_attrs(rule: ThresholdRule, change: Change, value: float, line: float,
     return attrs
 
 
+def _calm_side(rule: ThresholdRule) -> float | None:
+    """The bound a value stays within to lie beyond none of the rule's lines (None: the lines come from the
+    entity). Beyond none and no alert stored means nothing to raise and nothing to clear."""
+    if rule.line_attrs:
+        return None
+    if rule.direction == "above":
+        return min((line for line, _ in rule.lines), default=math.inf)
+    return max((line for line, _ in rule.lines), default=-math.inf)
+
+
+def _candidates(rules: tuple[ThresholdRule, ...], changes: list[Change]) -> list[tuple[Any, ...]]:
+    """(rule, change, value, alert id, calm) for each changed attribute a rule watches, in change then rule order."""
+    by_type: dict[str, list[tuple[ThresholdRule, float | None, bool]]] = {}
+    for rule in rules:
+        by_type.setdefault(rule.entity_type, []).append((rule, _calm_side(rule), rule.direction == "above"))
+    out = []
+    for change in changes:
+        mine = by_type.get(change.type)  # one dict lookup for a type no rule watches
+        if mine is None or change.deleted or change.type == "Alert":
+            continue
+        for rule, bound, above in mine:
+            if rule.attr in change.changed:
+                value = _value(change.attrs, rule.attr)
+                if value is not None:
+                    calm = bound is not None and (value <= bound if above else value >= bound)
+                    out.append((rule, change, value, alert_id(rule, change.id), calm))
+    return out
+
+
 def evaluate(ctx: RequestContext, changes: list[Change]) -> list[Change]:
     """Alert changes following from entity changes (raise, escalate, clear)."""
     from cityhub.context.rules import active_rules
 
-    rules = active_rules(ctx)
-    candidates = []
-    for change in changes:
-        if change.deleted or change.type == "Alert":
-            continue
-        for rule in rules:
-            if rule.entity_type == change.type and rule.attr in change.changed:
-                value = _value(change.attrs, rule.attr)
-                if value is not None:
-                    candidates.append((rule, change, value))
+    candidates = _candidates(active_rules(ctx), changes)
     if not candidates:
         return []
-    existing = load(ctx, [alert_id(r, c.id) for r, c, _ in candidates])
+    existing = load(ctx, [c[3] for c in candidates])
     now = utcnow()
     out: list[Change] = []
-    for rule, change, value in candidates:
-        aid = alert_id(rule, change.id)
+    for rule, change, value, aid, calm in candidates:
         stored = existing.get(aid)
+        if stored is None and calm:
+            continue  # the everyday reading: no alert to raise, none to clear
         prev_attrs = stored.attrs if stored else None
         lines = rule.lines_for(change.attrs)
         current = _current_level(prev_attrs, lines)

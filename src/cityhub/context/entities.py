@@ -189,18 +189,18 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
     latest: dict[str, Change] = {}
     rounds: list[list[Change]] = []
     seen: dict[str, int] = {}
+    replace, must_exist = op in ("create", "upsert"), op in ("update", "update_no_overwrite", "merge")
     for eid, etype, fragment in parsed:
-        current = latest.get(eid)
-        stored_attrs = current.attrs if current else (state[eid].attrs if eid in state else None)
+        current = latest.get(eid) or state.get(eid)  # a Change or a Stored: both have attrs and type
+        stored_attrs, stype = (current.attrs, current.type) if current is not None else (None, None)
         exists = stored_attrs is not None
         if op == "create" and exists:
             _error(result, eid, AlreadyExists(f"entity {eid} already exists"))
             continue
-        if op in ("update", "update_no_overwrite", "merge") and not exists:
+        if must_exist and not exists:
             _error(result, eid, ResourceNotFound(f"entity {eid} does not exist"))
             continue
-        stype = current.type if current else (state[eid].type if eid in state else None)
-        if op in ("create", "upsert"):
+        if replace:
             attrs, changed = fragment, set(fragment) | set(stored_attrs or {})
         elif op == "update_no_overwrite":
             fresh = {k: v for k, v in fragment.items() if k not in stored_attrs}
@@ -226,12 +226,16 @@ def batch(ctx: RequestContext, *, op: BatchOp, bodies: Any) -> BatchResult:
 def _parse_batch(bodies: list[Any], op: BatchOp, result: BatchResult) -> list[tuple[str, str | None, dict]]:
     """(id, type, normalized attributes) of each well-formed entity; the others are reported in `result`."""
     parsed = []
+    need_type = op in ("create", "upsert", "upsert_update")
     for i, body in enumerate(bodies):
-        eid = body.get("id") if isinstance(body, dict) else None
+        eid = None
         try:
-            eid, etype = entity_id_and_type(body, need_type=op in ("create", "upsert", "upsert_update"))
-            parsed.append((eid, etype, normalize_fragment(body, field_prefix=f"[{i}]")))
+            # entity_id_and_type refuses a body that is not an object, so normalize_fragment gets a dict
+            eid, etype = entity_id_and_type(body, need_type=need_type)
+            parsed.append((eid, etype, normalize_fragment(body)))
         except CityhubError as exc:
+            if eid is None and isinstance(body, dict):
+                eid = body.get("id")
             _error(result, eid or f"[{i}]", exc)
     return parsed
 
