@@ -466,7 +466,9 @@ def _rollup_floor(p: Platform, day0: datetime, end: datetime) -> str:
            f"({','.join('?' * len(ids))}) AND grain = 'd' AND attr = 'pm25d' AND bucket >= ? AND bucket < ? "
            "ORDER BY entity_id, attr, bucket")
     bounds = [t.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") for t in (day0, end)]
-    con = sqlite3.connect(p.settings.data_dir / "cityhub.db")
+    from cityhub.context.history_store import side_path
+
+    con = sqlite3.connect(side_path(str(p.settings.data_dir / "cityhub.db")))  # history's own file
     cpu, rows = [], 0
     for _ in range(20):
         t0 = time.thread_time()

@@ -71,6 +71,11 @@ def make_engine(settings: Settings) -> Engine:
             from cityhub.governance import audit_store
 
             audit_store.attach(dbapi_conn, record)
+            # History (observations, rollups) too: its expansion writes under that file's own lock, not the
+            # main file's, so batch upserts do not wait for it (context/history_store.py says why).
+            from cityhub.context import history_store
+
+            history_store.attach(dbapi_conn, record)
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

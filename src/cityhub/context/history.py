@@ -141,12 +141,17 @@ def _record_sqlite(db: Session, readings: Iterable[Reading]) -> int:
 
 def record_sqlite_docs(db: Session, docs: list[str]) -> int:
     """Insert the rows of JSON documents (duplicates ignored, also across documents) and fold the new
-    numeric ones into the rollups with one statement for all."""
-    conn = db.connection()
-    last = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM ctx_observations").scalar_one()
-    inserted = sum(conn.exec_driver_sql(_SQLITE_OBS, (doc,)).rowcount for doc in docs)
+    numeric ones into the rollups with one statement for all, in `db`'s transaction."""
+    return fold_sqlite_docs(db.connection().connection.dbapi_connection, docs)
+
+
+def fold_sqlite_docs(conn: Any, docs: list[str]) -> int:
+    """`record_sqlite_docs` on a DB-API sqlite3 connection (also one holding only the history file,
+    `history_store.writing`), in its current transaction, which must hold the history tables' write lock."""
+    last = conn.execute("SELECT coalesce(max(rowid), 0) FROM ctx_observations").fetchone()[0]
+    inserted = sum(conn.execute(_SQLITE_OBS, (doc,)).rowcount for doc in docs)
     if inserted:
-        conn.exec_driver_sql(_SQLITE_ROLLUP, (last,))
+        conn.execute(_SQLITE_ROLLUP, (last,))
     return inserted
 
 

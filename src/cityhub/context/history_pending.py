@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ from prometheus_client import Gauge
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityhub.context import history, write_gate
+from cityhub.context import history, history_store, write_gate
 from cityhub.context.models import PendingHistory
 from cityhub.db import session_scope, utcnow
 
@@ -80,25 +81,38 @@ def settle(db: Session) -> int:
     return total
 
 
-def expand_once(db: Session, *, wait: bool, chunk: int = CHUNK_READINGS) -> int:
+def _oldest(conn: Any, chunk: int, *, lock: bool, wait: bool) -> tuple[list[int], int]:
+    """Ids of the oldest pending rows, about `chunk` readings in all, and their readings count."""
+    stmt = select(P.c.id, P.c["count"]).order_by(P.c.id).limit(64)
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=not wait)
+    ids, total = [], 0
+    for row in conn.execute(stmt).all():  # all: a cursor left open would hold an old read snapshot
+        if ids and total + row.count > chunk:
+            break
+        ids.append(row.id)
+        total += row.count
+    return ids, total
+
+
+def expand_once(db: Session, *, wait: bool, chunk: int = CHUNK_READINGS,
+                gate: AbstractContextManager[Any] | None = None) -> int:
     """Move the oldest pending rows (about CHUNK_READINGS readings) into history in `db`'s transaction.
 
-    `wait=False` (background writers on PostgreSQL) skips rows another transaction holds."""
+    `wait=False` (background writers on PostgreSQL) skips rows another transaction holds. On SQLite with
+    history in its own file (`history_store`), outside a transaction, the history is written and
+    committed there under that file's lock alone, and only the pending rows' deletion takes the main
+    file's lock: inside `gate` (the background writer's turn, write_gate), committed here."""
     conn = db.connection()
     sqlite = conn.dialect.name == "sqlite"
     if sqlite and not conn.connection.dbapi_connection.in_transaction:
         if conn.execute(select(P.c.id).limit(1)).first() is None:
             return 0  # nothing pending: an idle poll takes no write lock
+        side = history_store.side_of(conn)
+        if side is not None:
+            return _expand_to_side(db, side, chunk, gate or nullcontext())
         conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # the write lock before reading
-    stmt = select(P.c.id, P.c["count"]).order_by(P.c.id).limit(64)
-    if not sqlite:
-        stmt = stmt.with_for_update(skip_locked=not wait)
-    ids, total = [], 0
-    for row in conn.execute(stmt):
-        if ids and total + row.count > chunk:
-            break
-        ids.append(row.id)
-        total += row.count
+    ids, total = _oldest(conn, chunk, lock=not sqlite, wait=wait)
     if not ids:
         return 0
     if sqlite:
@@ -107,6 +121,24 @@ def expand_once(db: Session, *, wait: bool, chunk: int = CHUNK_READINGS) -> int:
     else:
         conn.execute(history.PG_RECORD_PENDING, {"ids": ids})
     conn.execute(delete(P).where(P.c.id.in_(ids)))
+    return total
+
+
+def _expand_to_side(db: Session, side: str, chunk: int, gate: AbstractContextManager[Any]) -> int:
+    """SQLite, history in its own file: read the pending rows (no lock: reads outside a transaction),
+    write their history there and commit, then delete them from the main file and commit. Another
+    expander doing the same rows meanwhile inserts nothing (the observation key) and folds nothing; a
+    crash between the two commits leaves rows that expand to nothing later."""
+    conn = db.connection()
+    ids, total = _oldest(conn, chunk, lock=False, wait=True)
+    if not ids:
+        return 0
+    docs = [d for (d,) in conn.execute(select(P.c.readings).where(P.c.id.in_(ids)).order_by(P.c.id))]
+    with history_store.writing(side) as own:
+        history.fold_sqlite_docs(own, docs)
+    with gate:
+        conn.execute(delete(P).where(P.c.id.in_(ids)))
+        db.commit()
     return total
 
 
@@ -155,6 +187,7 @@ class HistoryWriter:
         self.last_wake = 0.0  # monotonic time of the last batch committed (wake-up)
         self.stopping = False
         self.thread: threading.Thread | None = None
+        self.side: Any = ...  # not looked up yet
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name="context-history", daemon=True)
@@ -179,20 +212,39 @@ class HistoryWriter:
             except Exception:  # logged and retried at the next wake-up; the rows stay pending
                 log.exception("expanding pending history failed")
 
+    def _side(self) -> str | None:
+        """The history file of this writer's database (history_store), None when history is in it."""
+        if self.side is ...:
+            db = self.factory()
+            try:
+                self.side = history_store.side_of(db.connection())
+            finally:
+                db.close()
+        return self.side
+
     def drain(self) -> None:
         bind = self.factory.kw["bind"]
         gated = write_gate.gate_for(bind) is not None
         while not self.stopping:
             started = time.monotonic()
             arriving = started - self.last_wake < 1.0
-            # SQLite: each chunk waits behind the batch upserts waiting for the write lock (write_gate), so a
-            # request waits one chunk (~20 ms) at most and is woken when it ends, not on SQLite's busy polling
-            with write_gate.background_turn(bind), session_scope(self.factory) as db:
-                n = expand_once(db, wait=False, chunk=BUSY_CHUNK_READINGS if arriving else CHUNK_READINGS)
+            side = self._side() if gated else None
+            if side is not None:
+                # SQLite, history in its own file: the expansion takes that file's lock alone; only deleting
+                # the pending rows waits its turn at the main file's (write_gate)
+                with session_scope(self.factory) as db:
+                    n = expand_once(db, wait=False, gate=write_gate.background_turn(bind))
+            else:
+                # each chunk waits behind the batch upserts waiting for the write lock (write_gate), so a request
+                # waits one chunk (~20 ms) at most and is woken when it ends, not on SQLite's busy polling
+                with write_gate.background_turn(bind), session_scope(self.factory) as db:
+                    n = expand_once(db, wait=False, chunk=BUSY_CHUNK_READINGS if arriving else CHUNK_READINGS)
             if n == 0:
                 return
             if gated:
                 _checkpoint(bind)
+                if side is not None:
+                    history_store.checkpoint(side)
             # Without the gate (PostgreSQL) a writer that took the lock again at once could starve requests
             # polling for it, so while batches keep arriving it holds it at most about half the time.
             # Readers do not wait for this: they settle what is pending.
