@@ -17,8 +17,8 @@ def _alert(client) -> dict | None:  # noqa: ANN001
     return r.json() if r.status_code == 200 else None
 
 
-def test_pm25_bands_with_hysteresis(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_pm25_bands_with_hysteresis(client, writer):
+    c, h = client, writer.headers
     raised: list[dict] = []
     c.app.state.bus.subscribe("alert.raised", lambda t, p: raised.append(p) if p["rule"] == "pm25" else None)
     _pm25(c, h, 30)  # moderate: nothing
@@ -45,8 +45,8 @@ def test_pm25_bands_with_hysteresis(sqlite_client, sqlite_writer):
     assert r.headers["NGSILD-Results-Count"] == "0"
 
 
-def test_traffic_and_river_rules(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_traffic_and_river_rules(client, writer):
+    c, h = client, writer.headers
     link = {"id": "urn:ngsi-ld:TrafficFlowObserved:link-7", "type": "TrafficFlowObserved",
             "averageVehicleSpeed": {"type": "Property", "value": 12.0}}
     gauge = {"id": "urn:ngsi-ld:WaterLevelObserved:oncheon-1", "type": "WaterLevelObserved",

@@ -5,15 +5,15 @@ from __future__ import annotations
 from tests.context.conftest import NGSI, air
 
 
-def test_entity_types_become_datasets(sqlite_client, sqlite_writer):
+def test_entity_types_become_datasets(client, writer):
     from cityhub.catalog import service as catalog
     from cityhub.cli import SYSTEM
     from cityhub.context.catalog_link import publish_snapshots
     from cityhub.ctx import RequestContext
 
-    c = sqlite_client
+    c = client
     r = c.post(f"{NGSI}/entityOperations/upsert", json=[air(i, pm25=10 + i) for i in range(5)],
-               headers=sqlite_writer.headers)
+               headers=writer.headers)
     assert r.status_code == 201
     app = c.app
 
@@ -29,7 +29,7 @@ def test_entity_types_become_datasets(sqlite_client, sqlite_writer):
 
     done = run()
     assert {d["dataset"]: d["rows"] for d in done} == {"live-airqualityobserved": 5}
-    c.post(f"{NGSI}/entityOperations/upsert", json=[air(9, pm25=1)], headers=sqlite_writer.headers)
+    c.post(f"{NGSI}/entityOperations/upsert", json=[air(9, pm25=1)], headers=writer.headers)
     done = run()  # refreshed: the latest-state table is replaced, not duplicated
     assert done[0]["rows"] == 6
     db = app.state.session_factory()
@@ -45,7 +45,7 @@ def test_entity_types_become_datasets(sqlite_client, sqlite_writer):
         db.close()
 
 
-def test_scheduled_catalog_refresh_and_retention(sqlite_settings):
+def test_scheduled_catalog_refresh_and_retention(settings):
     from datetime import UTC, datetime, timedelta
 
     from fastapi.testclient import TestClient
@@ -54,7 +54,7 @@ def test_scheduled_catalog_refresh_and_retention(sqlite_settings):
     from tests.conftest import People
     from tests.context.receivers import wait_until
 
-    settings = sqlite_settings.model_copy(update={
+    settings = settings.model_copy(update={
         "context_catalog_org": "busan-ctrl", "context_catalog_refresh_seconds": 0.3,
         "context_retention_interval_seconds": 0.3, "context_raw_retention_days": 30})
     with TestClient(create_app(settings)) as c:

@@ -7,8 +7,8 @@ from tests.context.conftest import CORE, LD, NGSI, air
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 
 
-def test_probe_answers_with_count(sqlite_client):
-    r = sqlite_client.get(f"{NGSI}/entities", params={"type": "None", "limit": 0, "count": "true"},
+def test_probe_answers_with_count(client):
+    r = client.get(f"{NGSI}/entities", params={"type": "None", "limit": 0, "count": "true"},
                           headers={"Accept": "application/json"})
     assert r.status_code == 200
     assert r.headers["NGSILD-Results-Count"] == "0"
@@ -37,13 +37,13 @@ def test_create_get_conflict_and_location(client, writer):
     assert r.status_code == 404 and r.json()["type"] == ERR + "ResourceNotFound"
 
 
-def test_anonymous_cannot_write(sqlite_client):
-    r = sqlite_client.post(f"{NGSI}/entities", json=air(1))
+def test_anonymous_cannot_write(client):
+    r = client.post(f"{NGSI}/entities", json=air(1))
     assert r.status_code == 401
 
 
-def test_patch_put_delete_and_attrs(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_patch_put_delete_and_attrs(client, writer):
+    c, h = client, writer.headers
     eid = "urn:ngsi-ld:AirQualityObserved:busan-0001"
     assert c.post(f"{NGSI}/entities", json=air(1), headers=h).status_code == 201
     # merge
@@ -107,14 +107,14 @@ def test_batch_operations_partial_results(client, writer):
     assert r.headers["NGSILD-Results-Count"] == "6" and len(r.json()) == 2
 
 
-def test_types_and_attributes(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_types_and_attributes(client, writer):
+    c, h = client, writer.headers
     c.post(f"{NGSI}/entityOperations/upsert", json=[air(1), air(2)], headers=h)
     assert c.get(f"{NGSI}/types").json()["typeList"] == ["AirQualityObserved"]
     assert "pm25" in c.get(f"{NGSI}/attributes/").json()["attributeList"]
 
 
-def test_core_context_is_served_locally(sqlite_client):
-    r = sqlite_client.get(f"{NGSI}/jsonldContexts/ngsi-ld-core-context.jsonld")
+def test_core_context_is_served_locally(client):
+    r = client.get(f"{NGSI}/jsonldContexts/ngsi-ld-core-context.jsonld")
     assert r.status_code == 200
     assert r.json()["@context"]["ngsi-ld"] == "https://uri.etsi.org/ngsi-ld/"

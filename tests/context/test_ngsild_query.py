@@ -77,7 +77,7 @@ def test_geo_near_within_intersects_disjoint(city):
     assert ids(city.get(f"{NGSI}/entities", params=inter)) == ["link-1"]
 
 
-def test_near_point_pages_agree_with_the_exact_test(sqlite_client, sqlite_writer):
+def test_near_point_pages_agree_with_the_exact_test(client, writer):
     """The indexed near path (ids and coordinates first, JSON only for the shown page) gives the same
     matches, order, count and pages as the great-circle distance; lines and polygons are tested exactly."""
     import random
@@ -85,7 +85,7 @@ def test_near_point_pages_agree_with_the_exact_test(sqlite_client, sqlite_writer
     from cityhub.context.geo import distance_m
 
     rng = random.Random(5)
-    c, h = sqlite_client, sqlite_writer.headers
+    c, h = client, writer.headers
     center = (129.1, 35.15)
     points = [(129.1 + rng.uniform(-0.03, 0.03), 35.15 + rng.uniform(-0.03, 0.03)) for _ in range(300)]
     # stations right at the 2 km line (inside and just outside) and a road passing near
@@ -134,8 +134,8 @@ def test_pagination_and_limits(city):
                          "pm25": 80}]
 
 
-def test_bad_queries_are_400_and_fast(sqlite_client):
-    c = sqlite_client
+def test_bad_queries_are_400_and_fast(client):
+    c = client
     for expr in ("(pm25>1", "pm25>1)", "pm25>", "==3", "pm25~=\"(\""):
         r = c.get(f"{NGSI}/entities", params={"type": "A", "q": expr})
         assert r.status_code == 400, expr

@@ -67,8 +67,8 @@ def test_pm25_near_the_beach_is_notified(client, writer):
         assert status["status"] == "ok" and "lastSuccess" in status
 
 
-def test_entity_deletion_is_notified(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_entity_deletion_is_notified(client, writer):
+    c, h = client, writer.headers
     with Receiver() as rx, Receiver() as updates_only:
         body = sub_body(rx.url, q="pm25>75", watchedAttributes=["pm25"],
                         geoQ={"georel": "near;maxDistance==2000", "geometry": "Point", "coordinates": BEACH})
@@ -150,8 +150,8 @@ def test_one_batch_is_one_notification_with_every_match_in_order(client, writer)
         assert [n["data"][0]["pm25"] for n in got] == [10, 11, 12, 13, 14]  # one subscription's order kept
 
 
-def test_throttling_and_expiry(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_throttling_and_expiry(client, writer):
+    c, h = client, writer.headers
     with Receiver() as throttled, Receiver() as expired:
         c.post(f"{NGSI}/subscriptions", json=sub_body(throttled.url, throttling=60), headers=h)
         c.post(f"{NGSI}/subscriptions", json=sub_body(expired.url, expiresAt="2020-01-01T00:00:00Z"), headers=h)
@@ -173,10 +173,10 @@ def _mqtt_up() -> bool:
 
 
 @pytest.mark.skipif(not _mqtt_up(), reason="Mosquitto is not running on 127.0.0.1:1883")
-def test_mqtt_endpoint(sqlite_client, sqlite_writer):
+def test_mqtt_endpoint(client, writer):
     import paho.mqtt.client as mqtt
 
-    c, h = sqlite_client, sqlite_writer.headers
+    c, h = client, writer.headers
     got: list[dict] = []
     ready = threading.Event()
     topic = f"cityhub/test/{time.time_ns()}"

@@ -53,8 +53,8 @@ def test_history_and_hourly_aggregates_out_of_order(client, writer):
     assert [i["value"] for i in r.json()["pm25"]] == [0, 1]
 
 
-def test_temporal_bad_parameters_and_delete(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_temporal_bad_parameters_and_delete(client, writer):
+    c, h = client, writer.headers
     _send(c, h, [(datetime.now(UTC) - timedelta(minutes=5), 3.0)])
     t0 = "2026-01-01T00:00:00Z"
     for params in ({"timerel": "during", "timeAt": t0}, {"timerel": "between", "timeAt": t0},
@@ -66,12 +66,12 @@ def test_temporal_bad_parameters_and_delete(sqlite_client, sqlite_writer):
     assert c.get(f"{NGSI}/entities/{EID}").status_code == 404
 
 
-def test_retention_drops_old_raw_values_and_keeps_rollups(sqlite_client, sqlite_writer):
+def test_retention_drops_old_raw_values_and_keeps_rollups(client, writer):
     from cityhub.cli import SYSTEM
     from cityhub.context import temporal
     from cityhub.ctx import RequestContext
 
-    c, h = sqlite_client, sqlite_writer.headers
+    c, h = client, writer.headers
     old = datetime.now(UTC) - timedelta(days=10)
     _send(c, h, [(old, 1.0), (datetime.now(UTC) - timedelta(minutes=1), 2.0)])
     app = c.app
@@ -89,8 +89,8 @@ def test_retention_drops_old_raw_values_and_keeps_rollups(sqlite_client, sqlite_
     assert sum(a[0] for a in r.json()["pm25"]["totalCount"]) == 2
 
 
-def test_repeated_entity_in_one_batch_keeps_every_value(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_repeated_entity_in_one_batch_keeps_every_value(client, writer):
+    c, h = client, writer.headers
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     batch = []
     for i in range(5):
@@ -138,8 +138,8 @@ def test_post_temporal_entity_creates_then_adds_history(client, writer):
     assert [e["id"] for e in r.json()] == [eid]
 
 
-def test_post_temporal_entity_bad_input_writes_nothing(sqlite_client, sqlite_writer):
-    c, h = sqlite_client, sqlite_writer.headers
+def test_post_temporal_entity_bad_input_writes_nothing(client, writer):
+    c, h = client, writer.headers
     eid = "urn:ngsi-ld:AirQualityObserved:temporal-bad"
     good = {"type": "Property", "value": 1.0, "observedAt": "2026-01-01T00:00:00Z"}
     for body, field in (
