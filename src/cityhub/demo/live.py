@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import UTC, datetime, timedelta
 
 from cityhub.ctx import RequestContext
 from cityhub.settings import Settings
-
-log = logging.getLogger("cityhub.demo")
-
 
 DERIVED_ORG = "smart-city-division"  # publishes the incident register and the hourly sensor history
 
