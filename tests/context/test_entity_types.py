@@ -59,6 +59,13 @@ def test_every_listed_type_is_stored_and_knows_its_district(client, writer):
     assert _in(client, "Haeundae-gu", "RainfallObserved") == []
     summary = {d["district"] for d in client.get("/api/v1/context/districts").json()}
     assert len(summary) == 16 and "Gijang-gun" in summary
+    # each type is a catalog dataset with its own title
+    from tests.context.test_catalog_link_reads import _publish
+
+    published = {d["type"]: d["dataset"] for d in _publish(client.app)}
+    assert set(published) == set(TYPES)
+    ds = client.get(f"/api/v1/datasets/{published['RainfallObserved']}", headers=writer.headers).json()
+    assert ds["title_en"] == "Live rainfall"
 
 
 def _kv(client, eid: str) -> dict | None:  # noqa: ANN001

@@ -155,3 +155,19 @@ def test_mqtt_endpoint_on_both_backends_with_delivery_status(client, writer):
     finally:
         cli.loop_stop()
         cli.disconnect()
+
+
+def test_normalized_notifications_with_only_the_listed_attributes(client, writer):
+    c, h = client, writer.headers
+    with Receiver() as rx:
+        body = sub_body(rx.url)
+        body["notification"] = {"format": "normalized", "attributes": ["pm25"],
+                                "endpoint": {"uri": rx.url, "accept": "application/json"}}
+        _sid(c.post(f"{NGSI}/subscriptions", headers=h, json=body))
+        c.post(f"{NGSI}/entityOperations/upsert", json=[air(1, pm25=33)], headers=h)
+        got = rx.wait_for(1)
+        assert got, "no notification"
+        entity = got[0]["data"][0]
+        assert entity["id"] == air(1)["id"] and entity["type"] == "AirQualityObserved"
+        assert entity["pm25"]["type"] == "Property" and entity["pm25"]["value"] == 33
+        assert "pm10" not in entity and "location" not in entity

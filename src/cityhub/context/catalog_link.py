@@ -30,6 +30,7 @@ TITLES = {
     "TrafficFlowObserved": ("실시간 교통 흐름", "Live traffic flow"),
     "WaterQualityObserved": ("실시간 수질 측정", "Live water quality"),
     "WaterLevelObserved": ("실시간 하천 수위", "Live river levels"),
+    "RainfallObserved": ("실시간 강우량", "Live rainfall"),
     "NoiseLevelObserved": ("실시간 소음 측정", "Live noise levels"),
     "Camera": ("CCTV 카메라 현황", "CCTV cameras"),
     "Device": ("센서 장치 현황", "Sensor devices"),
