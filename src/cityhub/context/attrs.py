@@ -196,18 +196,21 @@ def normalize_fragment(body: Any, *, field_prefix: str = "") -> dict[str, Any]:
             if name is None:
                 raise BadRequestData.field(compact_name(key),
                                            "attribute names use letters, digits and _ - : / # @ only")
-        if type(value) is dict and value.get("type") == "Property" and value.keys() <= _PLAIN_KEYS \
-                and value.get("value") is not None and name not in _GEO_NAMES:
-            if "observedAt" in value:
-                stamp = value["observedAt"]
-                if stamp != checked or type(stamp) is not str:
-                    parsed = _iso_instant(stamp) if type(stamp) is str else None
-                    if parsed is None or parsed[1] > limit:
-                        parse_time(stamp, f"{name}.observedAt")  # the field-named 400 (or, a moment later, passes)
-                    checked = stamp
-            out[name] = value
-        else:
-            out[name] = normalize_attr(name, value)
+        if type(value) is dict and value.get("type") == "Property" and value.get("value") is not None \
+                and name not in _GEO_NAMES:
+            timed = "observedAt" in value
+            # its keys are among _PLAIN_KEYS (type and value are there): counted, no keys view allocated
+            if len(value) == 2 + timed + ("unitCode" in value):
+                if timed:
+                    stamp = value["observedAt"]
+                    if stamp != checked or type(stamp) is not str:
+                        parsed = _iso_instant(stamp) if type(stamp) is str else None
+                        if parsed is None or parsed[1] > limit:
+                            parse_time(stamp, f"{name}.observedAt")  # the field-named 400 (or, a moment later, passes)
+                        checked = stamp
+                out[name] = value
+                continue
+        out[name] = normalize_attr(name, value)
     return out
 
 
