@@ -63,8 +63,8 @@ _SQLITE_OBS = (
     "INSERT INTO ctx_observations (entity_id, attr, observed_at, value_num, value_json, entity_type) "
     "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) "
     "WHERE true ON CONFLICT DO NOTHING")
-# The rows just inserted are those past the largest rowid seen before the insert (SQLite hands out
-# max(rowid) + 1, and the writer holds the write lock), so duplicates skipped above are not counted.
+# The rows just inserted are the last `inserted` rowids (SQLite hands out max(rowid) + 1 to each inserted
+# row, skipped duplicates take none, and the writer holds the write lock), so duplicates are not counted.
 # SQLite applies an upsert row by row, so several readings of one bucket need no GROUP BY.
 _SQLITE_ROLLUP = (
     "INSERT INTO ctx_rollups (entity_id, attr, grain, bucket, count, sum, min, max, entity_type) "
@@ -148,10 +148,13 @@ def record_sqlite_docs(db: Session, docs: list[str]) -> int:
 def fold_sqlite_docs(conn: Any, docs: list[str]) -> int:
     """`record_sqlite_docs` on a DB-API sqlite3 connection (also one holding only the history file,
     `history_store.writing`), in its current transaction, which must hold the history tables' write lock."""
-    last = conn.execute("SELECT coalesce(max(rowid), 0) FROM ctx_observations").fetchone()[0]
+    # The insert is the first statement on the history tables: it takes their write lock with no read
+    # snapshot before it, which another writer's commit could have made stale (SQLITE_BUSY_SNAPSHOT, at
+    # once, no waiting). The rows inserted got consecutive rowids ending at last_insert_rowid().
     inserted = sum(conn.execute(_SQLITE_OBS, (doc,)).rowcount for doc in docs)
     if inserted:
-        conn.execute(_SQLITE_ROLLUP, (last,))
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        conn.execute(_SQLITE_ROLLUP, (last - inserted,))
     return inserted
 
 

@@ -144,3 +144,13 @@ def checkpoint(path: str) -> None:
     """Copy the side file's WAL back into it (PASSIVE: waits for no one), from the history writer's thread,
     so SQLite's automatic checkpoint seldom lands in the middle of an expansion."""
     _connection(path).execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def take_write_lock(db: Any) -> None:
+    """Take the history file's write lock in `db`'s transaction now, before it reads history it then
+    changes (retention): a read first would pin a snapshot that the history writer's next commit makes
+    stale, and SQLite refuses a stale snapshot's write at once (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+    A no-op where history shares the main file's lock (in-memory SQLite) or on PostgreSQL."""
+    conn = db.connection()
+    if side_of(conn) is not None:
+        conn.exec_driver_sql("DELETE FROM ctx_rollups WHERE 0")  # a write statement: takes the lock, changes nothing

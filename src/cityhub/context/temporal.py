@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from cityhub.auth import policy
-from cityhub.context import history_pending, temporal_aggregates
+from cityhub.context import history_pending, history_store, temporal_aggregates
 from cityhub.context.attrs import parse_time
 from cityhub.context.models import ContextEntity, Observation, RetentionPolicy, Rollup
 from cityhub.context.problems import BadRequestData, ResourceNotFound
@@ -228,6 +228,7 @@ def set_retention(ctx: RequestContext, *, entity_type: str, raw_days: int, rollu
 def apply_retention(ctx: RequestContext) -> dict[str, int]:
     """Drop history older than each type's policy (settings give the defaults); returns rows removed."""
     history_pending.settle(ctx.db)
+    history_store.take_write_lock(ctx.db)  # before reading history in this transaction, not after
     now = utcnow()
     policies = {p.entity_type: p for p in ctx.db.execute(select(RetentionPolicy)).scalars()}
     types = {t for (t,) in ctx.db.execute(select(O.c.entity_type).distinct())} | set(policies)
