@@ -12,7 +12,7 @@ database (`cityhub.lease`) lets one worker run them; another takes over within t
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -88,7 +88,14 @@ def refresh_catalog(app: FastAPI, since: datetime | None) -> tuple[list[dict[str
 
 class CatalogRefresher:
     """Remembers when it last ran so each pass only republishes types that changed (a worker that takes the
-    job lease over starts from None: it republishes every type once, which is correct, only more work)."""
+    job lease over starts from None: it republishes every type once, which is correct, only more work).
+
+    A write is stamped (modified_at) before it commits: one stamped before a pass started but committed after
+    the pass read the changed types would be missed for good if the next pass looked only after that start.
+    So each pass looks back OVERLAP before the previous one's start (a type published twice is only more work).
+    """
+
+    OVERLAP = timedelta(seconds=30)
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -98,7 +105,7 @@ class CatalogRefresher:
         started = utcnow()
         _, complete = refresh_catalog(self.app, self.since)
         if complete:  # a failed type is tried again next time
-            self.since = started
+            self.since = started - self.OVERLAP
 
 
 class SimulatorJob:
