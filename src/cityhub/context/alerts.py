@@ -147,7 +147,13 @@ def evaluate(ctx: RequestContext, changes: list[Change]) -> list[Change]:
     candidates = _candidates(active_rules(ctx), changes)
     if not candidates:
         return []
-    existing = load(ctx, [c[3] for c in candidates])
+    # Every stored alert where the reading crosses a line; where it is calm, only a still active one (to clear):
+    # once most stations have had an alert, their cleared ones are not read and parsed on every batch.
+    loud = [c[3] for c in candidates if not c[4]]
+    calm = [c[3] for c in candidates if c[4]]
+    existing = load(ctx, loud) if loud else {}
+    if calm:
+        existing.update(load(ctx, calm, status="active"))
     now = utcnow()
     out: list[Change] = []
     for rule, change, value, aid, calm in candidates:

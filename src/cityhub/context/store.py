@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -57,18 +58,27 @@ def require_write(ctx: RequestContext) -> None:
     policy.require(ctx, "context.write", None)
 
 
-def load(ctx: RequestContext, ids: list[str]) -> dict[str, Stored]:
-    """Current state of the given entities (missing ids are simply absent)."""
+_PG_STATUS = sql_text("ctx_entities.attrs -> 'status' ->> 'value' = :status")
+
+
+def load(ctx: RequestContext, ids: list[str], *, status: str | None = None) -> dict[str, Stored]:
+    """Current state of the given entities (missing ids are simply absent).
+
+    With `status`, only the entities whose `status` attribute has that value: the database tests it, so
+    the others are neither fetched nor parsed (alerts: a calm reading only needs an alert still active).
+    """
     out: dict[str, Stored] = {}
     unique = list(dict.fromkeys(ids))
     if not unique:
         return out
     if ctx.db.get_bind().dialect.name == "sqlite":
-        return _load_sqlite(ctx.db, unique)
+        return _load_sqlite(ctx.db, unique, status)
     cols = (T.c.id, T.c.type, T.c.attrs, T.c.created_at, T.c.modified_at, T.c.district)
     for start in range(0, len(unique), 900):
-        chunk = unique[start:start + 900]
-        for row in ctx.db.execute(select(*cols).where(T.c.id.in_(chunk))):
+        stmt = select(*cols).where(T.c.id.in_(unique[start:start + 900]))
+        if status is not None:
+            stmt = stmt.where(_PG_STATUS.bindparams(status=status))
+        for row in ctx.db.execute(stmt):
             out[row.id] = Stored(row.id, row.type, row.attrs, row.created_at, row.modified_at, row.district)
     return out
 
@@ -79,12 +89,18 @@ def _sqlite_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _load_sqlite(db: Session, ids: list[str]) -> dict[str, Stored]:
+_SQLITE_LOAD = ("SELECT id, type, attrs, created_at, modified_at, district FROM ctx_entities "
+                "WHERE id IN (SELECT value FROM json_each(?))")
+
+
+def _load_sqlite(db: Session, ids: list[str], status: str | None = None) -> dict[str, Stored]:
     # A batch reads up to 1,000 entity documents: the ids travel as one JSON array and the rows come
     # back through the driver (orjson for the documents), without per-row ORM/type processing.
-    rows = db.connection().exec_driver_sql(
-        "SELECT id, type, attrs, created_at, modified_at, district FROM ctx_entities "
-        "WHERE id IN (SELECT value FROM json_each(?))", (orjson.dumps(ids).decode(),)).all()
+    if status is None:
+        rows = db.connection().exec_driver_sql(_SQLITE_LOAD, (orjson.dumps(ids).decode(),)).all()
+    else:
+        rows = db.connection().exec_driver_sql(_SQLITE_LOAD + " AND json_extract(attrs, '$.status.value') = ?",
+                                               (orjson.dumps(ids).decode(), status)).all()
     return {r[0]: Stored(r[0], r[1], orjson.loads(r[2]) if r[2] is not None else None, _sqlite_time(r[3]),
                          _sqlite_time(r[4]), r[5]) for r in rows}
 
