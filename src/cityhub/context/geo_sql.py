@@ -103,23 +103,47 @@ def conditions(shape: GeoShape) -> list[Any]:
     return conds
 
 
-def _within_circle() -> Any:
-    """Point entities within the flat-projected circle (the exact great-circle test follows in Python);
-    entities with an extent (min != max) pass through to the shapely test."""
+def _flat_d2() -> Any:
+    """The squared flat-projected distance in metres² from the query's point (the g_x/g_y/g_kx parameters)."""
     dx = (T.c.lon - bindparam("g_x")) * bindparam("g_kx")
     dy = (T.c.lat - bindparam("g_y")) * M_PER_DEG
-    return or_(T.c.min_lat != T.c.max_lat, T.c.min_lon != T.c.max_lon, dx * dx + dy * dy <= bindparam("g_reach2"))
+    return dx * dx + dy * dy
+
+
+_FLAT_D2 = _flat_d2()
+
+
+def _within_circle() -> Any:
+    """Point entities within the flat-projected circle (the exact great-circle test follows);
+    entities with an extent (min != max) pass through to the shapely test."""
+    return or_(T.c.min_lat != T.c.max_lat, T.c.min_lon != T.c.max_lon, _FLAT_D2 <= bindparam("g_reach2"))
 
 
 # A point entity (no extent): the near test on its indexed coordinates is exact.
 FLAT = and_(T.c.min_lat == T.c.max_lat, T.c.min_lon == T.c.max_lon)
 
 
+def flat_circle(g: geo.GeoQuery) -> bool:
+    """Whether a point near query's terms carry the flat circle (and its parameters): see shape_and_params."""
+    return point_near(g) and g.max_distance <= MAX_FLAT_RADIUS_M
+
+
 def distance_params(g: geo.GeoQuery) -> dict[str, Any]:
     """The centre and distances of a point near query, for within_distance's parameters."""
     p1 = math.radians(g.geom.y)
     return {"n_x": g.geom.x, "n_p1": p1, "n_cos_p1": math.cos(p1), "n_2r": 2 * EARTH_R,
-            "n_max": g.max_distance, "n_min": g.min_distance}
+            "n_max": g.max_distance, "n_min": g.min_distance, "n_inner2": _inner(g.max_distance, g.geom.y)}
+
+
+def _inner(max_distance: float, lat: float) -> float:
+    """The squared flat radius within which every point is surely within max_distance on the great circle:
+    _reach's error bound taken the other way (sampled: at most 0.995 × max_distance inside it, latitudes to
+    ±80°). Beyond ±80° the flat projection's error grows fast: -1, so every point takes the exact test."""
+    if abs(lat) > 80.0:
+        return -1.0
+    tan = math.tan(math.radians(abs(lat)))
+    inner = max_distance / (1.005 + 2 * max_distance / EARTH_R * tan) - 1.0
+    return inner * inner if inner > 0 else -1.0
 
 
 def _haversine() -> Any:
@@ -134,10 +158,17 @@ def _haversine() -> Any:
 
 
 _DISTANCE = _haversine()
-_WITHIN = {False: _DISTANCE <= bindparam("n_max", type_=Float),
-           True: and_(_DISTANCE <= bindparam("n_max", type_=Float), _DISTANCE >= bindparam("n_min", type_=Float))}
+_MAX = _DISTANCE <= bindparam("n_max", type_=Float)
+# The flat distance first where the terms have the flat circle: ~98 % of the points within maxDistance are
+# well inside it and skip the nine SQL function calls of the haversine (~1 ms CPU of 1,100 rows at 2 km);
+# the ring near the edge still takes the exact test, so the answer is the haversine's. OR is evaluated in order.
+_MAX_FLAT = or_(_FLAT_D2 <= bindparam("n_inner2", type_=Float), _MAX)
+_MIN = _DISTANCE >= bindparam("n_min", type_=Float)
+_WITHIN = {(False, False): _MAX, (True, False): and_(_MAX, _MIN),
+           (False, True): _MAX_FLAT, (True, True): and_(_MAX_FLAT, _MIN)}
 
 
-def within_distance(with_min: bool) -> Any:
-    """A point entity within maxDistance (and beyond minDistance when asked) of the query's point."""
-    return _WITHIN[with_min]
+def within_distance(with_min: bool, flat: bool = False) -> Any:
+    """A point entity within maxDistance (and beyond minDistance when asked) of the query's point; `flat`
+    when the terms carry the flat circle's parameters (flat_circle), so the sure inside skips the haversine."""
+    return _WITHIN[(with_min, flat)]
