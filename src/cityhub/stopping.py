@@ -98,6 +98,8 @@ async def until_stopping(app: FastAPI, source: AsyncIterator[bytes]) -> AsyncIte
             step.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await step
+        elif step is not None and not step.cancelled():
+            step.exception()  # a source that ended as the client went: retrieved, not logged as never retrieved
         await source.aclose()  # type: ignore[attr-defined]
 
 
