@@ -25,6 +25,7 @@ MAX_SHAPES = 512
 _SHAPES: dict[tuple[Any, ...], list[Any]] = {}
 _NEAR_STATEMENTS: dict[tuple[Any, ...], tuple[list[Any], Any]] = {}  # see _near_statement_for
 _PARSED: dict[tuple[str, int], qlang.Node] = {}  # see parse_q
+_DRIVER_SQL: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _run_near
 
 
 @dataclass
@@ -258,7 +259,9 @@ def _near_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], params
     assert g is not None
     if query.limit > 0:
         values = {**params, **geo_sql.distance_params(g), "n_lim": query.limit, "n_off": query.offset}
-        rows = ctx.db.execute(_near_statement_for(ctx, query, conds), values).all()
+        stmt, shared = _near_statement_for(ctx, query, conds)
+        # the SQL text alone only where no column needs SQLAlchemy's result processing (attributes as text)
+        rows = _run_near(ctx, stmt, values) if shared and _raw_ok(query) else ctx.db.execute(stmt, values).all()
         if rows and rows[0].ext == 0:
             return EntityPage(_items(query, [r[:3] for r in rows]), rows[0].n if query.count else None,
                               [(r[0], r[1]) for r in rows])
@@ -267,12 +270,12 @@ def _near_page(ctx: RequestContext, query: EntityQuery, conds: list[Any], params
     return _near_candidates(ctx, query, conds, params)
 
 
-def _near_statement_for(ctx: RequestContext, query: EntityQuery, conds: list[Any]) -> Any:
+def _near_statement_for(ctx: RequestContext, query: EntityQuery, conds: list[Any]) -> tuple[Any, bool]:
     """_near_statement, kept per shape when the terms are the shared ones (building the subqueries and the
     alias cost ~0.4 ms CPU a query). Keyed by the terms' identities; the entry holds the terms themselves, so
-    an id is never reused by another object while its entry lives."""
+    an id is never reused by another object while its entry lives. Also says whether the statement is shared."""
     if query.ids or query.id_pattern or query.district or (query.attrs and not query.q):
-        return _near_statement(ctx, query, conds)  # terms built for this request alone
+        return _near_statement(ctx, query, conds), False  # terms built for this request alone
     g = query.geo
     assert g is not None
     key = (tuple(map(id, conds)), _raw_ok(query), g.min_distance is not None, geo_sql.flat_circle(g))
@@ -281,7 +284,46 @@ def _near_statement_for(ctx: RequestContext, query: EntityQuery, conds: list[Any
         if len(_NEAR_STATEMENTS) >= MAX_SHAPES:
             _NEAR_STATEMENTS.clear()
         entry = _NEAR_STATEMENTS[key] = (list(conds), _near_statement(ctx, query, conds))
-    return entry[1]
+    return entry[1], True
+
+
+def _run_near(ctx: RequestContext, stmt: Any, values: dict[str, Any]) -> list[Any]:
+    """Rows of a near statement. On SQLite a shared statement runs as its SQL text, kept per statement and
+    number of latitude bands, with the values in its parameter order: SQLAlchemy's per-execution work (cache
+    key, expanding the IN lists into the text, binding by name) cost ~0.3 ms CPU a query."""
+    dialect = ctx.db.get_bind().dialect
+    if dialect.name != "sqlite":
+        return ctx.db.execute(stmt, values).all()
+    bands = values.get("g_bands")
+    key = (id(stmt), -1 if bands is None else len(bands))
+    entry = _DRIVER_SQL.get(key)
+    if entry is None or entry[0] is not stmt:
+        if len(_DRIVER_SQL) >= MAX_SHAPES:
+            _DRIVER_SQL.clear()
+        entry = _DRIVER_SQL[key] = (stmt, _driver_sql(stmt, dialect, values))
+    if entry[1] is None:  # the text did not reproduce SQLAlchemy's parameters: let it bind them
+        return ctx.db.execute(stmt, values).all()
+    sql, names, fixed = entry[1]
+    return ctx.db.connection().exec_driver_sql(sql, _positional(names, fixed, values)).all()
+
+
+def _driver_sql(stmt: Any, dialect: Any, values: dict[str, Any]) -> tuple[str, tuple[str, ...], dict] | None:
+    """(SQL text, parameter names in order, the statement's own values) of a statement expanded for these
+    values; None when the values rebuilt from them differ from SQLAlchemy's (a bind processor, a renamed
+    expansion), so such a statement keeps SQLAlchemy's binding."""
+    state = stmt.compile(dialect=dialect).construct_expanded_state(values)
+    names = tuple(state.positiontup or ())
+    fixed = {k: v for k, v in state.parameters.items() if k not in values and not k.startswith("g_bands_")}
+    if state.processors or _positional(names, fixed, values) != tuple(state.positional_parameters):
+        return None
+    return state.statement, names, fixed
+
+
+def _positional(names: tuple[str, ...], fixed: dict[str, Any], values: dict[str, Any]) -> tuple[Any, ...]:
+    merged = {**fixed, **values}
+    for i, band in enumerate(values.get("g_bands") or (), 1):
+        merged[f"g_bands_{i}"] = band  # SQLAlchemy's names for an expanded IN list
+    return tuple(merged[n] for n in names)
 
 
 def _near_statement(ctx: RequestContext, query: EntityQuery, conds: list[Any]) -> Any:
