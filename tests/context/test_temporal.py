@@ -47,7 +47,7 @@ def test_history_and_hourly_aggregates_out_of_order(client, writer):
         "endTimeAt": _iso(start + timedelta(hours=2)), "options": "temporalValues"})
     assert [v[0] for v in r.json()[0]["pm25"]["values"]] == [6, 7, 8, 9, 10, 11]
     r = client.get(f"{NGSI}/temporal/entities/{EID}", params={"attrs": "pm25", "lastN": 2})
-    assert [i["value"] for i in r.json()["pm25"]] == [16, 17]
+    assert [i["value"] for i in r.json()["pm25"]] == [17, 16]  # lastN: newest first
     before = _iso(start + timedelta(minutes=15))
     r = client.get(f"{NGSI}/temporal/entities/{EID}", params={"timerel": "before", "timeAt": before, "attrs": "pm25"})
     assert [i["value"] for i in r.json()["pm25"]] == [0, 1]

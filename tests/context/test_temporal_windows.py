@@ -36,7 +36,7 @@ def test_after_last_n_and_per_minute_aggregates(client, writer):
     assert [i["value"] for i in r.json()["pm25"]] == [float(i) for i in range(4, 12)]
     r = client.get(f"{NGSI}/temporal/entities/{EID}", params={
         "attrs": "pm25", "timerel": "after", "timeAt": after, "lastN": 3, "options": "temporalValues"})
-    assert [v[0] for v in r.json()["pm25"]["values"]] == [9.0, 10.0, 11.0]
+    assert [v[0] for v in r.json()["pm25"]["values"]] == [11.0, 10.0, 9.0]  # lastN: newest first
     r = client.get(f"{NGSI}/temporal/entities/{EID}", params={
         "attrs": "pm25", "aggrMethods": "avg,min,max,sum,totalCount", "aggrPeriodDuration": "PT1M"})
     assert r.status_code == 200, r.text

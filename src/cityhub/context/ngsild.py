@@ -17,17 +17,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cityhub.context import entities, jsonld, subscriptions, temporal, temporal_write
+from cityhub.context import entities, jsonld, negotiate, subscriptions, temporal, temporal_write
 from cityhub.context import query as q_service
 from cityhub.context.geo import parse_geoquery
 from cityhub.context.jsonld import LdContext
-from cityhub.context.problems import ETSI_ERRORS, BadRequestData, InvalidRequest, problem_body
+from cityhub.context.problems import ETSI_ERRORS, BadRequestData, UnsupportedMediaType, problem_body
 from cityhub.errors import CityhubError
 from cityhub.http import Ctx, dumps
 
 log = logging.getLogger("cityhub.context.ngsild")
 PREFIX = "/ngsi-ld/v1"
-router = APIRouter(prefix=PREFIX, tags=["NGSI-LD"])
+# Accept / Content-Type are checked once for every door here (406 / 415 ProblemDetails), not per handler
+router = APIRouter(prefix=PREFIX, tags=["NGSI-LD"], dependencies=[Depends(negotiate.check_media_types)])
 
 
 def route(method: str, path: str, **kw: Any) -> Callable:
@@ -59,8 +60,9 @@ def read_body(request: Request, raw: bytes) -> tuple[Any, LdContext]:
     """Parse the body and the @context it came with (body for ld+json, Link header otherwise)."""
     settings = request.app.state.settings
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", "application/ld+json", "application/merge-patch+json"):
-        raise InvalidRequest(f"unsupported Content-Type {content_type!r}; use application/json or application/ld+json")
+    if content_type not in negotiate.BODY_TYPES:  # the router's dependency answers 415 first; kept for direct calls
+        raise UnsupportedMediaType(f"unsupported Content-Type {content_type!r}; use application/json or "
+                                   "application/ld+json")
     body = jsonld.parse_json(raw)
     link = request.headers.get("link")
     items = body if isinstance(body, list) else [body]
@@ -374,14 +376,24 @@ def temporal_query(request: Request, ctx: Ctx) -> Response:
     ld_ctx = query_context(request)
     tq = _temporal_query(request)
     items = temporal.query_temporal(ctx, tq=tq)
-    return respond(request, items, ld_ctx, headers={"Page-Size": str(tq.limit)})
+    return _temporal_response(request, items, ld_ctx, tq, {"Page-Size": str(tq.limit)})
 
 
 @route("GET", "/temporal/entities/{entity_id}")
 def temporal_entity(entity_id: str, request: Request, ctx: Ctx) -> Response:
     ld_ctx = query_context(request)
-    return respond(request, temporal.get_temporal_entity(ctx, entity_id=entity_id, tq=_temporal_query(request)),
-                   ld_ctx)
+    tq = _temporal_query(request)
+    return _temporal_response(request, temporal.get_temporal_entity(ctx, entity_id=entity_id, tq=tq), ld_ctx, tq)
+
+
+def _temporal_response(request: Request, content: Any, ld_ctx: LdContext, tq: temporal.TemporalQuery,
+                       headers: dict[str, str] | None = None) -> Response:
+    """200, or 206 with the window returned when instances were cut at the per-attribute cap (NGSI-LD 1.4+
+    temporal pagination: the client asks for the rest with timerel from the Content-Range's last time)."""
+    if tq.partial is None:
+        return respond(request, content, ld_ctx, headers=headers)
+    headers = {**(headers or {}), "Content-Range": tq.partial.content_range()}
+    return respond(request, content, ld_ctx, status=206, headers=headers)
 
 
 @route("POST", "/temporal/entities", status_code=201)

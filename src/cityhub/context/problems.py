@@ -46,6 +46,22 @@ class LdContextNotAvailable(CityhubError):
     ngsi_type = "LdContextNotAvailable"
 
 
+class NotAcceptable(CityhubError):
+    """406: the Accept header admits no representation this door produces (ETSI GS CIM 009 6.3.4)."""
+
+    status_code = 406
+    code = "not_acceptable"
+    ngsi_type = "NotAcceptable"
+
+
+class UnsupportedMediaType(CityhubError):
+    """415: a request body in a media type other than JSON / JSON-LD (ETSI GS CIM 009 6.3.4)."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+    ngsi_type = "UnsupportedMediaType"
+
+
 class BatchTooLarge(LimitExceeded):
     ngsi_type = "BadRequestData"
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
 
 from cityhub.auth import policy
-from cityhub.context import history_pending, history_store, temporal_aggregates
+from cityhub.context import history_pending, history_store, temporal_aggregates, temporal_instances
 from cityhub.context.attrs import parse_time
 from cityhub.context.models import ContextEntity, Observation, RetentionPolicy, Rollup
 from cityhub.context.problems import BadRequestData, ResourceNotFound
@@ -24,7 +24,7 @@ from cityhub.db import utcnow
 from cityhub.governance import live_access
 
 AGGR_METHODS = ("avg", "min", "max", "sum", "totalCount")
-MAX_INSTANCES = 10_000
+MAX_INSTANCES = temporal_instances.MAX_INSTANCES  # per entity+attribute; beyond it the answer is Partial
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 E = ContextEntity.__table__
 O = Observation.__table__  # noqa: E741
@@ -49,6 +49,8 @@ class TemporalQuery:
     # aggregate series as pre-encoded JSON (orjson.Fragment) for the HTTP door, which only serialises them;
     # Python callers (the board) keep plain lists
     encoded: bool = False
+    # set by the query: the time window of an answer cut at MAX_INSTANCES (206 + Content-Range), else None
+    partial: temporal_instances.Partial | None = None
 
 
 def parse_duration(text: str) -> timedelta:
@@ -105,8 +107,7 @@ def _time_filter(col: Any, tq: TemporalQuery) -> list[Any]:
     return []
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+_iso = temporal_instances.iso
 
 
 def _entities(ctx: RequestContext, tq: TemporalQuery) -> list[tuple[str, str]]:
@@ -132,6 +133,7 @@ def query_temporal(ctx: RequestContext, *, tq: TemporalQuery) -> list[dict[str, 
     """Temporal representations of the matching entities (raw instances, value pairs or aggregates)."""
     policy.require(ctx, "context.read", None)
     check_page(ctx.settings, tq.limit, tq.offset)
+    tq.partial = None
     if not (tq.ids or tq.types or tq.id_pattern):
         raise BadRequestData.field("type", "a temporal query needs type, id or idPattern")
     history_pending.settle(ctx.db)  # acknowledged batches not yet expanded are history too
@@ -168,25 +170,14 @@ def _instances(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[s
     conds = [O.c.entity_id.in_(ids), *_time_filter(O.c.observed_at, tq)]
     if tq.attrs:
         conds.append(O.c.attr.in_(tq.attrs))
-    cols = (O.c.entity_id, O.c.attr, O.c.observed_at, O.c.value_num, O.c.value_json)
-    if tq.last_n:
-        # newest N per entity+attribute: rank in SQL (window functions exist on both dialects)
-        rank = func.row_number().over(partition_by=(O.c.entity_id, O.c.attr),
-                                      order_by=O.c.observed_at.desc()).label("rk")
-        inner = select(*cols, rank).where(*conds).subquery()
-        stmt = select(*[inner.c[c.name] for c in cols]).where(inner.c.rk <= tq.last_n).order_by(
-            inner.c.entity_id, inner.c.attr, inner.c.observed_at)
-    else:
-        stmt = select(*cols).where(*conds).order_by(O.c.entity_id, O.c.attr, O.c.observed_at)
+    rows, tq.partial = temporal_instances.fetch(ctx.db, conds, tq.last_n)
     out: dict[str, dict[str, Any]] = {}
-    for eid, attr, when, num, other in ctx.db.execute(stmt.limit(MAX_INSTANCES * max(1, len(ids)))):
-        value = num if num is not None else other
+    for (eid, attr), series in rows.items():
         slot = out.setdefault(eid, {})
         if tq.temporal_values:
-            entry = slot.setdefault(attr, {"type": "Property", "values": []})
-            entry["values"].append([value, _iso(when)])
+            slot[attr] = {"type": "Property", "values": [[value, _iso(when)] for when, value in series]}
         else:
-            slot.setdefault(attr, []).append({"type": "Property", "value": value, "observedAt": _iso(when)})
+            slot[attr] = [{"type": "Property", "value": value, "observedAt": _iso(when)} for when, value in series]
     return out
 
 
