@@ -191,10 +191,12 @@ def _destination(lon: float, lat: float, bearing_deg: float, d: float) -> tuple[
 def test_near_finds_every_station_at_the_edges_of_bands_and_circles(client, writer):
     """The indexed narrowing (exact latitude bands per dialect, the flat circle's margin) never drops a match:
     stations just inside and just outside 2 km and 19 km in 16 directions, and on latitude band edges, in
-    Busan, Sydney (south) and Tromsø (70° N, where the flat projection errs most)."""
+    Busan, Sydney (south), Tromsø (70° N) and Svalbard (79.5° N, just inside the latitudes where points surely
+    within the flat circle skip the haversine: the flat projection errs most there)."""
     from cityhub.context.geo import distance_m
 
-    centres = {"busan": (129.1, 35.15), "sydney": (151.2, -33.87), "tromso": (18.95, 69.65)}
+    centres = {"busan": (129.1, 35.15), "sydney": (151.2, -33.87), "tromso": (18.95, 69.65),
+               "svalbard": (15.6, 79.5)}
     points: list[tuple[str, float, float]] = []
     for name, (lon, lat) in centres.items():
         for radius in (2000.0, 19_000.0):
