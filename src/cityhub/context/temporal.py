@@ -170,7 +170,7 @@ def _instances(ctx: RequestContext, tq: TemporalQuery, ids: list[str]) -> dict[s
     conds = [O.c.entity_id.in_(ids), *_time_filter(O.c.observed_at, tq)]
     if tq.attrs:
         conds.append(O.c.attr.in_(tq.attrs))
-    rows, tq.partial = temporal_instances.fetch(ctx.db, conds, tq.last_n)
+    rows, tq.partial = temporal_instances.fetch(ctx.db, conds, tq.last_n, len(ids) * max(1, len(tq.attrs)))
     out: dict[str, dict[str, Any]] = {}
     for (eid, attr), series in rows.items():
         slot = out.setdefault(eid, {})

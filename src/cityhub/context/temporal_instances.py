@@ -19,6 +19,7 @@ from cityhub.context.models import Observation
 
 MAX_INSTANCES = 10_000
 O = Observation.__table__  # noqa: E741
+COLS = (O.c.entity_id, O.c.attr, O.c.observed_at, O.c.value_num, O.c.value_json)
 
 Rows = dict[tuple[str, str], list[tuple[datetime, Any]]]
 
@@ -39,29 +40,49 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def fetch(db: Any, conds: list[Any], last_n: int | None, cap: int = MAX_INSTANCES) -> tuple[Rows, Partial | None]:
-    """Instances matching `conds` per (entity, attribute), in answer order, and the window when cut short."""
-    newest_first = bool(last_n)
+def fetch(db: Any, conds: list[Any], last_n: int | None, series: int,
+          cap: int = MAX_INSTANCES) -> tuple[Rows, Partial | None]:
+    """Instances matching `conds` per (entity, attribute), in answer order, and the window when cut short.
+    `series` is how many (entity, attribute) pairs may match at most as far as the caller knows (entities ×
+    attrs asked, or entities when attrs are not given): it sizes the plain read."""
     per_key = min(last_n, cap) if last_n else cap
     # one row past the cap tells a cut answer from one that is exactly full; lastN within the cap cuts nothing
     probe = per_key + 1 if per_key == cap else per_key
+    rows = None if last_n else _plain(db, conds, (cap + 1) * max(1, series))
+    if rows is None:
+        rows = _ranked(db, conds, probe, newest_first=bool(last_n))
+    cut = [s for s in rows.values() if len(s) > per_key]
+    if not cut:
+        return rows, None
+    for s in cut:
+        del s[per_key:]
+    return _trim(rows, cut, bool(last_n), last_n)
+
+
+def _plain(db: Any, conds: list[Any], budget: int) -> Rows | None:
+    """Every matching row in primary-key order (the usual case: half the CPU of ranking them in SQL), or None
+    when more than `budget` rows match, so that one long series is read no further than that."""
+    stmt = select(*COLS).where(*conds).order_by(O.c.entity_id, O.c.attr, O.c.observed_at).limit(budget + 1)
+    rows: Rows = {}
+    n = 0
+    for eid, attr, when, num, other in db.execute(stmt):
+        rows.setdefault((eid, attr), []).append((when, num if num is not None else other))
+        n += 1
+    return None if n > budget else rows
+
+
+def _ranked(db: Any, conds: list[Any], probe: int, newest_first: bool) -> Rows:
+    """At most `probe` rows per (entity, attribute), ranked in SQL (window functions on both dialects): the
+    cap is per series, so a long series cannot starve the entities after it as a single LIMIT would."""
     order = O.c.observed_at.desc() if newest_first else O.c.observed_at.asc()
-    cols = (O.c.entity_id, O.c.attr, O.c.observed_at, O.c.value_num, O.c.value_json)
-    # rank per entity+attribute in SQL (window functions on both dialects): the cap is per series, so one
-    # long series cannot starve the entities after it as a single LIMIT would
     rank = func.row_number().over(partition_by=(O.c.entity_id, O.c.attr), order_by=order).label("rk")
-    inner = select(*cols, rank).where(*conds).subquery()
-    stmt = select(*[inner.c[c.name] for c in cols]).where(inner.c.rk <= probe).order_by(
+    inner = select(*COLS, rank).where(*conds).subquery()
+    stmt = select(*[inner.c[c.name] for c in COLS]).where(inner.c.rk <= probe).order_by(
         inner.c.entity_id, inner.c.attr, inner.c.rk)
     rows: Rows = {}
     for eid, attr, when, num, other in db.execute(stmt):
         rows.setdefault((eid, attr), []).append((when, num if num is not None else other))
-    cut = [series for series in rows.values() if len(series) > per_key]
-    if not cut:
-        return rows, None
-    for series in cut:
-        del series[per_key:]
-    return _trim(rows, cut, newest_first, last_n)
+    return rows
 
 
 def _trim(rows: Rows, cut: list[list[tuple[datetime, Any]]], newest_first: bool,
