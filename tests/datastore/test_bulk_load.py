@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from cityhub.datastore import store_sqlite
 from cityhub.datastore.infer import TypedColumn, TypedTable
 from cityhub.datastore.tables import index_plan
+from cityhub.context import history_store
 from cityhub.governance import audit_store
 from tests.datastore.helpers import leftovers, make_desk
 
@@ -84,7 +85,7 @@ def test_big_load_matches_executemany(desk, monkeypatch, path):  # noqa: ANN001
     with desk.client.app.state.engine.connect() as conn:  # the pooled connection came back detached
         attached = [row[1] for row in conn.exec_driver_sql("PRAGMA database_list")]
     # no scratch database stays attached (governance's read-audit side file is attached to every connection)
-    assert [a for a in attached if a not in ("main", "temp", audit_store.SCHEMA)] == []
+    assert [a for a in attached if a not in ("main", "temp", audit_store.SCHEMA, history_store.SCHEMA)] == []
 
 
 @pytest.mark.parametrize("path", ["preload", "scratch"])
