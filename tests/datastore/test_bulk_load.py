@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from cityhub.context import history_store
 from cityhub.datastore import store_sqlite
 from cityhub.datastore.infer import TypedColumn, TypedTable
 from cityhub.datastore.tables import index_plan
-from cityhub.context import history_store
 from cityhub.governance import audit_store
 from tests.datastore.helpers import leftovers, make_desk
 
