@@ -6,6 +6,8 @@
     alert is raised); wall figure and CPU ms per request (median of the rounds) with the load average;
     beside it the same writes through the service in process (no HTTP) and a bare sqlite3
     executemany of the same number of observation rows (the engine floor).
+    Then the same batches offered at a steady 50,000 updates/s for 40 s from a driver process
+    (benchmarks/context_steady.py): does history keep up, and how far behind does it get?
 (b) query by type + q + geo near over 100,000 AirQualityObserved entities: p50/p95 over HTTP, CPU per query
     through the service, Stellio's published 1,440 ms at 100k beside it, and the bare sqlite3 of the box narrowing.
 (c) notification latency, update → subscriber's HTTP endpoint, while upserting at a target rate.
@@ -212,6 +214,9 @@ def bench_upsert(p: Platform, entities: int = 10_000, rounds: int = 3) -> None:
     print(f"    bare sqlite3 executemany of observation rows (engine floor, no rollups, no entity state): "
           f"{updates / floor_s:,.0f} rows/s")
     print(f"    peers: {PEERS['upsert']}")
+    from benchmarks import context_steady
+
+    context_steady.run(p, _station, MEASURANDS, _load, _settle_wait, stations=entities)
 
 
 def _upsert_in_process(p: Platform, bodies: list[list[dict]], when: datetime) -> tuple[float, list[float]]:

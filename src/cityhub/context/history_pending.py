@@ -37,6 +37,9 @@ CHUNK_READINGS = 10_000
 # While batches keep arriving, the background writer takes smaller bites (~20 ms of SQL): a batch upsert
 # waiting for the write lock waits that long at most, and so does the notification its commit hands over.
 BUSY_CHUNK_READINGS = 2_000
+# With history in its own file (history_store) a chunk holds no lock a request waits for: larger chunks write
+# each hour and day rollup page once for several batches, and commit less often.
+SIDE_CHUNK_READINGS = 30_000
 
 
 def defer(db: Session, rows: list[tuple[Any, ...]]) -> int:
@@ -110,7 +113,8 @@ def expand_once(db: Session, *, wait: bool, chunk: int = CHUNK_READINGS,
             return 0  # nothing pending: an idle poll takes no write lock
         side = history_store.side_of(conn)
         if side is not None:
-            return _expand_to_side(db, side, chunk, gate or nullcontext())
+            # the history writer (the one passing its gate) leaves checkpoints to its Checkpointer
+            return _expand_to_side(db, side, chunk, gate or nullcontext(), background=gate is not None)
         conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # the write lock before reading
     ids, total = _oldest(conn, chunk, lock=not sqlite, wait=wait)
     if not ids:
@@ -124,7 +128,8 @@ def expand_once(db: Session, *, wait: bool, chunk: int = CHUNK_READINGS,
     return total
 
 
-def _expand_to_side(db: Session, side: str, chunk: int, gate: AbstractContextManager[Any]) -> int:
+def _expand_to_side(db: Session, side: str, chunk: int, gate: AbstractContextManager[Any], *,
+                    background: bool = False) -> int:
     """SQLite, history in its own file: read the pending rows (no lock: reads outside a transaction),
     write their history there and commit, then delete them from the main file and commit. Another
     expander doing the same rows meanwhile inserts nothing (the observation key) and folds nothing; a
@@ -134,7 +139,7 @@ def _expand_to_side(db: Session, side: str, chunk: int, gate: AbstractContextMan
     if not ids:
         return 0
     docs = [d for (d,) in conn.execute(select(P.c.readings).where(P.c.id.in_(ids)).order_by(P.c.id))]
-    with history_store.writing(side) as own:
+    with history_store.writing(side, checkpointed_elsewhere=background) as own:
         history.fold_sqlite_docs(own, docs)
     with gate:
         conn.execute(delete(P).where(P.c.id.in_(ids)))
@@ -178,6 +183,44 @@ def _checkpoint(bind: Any) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
+class Checkpointer:
+    """SQLite: copies the WALs back into the database files (`_checkpoint`, and history's own file) in a thread
+    of its own, poked after each expanded chunk and at most every MIN_GAP seconds. Done in the history writer
+    itself, the copying and its fsyncs took ~15 % of that thread's time at 50,000 updates/s, and history fell
+    behind; here they overlap with the next chunk's SQL."""
+
+    MIN_GAP = 0.2
+
+    def __init__(self, bind: Any, side: str | None) -> None:
+        self.bind, self.side = bind, side
+        self.event = threading.Event()
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, name="context-checkpoint", daemon=True)
+        self.thread.start()
+
+    def poke(self) -> None:
+        self.event.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.event.set()
+        self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self.stopping:
+            self.event.wait()
+            self.event.clear()
+            if self.stopping:
+                return
+            try:
+                _checkpoint(self.bind)
+                if self.side is not None:
+                    history_store.checkpoint(self.side)
+            except Exception:  # a checkpoint is an optimisation: SQLite's automatic one still runs
+                log.exception("WAL checkpoint failed")
+            time.sleep(self.MIN_GAP)
+
+
 class HistoryWriter:
     """The background stage: expands pending batches soon after they are committed."""
 
@@ -188,6 +231,7 @@ class HistoryWriter:
         self.stopping = False
         self.thread: threading.Thread | None = None
         self.side: Any = ...  # not looked up yet
+        self.checkpointer: Checkpointer | None = None
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name="context-history", daemon=True)
@@ -202,6 +246,8 @@ class HistoryWriter:
         self.event.set()
         if self.thread is not None:
             self.thread.join(timeout=30)
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
     def run(self) -> None:
         while not self.stopping:
@@ -211,6 +257,11 @@ class HistoryWriter:
                 self.drain()
             except Exception:  # logged and retried at the next wake-up; the rows stay pending
                 log.exception("expanding pending history failed")
+
+    def _checkpoints(self, bind: Any, side: str | None) -> Checkpointer:
+        if self.checkpointer is None:
+            self.checkpointer = Checkpointer(bind, side)
+        return self.checkpointer
 
     def _side(self) -> str | None:
         """The history file of this writer's database (history_store), None when history is in it."""
@@ -231,9 +282,12 @@ class HistoryWriter:
             side = self._side() if gated else None
             if side is not None:
                 # SQLite, history in its own file: the expansion takes that file's lock alone; only deleting
-                # the pending rows waits its turn at the main file's (write_gate)
+                # the pending rows (a few ms) takes the next turn at the main file's (write_gate). Yielding to
+                # waiting requests for up to PATIENCE there, as a whole chunk does below, let a steady stream of
+                # batch upserts hold the writer back ~0.25 s per chunk: history fell behind at 50,000 updates/s.
                 with session_scope(self.factory) as db:
-                    n = expand_once(db, wait=False, gate=write_gate.background_turn(bind))
+                    n = expand_once(db, wait=False, chunk=SIDE_CHUNK_READINGS,
+                                    gate=write_gate.background_turn(bind, patience=0.0))
             else:
                 # each chunk waits behind the batch upserts waiting for the write lock (write_gate), so a request
                 # waits one chunk (~20 ms) at most and is woken when it ends, not on SQLite's busy polling
@@ -242,9 +296,7 @@ class HistoryWriter:
             if n == 0:
                 return
             if gated:
-                _checkpoint(bind)
-                if side is not None:
-                    history_store.checkpoint(side)
+                self._checkpoints(bind, side).poke()
             # Without the gate (PostgreSQL) a writer that took the lock again at once could starve requests
             # polling for it, so while batches keep arriving it holds it at most about half the time.
             # Readers do not wait for this: they settle what is pending.

@@ -115,10 +115,11 @@ def hold_for_request(db: Session) -> None:
 
 
 @contextmanager
-def background_turn(bind: Any) -> Iterator[None]:
-    """The history writer's turn (a no-op off SQLite)."""
+def background_turn(bind: Any, patience: float = PATIENCE) -> Iterator[None]:
+    """The history writer's turn (a no-op off SQLite): behind waiting requests for `patience` at most
+    (0: the next turn whatever waits, for a write of a few milliseconds)."""
     gate = gate_for(bind)
-    entered = gate.enter_background() if gate is not None else False
+    entered = gate.enter_background(patience) if gate is not None else False
     try:
         yield
     finally:
