@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,27 +38,24 @@ def _threads_cpu() -> dict[str, float]:
     return out
 
 
-def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: Any) -> None:
-    """The driver process: batches on a fixed schedule; sends back {k: (sent, acked, due)} and its CPU."""
-    interval = entities / rate
-    batches = int(seconds / interval)
-    times: dict[int, tuple[float, float]] = {}
+def post_on_schedule(url: str, token: str, count: int, interval: float, senders: int,
+                     body_for: Callable[[int], bytes]) -> dict[str, Any]:
+    """Batch upserts `body_for(k)` for k < count, request k leaving at start + k × interval (a late one goes at
+    once, never skipped) from `senders` threads, so a slow answer does not lower the offered rate. Returns
+    {"times": {k: (sent, acked, due)} (wall clock), "elapsed", "cpu" (this process), "errors"}."""
+    times: dict[int, tuple[float, float, float]] = {}
     errors: list[str] = []
     start = time.perf_counter() + 0.2
     cpu0 = time.process_time()
 
     def sender(j: int) -> None:
-        with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}",
+        with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}",
                                                               "Content-Type": "application/json"}) as c:
-            for k in range(j, batches, SENDERS):
+            for k in range(j, count, senders):
                 wait = start + k * interval - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
-                stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-                body = orjson.dumps([{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{i:06d}",
-                                      "type": "AirQualityObserved",
-                                      "pm25": {"type": "Property", "value": float(k % 30), "observedAt": stamp},
-                                      "sent": {"type": "Property", "value": k}} for i in range(entities)])
+                body = body_for(k)
                 sent = time.time()
                 due = sent - (time.perf_counter() - (start + k * interval))  # its scheduled time, wall clock
                 r = c.post("/ngsi-ld/v1/entityOperations/upsert?options=update", content=body)
@@ -65,13 +63,26 @@ def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: 
                 if r.status_code not in (201, 204) and len(errors) < 5:
                     errors.append(f"{r.status_code} {r.text[:200]}")
 
-    threads = [threading.Thread(target=sender, args=(j,)) for j in range(SENDERS)]
+    threads = [threading.Thread(target=sender, args=(j,)) for j in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - start
-    out.put({"times": times, "elapsed": elapsed, "cpu": time.process_time() - cpu0, "errors": errors})
+    return {"times": times, "elapsed": time.perf_counter() - start, "cpu": time.process_time() - cpu0,
+            "errors": errors}
+
+
+def _drive(url: str, token: str, rate: int, entities: int, seconds: float, out: Any) -> None:
+    """The driver process: batches of `entities` (pm25 and a `sent` marker, stamped when they leave)."""
+    interval = entities / rate
+
+    def body_for(k: int) -> bytes:
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return orjson.dumps([{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{i:06d}", "type": "AirQualityObserved",
+                              "pm25": {"type": "Property", "value": float(k % 30), "observedAt": stamp},
+                              "sent": {"type": "Property", "value": k}} for i in range(entities)])
+
+    out.put(post_on_schedule(url, token, int(seconds / interval), interval, SENDERS, body_for))
 
 
 def run(p: Any, pct: Any, load: Any, peers: str, *, rate: int = 5000, entities: int = 100,

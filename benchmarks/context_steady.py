@@ -19,7 +19,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 
 SENDERS = 2
@@ -27,32 +26,10 @@ ENTITIES = 1000
 
 
 def _drive(url: str, token: str, bodies: list[bytes], interval: float, out: Any) -> None:
-    """The driver process: one body per interval; sends back the send and answer times and its CPU."""
-    times: dict[int, tuple[float, float]] = {}
-    errors: list[str] = []
-    start = time.perf_counter() + 0.2
-    cpu0 = time.process_time()
+    """The driver process: one prepared body per interval (context_notify.post_on_schedule)."""
+    from benchmarks.context_notify import post_on_schedule
 
-    def sender(j: int) -> None:
-        with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}",
-                                                              "Content-Type": "application/json"}) as c:
-            for k in range(j, len(bodies), SENDERS):
-                wait = start + k * interval - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                sent = time.perf_counter()
-                r = c.post("/ngsi-ld/v1/entityOperations/upsert?options=update", content=bodies[k])
-                times[k] = (sent, time.perf_counter())
-                if r.status_code not in (201, 204) and len(errors) < 5:
-                    errors.append(f"{r.status_code} {r.text[:200]}")
-
-    threads = [threading.Thread(target=sender, args=(j,)) for j in range(SENDERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out.put({"times": times, "elapsed": time.perf_counter() - start, "cpu": time.process_time() - cpu0,
-             "errors": errors})
+    out.put(post_on_schedule(url, token, len(bodies), interval, SENDERS, bodies.__getitem__))
 
 
 def _bodies(station: Any, measurands: dict, stations: int, requests: int, base: datetime) -> list[bytes]:

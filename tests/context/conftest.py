@@ -33,3 +33,19 @@ def writer(people):  # noqa: ANN001, ANN201
 def sqlite_writer(sqlite_people):  # noqa: ANN001, ANN201
     org = sqlite_people.org("busan-ctrl", "부산 스마트시티 통합관제센터")
     return sqlite_people.user("ops@city.test", role="operator", org=org)
+
+
+def publish_snapshots_now(app) -> list[dict]:  # noqa: ANN001
+    """Publish every live entity type's snapshot dataset now (as the scheduled refresh does), as the system."""
+    from cityhub.cli import SYSTEM
+    from cityhub.context.catalog_link import publish_snapshots
+    from cityhub.ctx import RequestContext
+
+    db = app.state.session_factory()
+    try:
+        ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
+        done = publish_snapshots(ctx, org="busan-ctrl")
+        db.commit()
+        return done
+    finally:
+        db.close()

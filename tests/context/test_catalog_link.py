@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tests.context.conftest import NGSI, air
+from tests.context.conftest import NGSI, air, publish_snapshots_now
 
 
 def test_entity_types_become_datasets(client, writer):
     from cityhub.catalog import service as catalog
     from cityhub.cli import SYSTEM
-    from cityhub.context.catalog_link import publish_snapshots
     from cityhub.ctx import RequestContext
 
     c = client
@@ -18,14 +17,7 @@ def test_entity_types_become_datasets(client, writer):
     app = c.app
 
     def run() -> list[dict]:
-        db = app.state.session_factory()
-        try:
-            ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
-            done = publish_snapshots(ctx, org="busan-ctrl")
-            db.commit()
-            return done
-        finally:
-            db.close()
+        return publish_snapshots_now(app)
 
     done = run()
     assert {d["dataset"]: d["rows"] for d in done} == {"live-airqualityobserved": 5}

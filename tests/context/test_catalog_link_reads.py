@@ -4,22 +4,7 @@ dataset's access rules: a restricted live type is refused to a citizen on every 
 
 from __future__ import annotations
 
-from tests.context.conftest import NGSI, air
-
-
-def _publish(app) -> list[dict]:  # noqa: ANN001
-    from cityhub.cli import SYSTEM
-    from cityhub.context.catalog_link import publish_snapshots
-    from cityhub.ctx import RequestContext
-
-    db = app.state.session_factory()
-    try:
-        ctx = RequestContext(actor=SYSTEM, db=db, settings=app.state.settings, bus=app.state.bus)
-        done = publish_snapshots(ctx, org="busan-ctrl")
-        db.commit()
-        return done
-    finally:
-        db.close()
+from tests.context.conftest import NGSI, air, publish_snapshots_now
 
 
 def _latest(client, dataset: str, headers: dict | None = None) -> str:  # noqa: ANN001
@@ -41,7 +26,7 @@ def _chart(client, rid: str, headers: dict):  # noqa: ANN001, ANN202
 def test_live_tables_answer_ckan_sql_and_charts(client, writer, people):
     stations = [air(1, 129.16, 35.16, pm25=40), air(2, 129.161, 35.161, pm25=60), air(3, 129.0243, 35.0979, pm25=9)]
     assert client.post(f"{NGSI}/entityOperations/upsert", json=stations, headers=writer.headers).status_code == 201
-    _publish(client.app)
+    publish_snapshots_now(client.app)
     citizen = people.user("citizen@city.test")
     rid = _latest(client, "live-airqualityobserved", citizen.headers)
     r = client.get("/api/3/action/datastore_search", params={"resource_id": rid, "filters": '{"district": "Seo-gu"}'},
@@ -58,7 +43,7 @@ def test_live_tables_answer_ckan_sql_and_charts(client, writer, people):
     assert {row[0]: (row[1], row[2]) for row in r.json()["rows"]} == {"Haeundae-gu": (60, 2), "Seo-gu": (9, 1)}
     # a new reading reaches the table at the next refresh
     client.post(f"{NGSI}/entityOperations/upsert", json=[air(2, 129.161, 35.161, pm25=70)], headers=writer.headers)
-    _publish(client.app)
+    publish_snapshots_now(client.app)
     rid = _latest(client, "live-airqualityobserved", citizen.headers)
     r = _sql(client, f'SELECT MAX(pm25) AS top FROM "{rid}"', citizen.headers)
     assert float(r.json()["result"]["records"][0]["top"]) == 70.0
@@ -73,7 +58,7 @@ def test_a_restricted_live_type_is_refused_on_every_door(client, people):
     assert client.post("/api/v1/datasets", json=body, headers=owner.headers).status_code == 201
     secret = air(1, 129.16, 35.16, pm25=123.5)
     assert client.post(f"{NGSI}/entityOperations/upsert", json=[secret], headers=owner.headers).status_code == 201
-    _publish(client.app)
+    publish_snapshots_now(client.app)
     rid = _latest(client, "live-airqualityobserved", owner.headers)
     sql = f'SELECT id, pm25 FROM "{rid}"'
     mine = _sql(client, sql, owner.headers)
