@@ -26,7 +26,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -93,17 +92,10 @@ def seed(data_dir: Path) -> tuple[str, str]:
 
 
 def serve(data_dir: Path, port: int) -> subprocess.Popen:
+    from tests.cli_server import serve as serve_cli
+
     env = {**os.environ, "CITYHUB_DATA_DIR": str(data_dir), "CITYHUB_OPS_DUPLICATE_RADIUS_M": "1"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "cityhub"), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(data_dir / "server.log", "wb"))  # noqa: SIM115
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start; see server.log")
+    return serve_cli(env, port, log=data_dir / "server.log")
 
 
 def cpu_seconds(pid: int) -> float:

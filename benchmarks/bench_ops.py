@@ -177,17 +177,9 @@ class Hook:
 
 
 def _serve(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen:
-    log = open(Path(env["CITYHUB_DATA_DIR"]) / "serve.log", "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=env, stdout=log,
-                            stderr=log)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("cityhub serve did not start")
+    from tests.cli_server import serve
+
+    return serve(env, port, workers=workers, log=Path(env["CITYHUB_DATA_DIR"]) / "serve.log")
 
 
 def _paced(client: httpx.Client, rate: float, seconds: float, body_for, on_done) -> None:  # noqa: ANN001

@@ -12,9 +12,11 @@ import httpx
 CLI = str(Path(sys.executable).parent / "cityhub")
 
 
-def serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def serve(env: dict[str, str], port: int, *, workers: int = 1, log: Path | None = None) -> subprocess.Popen:
+    """Start `cityhub serve` (its output to `log`, or nowhere) and wait until /healthz answers (60 s at most)."""
+    out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=env, stdout=out,
+                            stderr=out)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -23,4 +25,4 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("cityhub serve did not start")
+    raise RuntimeError("cityhub serve did not start" + (f"; see {log}" if log is not None else ""))
