@@ -282,9 +282,8 @@ class HistoryWriter:
             side = self._side() if gated else None
             if side is not None:
                 # SQLite, history in its own file: the expansion takes that file's lock alone; only deleting
-                # the pending rows (a few ms) takes the next turn at the main file's (write_gate). Yielding to
-                # waiting requests for up to PATIENCE there, as a whole chunk does below, let a steady stream of
-                # batch upserts hold the writer back ~0.25 s per chunk: history fell behind at 50,000 updates/s.
+                # the pending rows (a few ms) takes the next turn at the main file's (write_gate), without the
+                # PATIENCE a whole chunk below gives waiting requests: that short write holds nobody up.
                 with session_scope(self.factory) as db:
                     n = expand_once(db, wait=False, chunk=SIDE_CHUNK_READINGS,
                                     gate=write_gate.background_turn(bind, patience=0.0))
