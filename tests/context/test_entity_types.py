@@ -60,9 +60,9 @@ def test_every_listed_type_is_stored_and_knows_its_district(client, writer):
     summary = {d["district"] for d in client.get("/api/v1/context/districts").json()}
     assert len(summary) == 16 and "Gijang-gun" in summary
     # each type is a catalog dataset with its own title
-    from tests.context.test_catalog_link_reads import _publish
+    from tests.context.conftest import publish_snapshots_now
 
-    published = {d["type"]: d["dataset"] for d in _publish(client.app)}
+    published = {d["type"]: d["dataset"] for d in publish_snapshots_now(client.app)}
     assert set(published) == set(TYPES)
     ds = client.get(f"/api/v1/datasets/{published['RainfallObserved']}", headers=writer.headers).json()
     assert ds["title_en"] == "Live rainfall"
