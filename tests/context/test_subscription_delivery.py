@@ -150,6 +150,7 @@ def test_mqtt_endpoint_on_both_backends_with_delivery_status(client, writer):
         c.post(f"{NGSI}/entityOperations/upsert", json=[air(1, pm25=12), air(2, pm25=42)], headers=h)
         assert wait_until(lambda: bool(got), timeout=20)
         assert got[0]["subscriptionId"] == sid and [e["id"] for e in got[0]["data"]] == [air(2)["id"]]
+        assert got[0]["data"][0]["pm25"] == 42
         assert wait_until(lambda: _status(c, h, sid)["notification"]["timesSent"] == 1, timeout=10)
         assert "lastSuccess" in _status(c, h, sid)["notification"]
     finally:

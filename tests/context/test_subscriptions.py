@@ -3,11 +3,8 @@ retries, delivery status, throttling, expiry, MQTT endpoints and the SSE feed.""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-
-import pytest
 
 from tests.context.conftest import NGSI, air
 from tests.context.receivers import Receiver, wait_until
@@ -170,31 +167,6 @@ def _mqtt_up() -> bool:
         return True
     except OSError:
         return False
-
-
-@pytest.mark.skipif(not _mqtt_up(), reason="Mosquitto is not running on 127.0.0.1:1883")
-def test_mqtt_endpoint(client, writer):
-    import paho.mqtt.client as mqtt
-
-    c, h = client, writer.headers
-    got: list[dict] = []
-    ready = threading.Event()
-    topic = f"cityhub/test/{time.time_ns()}"
-    cli = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    cli.on_connect = lambda cl, *a: (cl.subscribe(topic, qos=1), ready.set())
-    cli.on_message = lambda cl, u, msg: got.append(json.loads(msg.payload))
-    cli.connect("127.0.0.1", 1883)
-    cli.loop_start()
-    try:
-        assert ready.wait(5)
-        time.sleep(0.2)
-        c.post(f"{NGSI}/subscriptions", json=sub_body(f"mqtt://127.0.0.1:1883/{topic}"), headers=h)
-        c.post(f"{NGSI}/entityOperations/upsert", json=[air(1, pm25=42)], headers=h)
-        assert wait_until(lambda: bool(got), timeout=10)
-        assert got[0]["data"][0]["pm25"] == 42
-    finally:
-        cli.loop_stop()
-        cli.disconnect()
 
 
 def test_sse_feed_and_district_summary(live_server):
