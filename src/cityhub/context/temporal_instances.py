@@ -10,12 +10,13 @@ same bound, and the caller learns that window (`Partial`): the NGSI-LD door answ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from cityhub.context.models import Observation
+from cityhub.context.temporal_aggregates import iso
 
 MAX_INSTANCES = 10_000
 O = Observation.__table__  # noqa: E741
@@ -34,10 +35,6 @@ class Partial:
 
     def content_range(self) -> str:
         return f"date-time {iso(self.first)}-{iso(self.last)}/{self.size if self.size else '*'}"
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def fetch(db: Any, conds: list[Any], last_n: int | None, series: int,
